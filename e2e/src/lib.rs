@@ -1,0 +1,2 @@
+//! End-to-end world for gluster-operator: the OpenStack simulator, the Kubernetes API
+//! emulator and the loopback gluster nodes (DESIGN.md §8). Test infrastructure only.

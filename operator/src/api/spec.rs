@@ -1,0 +1,319 @@
+//! `GlusterCluster` spec: what the user asks for (DESIGN.md §2). The field names are the API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::GlusterClusterStatus;
+
+/// A GlusterFS storage cluster on OpenStack: Nova servers with one brick each (a Cinder volume,
+/// or the local ephemeral disk of a larger flavor), a trusted pool and one gluster volume laid out
+/// across availability zones.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "storage.glusterops.dev",
+    version = "v1alpha1",
+    kind = "GlusterCluster",
+    plural = "glusterclusters",
+    singular = "glustercluster",
+    shortname = "gcl",
+    category = "gluster",
+    namespaced,
+    cel,
+    status = "GlusterClusterStatus",
+    derive = "PartialEq",
+    doc = "A GlusterFS storage cluster on OpenStack, built and run by gluster-operator.",
+    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Whether the volume is started and every node is ready"),
+    printcolumn(name = "Nodes", type_ = "string", json_path = ".status.nodeSummary", description = "Ready nodes / desired nodes"),
+    printcolumn(name = "Type", type_ = "string", json_path = ".status.volume.type", description = "Gluster volume type"),
+    printcolumn(name = "Capacity", type_ = "string", json_path = ".status.capacity", description = "Usable capacity of the gluster volume"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("self.zones.all(z, self.zones.filter(y, y.name == z.name).size() == 1)").message("spec.zones[].name must be unique").field_path(".zones").reason(Reason::FieldValueDuplicate))]
+#[x_kube(validation = Rule::new("!has(self.autoscaling) || !self.autoscaling.enabled || self.zones.all(z, has(z.minNodes) && has(z.maxNodes))").message("spec.autoscaling.enabled needs minNodes and maxNodes on every zone").field_path(".autoscaling"))]
+#[serde(rename_all = "camelCase")]
+pub struct GlusterClusterSpec {
+    /// Where the OpenStack credentials are. Credentials never appear in the resource itself.
+    pub cloud: CloudSpec,
+    /// The server image, by name or ID (e.g. `ubuntu-22.04`). Debian/Ubuntu and EL-family
+    /// images are supported.
+    #[schemars(length(min = 1, max = 255))]
+    pub image: String,
+    /// The server flavor, by name or ID, for zones whose brick is a Cinder volume.
+    #[schemars(length(min = 1, max = 255))]
+    pub flavor: String,
+    /// The Neutron network the servers attach to, by name or ID.
+    #[schemars(length(min = 1, max = 255))]
+    pub network: String,
+    /// An extra Nova key pair for administrators, by name. Optional; the operator's own SSH key is
+    /// generated per cluster and kept in a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// The availability zones the cluster spans and how many nodes each holds. Replica sets are
+    /// spread across zones (bricks interleave A1 B1 A2 B2 …).
+    #[schemars(length(min = 1, max = 16))]
+    pub zones: Vec<ZoneSpec>,
+    /// The brick each node contributes: its size, volume type, optional clone source and mount path.
+    pub brick: BrickSpec,
+    /// The gluster volume: name, replica and stripe counts, options, allowed clients.
+    pub volume: VolumeSpec,
+    /// Where gluster comes from on the nodes. Default: the image distribution's own packages.
+    #[serde(default)]
+    pub gluster: GlusterSpec,
+    /// Load-driven scaling of each zone between its minNodes and maxNodes. Default: disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
+    /// What happens to the Cinder brick volumes when the GlusterCluster is deleted. `Retain`
+    /// (default) detaches and keeps them, named so they can be found; `Delete` deletes them.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Where the OpenStack credentials are.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudSpec {
+    /// Name of a Secret in the cluster's namespace with the key `clouds.yaml` (the standard
+    /// OpenStack client configuration). Application credentials are recommended.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub secret_name: String,
+    /// The entry of `clouds.yaml` to use (e.g. `openstack`).
+    #[schemars(length(min = 1, max = 255))]
+    pub cloud_name: String,
+    /// The region, when the cloud has several. Default: the `region_name` of the clouds.yaml entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One availability zone of the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("!has(self.minNodes) || self.minNodes <= self.nodes").message("zones[].minNodes must be less than or equal to zones[].nodes").field_path(".minNodes"))]
+#[x_kube(validation = Rule::new("!has(self.maxNodes) || self.nodes <= self.maxNodes").message("zones[].nodes must be less than or equal to zones[].maxNodes").field_path(".maxNodes"))]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneSpec {
+    /// The Nova availability zone (e.g. `nova`, `zone-a`).
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// How many nodes (servers, one brick each) this zone should hold.
+    #[schemars(range(min = 0, max = 1000))]
+    pub nodes: u32,
+    /// The fewest nodes scaling (manual or automatic) may leave in this zone. Default: no bound
+    /// beyond what the volume layout needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_nodes: Option<u32>,
+    /// The most nodes autoscaling may put in this zone. Default: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub max_nodes: Option<u32>,
+    /// Where the bricks live. `Auto` (default): a Cinder volume where Cinder serves this
+    /// availability zone, else the local ephemeral disk of `fallbackFlavor`. `Volume`: always
+    /// Cinder. `Ephemeral`: always the local disk.
+    #[serde(default)]
+    pub storage: StorageMode,
+    /// The larger flavor (with a local ephemeral disk at least the brick size) used where the
+    /// brick is the ephemeral disk. Default: `spec.flavor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_flavor: Option<String>,
+}
+
+/// Where a zone's bricks live.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum StorageMode {
+    /// A Cinder volume where the zone has block storage, else the ephemeral disk.
+    #[default]
+    Auto,
+    /// Always a Cinder volume.
+    Volume,
+    /// Always the local ephemeral disk of the fallback flavor.
+    Ephemeral,
+}
+
+/// The brick each node contributes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("isQuantity(self.size) && quantity(self.size).compareTo(quantity('1Gi')) >= 0").message("brick.size must be a quantity of at least 1Gi (e.g. 200Gi)").field_path(".size"))]
+#[x_kube(validation = Rule::new("has(self.mountPath) == has(oldSelf.mountPath) && (!has(self.mountPath) || self.mountPath == oldSelf.mountPath)").message("brick.mountPath is immutable").field_path(".mountPath"))]
+#[serde(rename_all = "camelCase")]
+pub struct BrickSpec {
+    /// The brick size, a Kubernetes quantity (e.g. `200Gi`); at least `1Gi`. Cinder volumes are
+    /// created with this size rounded up to whole GiB.
+    #[schemars(schema_with = "quantity_string_schema")]
+    pub size: Quantity,
+    /// The Cinder volume type. Default: the cloud's default volume type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_type: Option<String>,
+    /// Create each brick volume as a clone of this volume or snapshot ("a clone of a master").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BrickSource>,
+    /// Where the brick filesystem (XFS, inode size 512) is mounted on each node. Immutable.
+    /// Default: `/export/<volume name>`. The brick itself is the subdirectory `brick` below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$"), length(max = 200))]
+    pub mount_path: Option<String>,
+}
+
+/// A Cinder volume or snapshot to clone each brick from. Exactly one of the two is set.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.volumeId) != has(self.snapshotId)").message("brick.source needs exactly one of volumeId or snapshotId"))]
+#[serde(rename_all = "camelCase")]
+pub struct BrickSource {
+    /// ID of a Cinder volume to clone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_id: Option<String>,
+    /// ID of a Cinder snapshot to create each brick from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+}
+
+/// The gluster volume.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("!(has(self.disperse) && has(self.replicas))").message("volume.disperse and volume.replicas cannot both be set"))]
+#[x_kube(validation = Rule::new("!has(self.arbiter) || (has(self.replicas) && self.replicas == 3)").message("volume.arbiter needs volume.replicas 3 (two data bricks and one arbiter per set)").field_path(".arbiter"))]
+#[x_kube(validation = Rule::new("!has(self.redundancy) || (has(self.disperse) && 2 * self.redundancy < self.disperse)").message("volume.redundancy needs volume.disperse and must be less than half of it").field_path(".redundancy"))]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    /// The gluster volume name. Immutable.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("volume.name is immutable"))]
+    pub name: String,
+    /// Bricks per replica set. Default (with `stripes` unset too): every node holds every file
+    /// (replica count = total nodes). When set, the total node count must be a multiple of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 16))]
+    pub replicas: Option<u32>,
+    /// Distribute subvolumes that large files are sharded across. GlusterFS ≥ 6 has no stripe
+    /// translator: the operator maps `stripes` to that many distribute subvolumes and turns on
+    /// `features.shard`. `replicas × stripes` must equal the total node count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub stripes: Option<u32>,
+    /// Arbiter bricks per replica set; only `1`, with `replicas: 3` (the third brick of each set
+    /// holds metadata only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1))]
+    pub arbiter: Option<u32>,
+    /// Bricks per disperse (erasure-coded) set. Exclusive with `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3, max = 64))]
+    pub disperse: Option<u32>,
+    /// Bricks per disperse set that may be lost without losing data. Needs `disperse`, and
+    /// `2 × redundancy < disperse`. Default: gluster's choice for the disperse count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31))]
+    pub redundancy: Option<u32>,
+    /// The transport. Only `tcp` (GlusterFS ≥ 8 removed RDMA).
+    #[serde(default)]
+    pub transport: Transport,
+    /// Extra `gluster volume set` options, name to value (e.g. `performance.cache-size: 256MB`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Client networks allowed to mount the volume, as CIDRs (e.g. `10.0.0.0/8`); they become
+    /// `auth.allow` and the security group's sources. Default: any client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("volume.allowedClients must be CIDRs such as 10.0.0.0/8"))]
+    pub allowed_clients: Vec<String>,
+}
+
+/// The gluster transport.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP.
+    #[default]
+    Tcp,
+}
+
+/// Where gluster comes from on the nodes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GlusterSpec {
+    /// An extra package repository to install gluster from: a PPA on Ubuntu
+    /// (e.g. `ppa:gluster/glusterfs-11`), or a repository name on EL (e.g.
+    /// `centos-release-gluster11`). Default: the distribution's own packages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The package version to pin (e.g. `11.1`). Default: the newest the repository has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Load-driven scaling of each zone between its minNodes and maxNodes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("self.scaleInThreshold < self.scaleOutThreshold").message("autoscaling.scaleInThreshold must be below autoscaling.scaleOutThreshold"))]
+#[serde(rename_all = "camelCase")]
+pub struct AutoscalingSpec {
+    /// Whether the operator scales zones by itself. Default: false.
+    #[serde(default)]
+    pub enabled: bool,
+    /// What load is measured. Default: `BrickCapacityUsed`.
+    #[serde(default)]
+    pub metric: AutoscalingMetric,
+    /// Scale out when the metric is above this percentage. Default: 80.
+    #[serde(default = "default_scale_out_threshold")]
+    #[schemars(range(min = 1, max = 100))]
+    pub scale_out_threshold: u32,
+    /// Scale in when the metric is below this percentage. Default: 30.
+    #[serde(default = "default_scale_in_threshold")]
+    #[schemars(range(min = 0, max = 99))]
+    pub scale_in_threshold: u32,
+    /// How long the metric must stay above the scale-out threshold, in seconds. Default: 300.
+    #[serde(default = "default_scale_out_window")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub scale_out_stabilization_seconds: u32,
+    /// How long the metric must stay below the scale-in threshold, in seconds. Default: 3600.
+    #[serde(default = "default_scale_in_window")]
+    #[schemars(range(min = 0, max = 604800))]
+    pub scale_in_stabilization_seconds: u32,
+    /// The least time between two scaling steps, in seconds. Default: 600.
+    #[serde(default = "default_cooldown")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub cooldown_seconds: u32,
+}
+
+/// The load autoscaling measures.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AutoscalingMetric {
+    /// Percentage of brick capacity in use (the fullest brick counts).
+    #[default]
+    BrickCapacityUsed,
+    /// Node load: the one-minute load average as a percentage of the node's vCPUs.
+    NodeLoad,
+}
+
+/// What happens to Cinder brick volumes when the GlusterCluster is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Detach and keep the volumes (the data survives). Default.
+    #[default]
+    Retain,
+    /// Delete the volumes with the cluster.
+    Delete,
+}
+
+fn default_scale_out_threshold() -> u32 {
+    80
+}
+fn default_scale_in_threshold() -> u32 {
+    30
+}
+fn default_scale_out_window() -> u32 {
+    300
+}
+fn default_scale_in_window() -> u32 {
+    3600
+}
+fn default_cooldown() -> u32 {
+    600
+}
+
+/// A quantity as the apiserver sees it in this API: a string such as `200Gi` (not the
+/// int-or-string of core Kubernetes quantities, so CEL's `quantity()` applies to it).
+fn quantity_string_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$",
+    })
+}
