@@ -13,6 +13,8 @@ use super::status::GlusterClusterStatus;
 /// or the local ephemeral disk of a larger flavor), a trusted pool and one gluster volume laid out
 /// across availability zones.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// Each printcolumn(...) repeats `type_ = ...`, which clippy mistakes for one attribute given twice.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "storage.glusterops.dev",
     version = "v1alpha1",
