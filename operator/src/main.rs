@@ -1,8 +1,11 @@
 //! The `gluster-operator` command: the operator itself and the tools a user runs before it.
 
+use std::io::Read as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gluster_operator::plan::manifest::{Document, parse_documents};
+use gluster_operator::plan::{CloudFacts, plan_cluster, report};
 
 /// Builds and runs GlusterFS storage clusters on OpenStack.
 #[derive(Parser)]
@@ -16,6 +19,19 @@ struct Cli {
 enum Command {
     /// Print the GlusterCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Show what the operator would build for GlusterCluster manifests, touching nothing: the
+    /// nodes per zone, the replica sets with each brick's zone, the exact gluster commands and
+    /// the storage choice per zone. A refused spec is reported on stderr with the reason, and
+    /// the exit status is 1.
+    Plan {
+        /// A manifest file (one or more YAML documents); `-` reads standard input. Repeatable.
+        #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// The availability zones whose block storage (Cinder) serves volumes, comma-separated.
+        /// Decides `storage: Auto`; without it, Auto zones are shown undecided.
+        #[arg(long, value_delimiter = ',', value_name = "ZONES")]
+        block_storage_zones: Option<Vec<String>>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,5 +47,98 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plan {
+            files,
+            block_storage_zones,
+        } => {
+            let facts = CloudFacts {
+                block_storage_zones: block_storage_zones.map(|zones| {
+                    zones
+                        .into_iter()
+                        .map(|z| z.trim().to_string())
+                        .filter(|z| !z.is_empty())
+                        .collect()
+                }),
+            };
+            if run_plan(&files, &facts) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Plan every GlusterCluster in `files`; reports go to stdout, refusals and read errors to
+/// stderr. Returns whether everything was planned.
+fn run_plan(files: &[String], facts: &CloudFacts) -> bool {
+    let mut ok = true;
+    let mut printed = 0usize;
+    for file in files {
+        let text = match read_input(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {file}: {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let mut clusters = 0usize;
+        for doc in parse_documents(&text) {
+            match doc {
+                Err(e) => {
+                    eprintln!("error: {file}: {e}");
+                    ok = false;
+                }
+                Ok(Document::Other { document, kind }) => {
+                    let kind = if kind.is_empty() {
+                        "object without kind"
+                    } else {
+                        &kind
+                    };
+                    eprintln!(
+                        "note: {file}: document {document} is a {kind}, not a GlusterCluster; skipped"
+                    );
+                }
+                Ok(Document::Cluster { document, cluster }) => {
+                    clusters += 1;
+                    let name = cluster.metadata.name.as_deref().unwrap_or_default();
+                    let who = match cluster.metadata.namespace.as_deref() {
+                        Some(ns) => format!("GlusterCluster {ns}/{name}"),
+                        None => format!("GlusterCluster {name}"),
+                    };
+                    match plan_cluster(name, &cluster.spec, facts) {
+                        Ok(plan) => {
+                            if printed > 0 {
+                                println!();
+                            }
+                            print!("{}", report::render(&format!("{who} ({file})"), &plan));
+                            printed += 1;
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "error: {who} ({file}, document {document}) refused [{}]: {e}",
+                                e.reason()
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        if clusters == 0 && ok {
+            eprintln!("note: {file}: no GlusterCluster found");
+        }
+    }
+    ok
+}
+
+fn read_input(file: &str) -> std::io::Result<String> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
     }
 }
