@@ -37,3 +37,6 @@ pub use quantity::{format_bytes, parse_bytes};
 pub use shape::{SetKind, VolumeShape, VolumeType, default_redundancy, derive_shape};
 pub use steps::Step;
 pub use storage::{CloudFacts, StorageChoice, ZoneStorage, zone_storage};
+
+#[cfg(test)]
+mod tests;

@@ -99,7 +99,7 @@ pub fn plan_change(
             existing: n.existing,
         })
         .collect();
-    let sets = outcome
+    let sets: Vec<BrickSet> = outcome
         .sets
         .iter()
         .map(|set| BrickSet {
@@ -114,7 +114,22 @@ pub fn plan_change(
                 .collect(),
         })
         .collect();
-    let notes = notes(&shape, &prep, &zone_plans, &outcome);
+    let mut notes = notes(&shape, &prep, &zone_plans, &outcome);
+    let spread = (shape.set_size as usize).min(zone_plans.iter().filter(|z| z.nodes > 0).count());
+    let narrow: Vec<String> = sets
+        .iter()
+        .enumerate()
+        .filter(|(_, set): &(usize, &BrickSet)| set.zones().len() < spread)
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    if !narrow.is_empty() {
+        notes.push(format!(
+            "Set {} spans fewer than {spread} zones: it was laid out before the zones changed and \
+             is not moved (scaling never reorders existing bricks); replacing its bricks one at a \
+             time would spread it.",
+            narrow.join(", ")
+        ));
+    }
     Ok(ClusterPlan {
         cluster: name.to_string(),
         volume: spec.volume.name.clone(),
