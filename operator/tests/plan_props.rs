@@ -214,13 +214,13 @@ fn arithmetic(mode: &Mode, n: u32) -> Option<(u32, u32)> {
     let size = match *mode {
         Mode::Unset => n,
         Mode::Replicas(r) => r,
-        Mode::Stripes(s) => (n % s == 0).then(|| n / s)?,
+        Mode::Stripes(s) => n.is_multiple_of(s).then(|| n / s)?,
         Mode::ReplicasStripes(r, s) => (r * s == n).then_some(r)?,
         Mode::Arbiter => 3,
         Mode::Disperse(d, Some(k)) if 2 * k >= d => return None,
         Mode::Disperse(d, _) => d,
     };
-    (n > 0 && size > 0 && n % size == 0).then(|| (size, n / size))
+    (n > 0 && size > 0 && n.is_multiple_of(size)).then(|| (size, n / size))
 }
 
 proptest! {

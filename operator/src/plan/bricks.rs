@@ -40,7 +40,7 @@ pub(crate) fn assign(
 ) -> Result<Vec<Vec<usize>>, PlanError> {
     let s = set_size as usize;
     let total: usize = groups.iter().map(|g| g.nodes.len()).sum();
-    if s == 0 || total % s != 0 {
+    if s == 0 || !total.is_multiple_of(s) {
         return Err(PlanError::InconsistentState {
             detail: format!("{total} bricks cannot form sets of {set_size}"),
         });

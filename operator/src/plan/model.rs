@@ -46,7 +46,7 @@ impl ObservedVolume {
     pub fn notation(&self) -> String {
         let n = self.bricks.len() as u32;
         let s = self.set_size();
-        let sets = if s == 0 { 0 } else { n / s };
+        let sets = n.checked_div(s).unwrap_or(0);
         if self.disperse_count > 0 {
             format!(
                 "{sets} x ({} + {}) = {n} (disperse)",

@@ -688,7 +688,7 @@ impl Planner<'_> {
                 ),
             });
         }
-        if volume.bricks.len() % shape.set_size as usize != 0 {
+        if !volume.bricks.len().is_multiple_of(shape.set_size as usize) {
             return Err(PlanError::InconsistentState {
                 detail: format!(
                     "the volume has {} bricks, not a multiple of its set size {}",

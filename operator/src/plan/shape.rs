@@ -153,7 +153,7 @@ pub fn derive_shape(
     let (replica, replica_follows_nodes) = match (volume.replicas, volume.stripes) {
         (None, None) => (nodes, true),
         (Some(r), None) => {
-            if nodes % r != 0 {
+            if !nodes.is_multiple_of(r) {
                 return Err(PlanError::ReplicasDoNotDivideNodes {
                     replicas: r,
                     nodes,
@@ -176,7 +176,7 @@ pub fn derive_shape(
             (r, false)
         }
         (None, Some(s)) => {
-            if nodes % s != 0 {
+            if !nodes.is_multiple_of(s) {
                 return Err(PlanError::StripesDoNotDivideNodes {
                     stripes: s,
                     nodes,
@@ -228,7 +228,7 @@ fn disperse_shape(
             }
         }
         None => {
-            if nodes % disperse != 0 {
+            if !nodes.is_multiple_of(disperse) {
                 return Err(PlanError::DisperseDoesNotDivideNodes {
                     disperse,
                     nodes,
