@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gluster_operator::plan::manifest::{Document, parse_documents};
-use gluster_operator::plan::{CloudFacts, plan_cluster, report};
+use gluster_operator::plan::{CloudFacts, CurrentState, plan_change, plan_cluster, report};
 
 /// Builds and runs GlusterFS storage clusters on OpenStack.
 #[derive(Parser)]
@@ -31,6 +31,11 @@ enum Command {
         /// Decides `storage: Auto`; without it, Auto zones are shown undecided.
         #[arg(long, value_delimiter = ',', value_name = "ZONES")]
         block_storage_zones: Option<Vec<String>>,
+        /// The manifests as they are applied now: for each cluster found there too (same
+        /// namespace and name), show the steps from that cluster's layout to the new spec
+        /// (scale-out, scale-in) instead of building it from scratch.
+        #[arg(long, value_name = "FILE")]
+        from: Option<String>,
     },
 }
 
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::Plan {
             files,
             block_storage_zones,
+            from,
         } => {
             let facts = CloudFacts {
                 block_storage_zones: block_storage_zones.map(|zones| {
@@ -60,7 +66,18 @@ fn main() -> ExitCode {
                         .collect()
                 }),
             };
-            if run_plan(&files, &facts) {
+            let previous = match from.as_deref().map(|f| read_previous(f, &facts)) {
+                None => Some(Vec::new()),
+                Some(Ok(previous)) => Some(previous),
+                Some(Err(e)) => {
+                    eprintln!("error: {e}");
+                    None
+                }
+            };
+            let Some(previous) = previous else {
+                return ExitCode::FAILURE;
+            };
+            if run_plan(&files, &facts, &previous) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -69,9 +86,45 @@ fn main() -> ExitCode {
     }
 }
 
-/// Plan every GlusterCluster in `files`; reports go to stdout, refusals and read errors to
-/// stderr. Returns whether everything was planned.
-fn run_plan(files: &[String], facts: &CloudFacts) -> bool {
+/// A cluster as applied now (from `--from`): its identity and the state its plan leads to.
+struct Previous {
+    namespace: Option<String>,
+    name: String,
+    file: String,
+    state: CurrentState,
+}
+
+/// The clusters of the `--from` manifests, each as the state its own plan builds.
+fn read_previous(file: &str, facts: &CloudFacts) -> Result<Vec<Previous>, String> {
+    let text = read_input(file).map_err(|e| format!("{file}: {e}"))?;
+    let mut out = Vec::new();
+    for doc in parse_documents(&text) {
+        match doc.map_err(|e| format!("{file}: {e}"))? {
+            Document::Other { .. } => {}
+            Document::Cluster { cluster, .. } => {
+                let name = cluster.metadata.name.clone().unwrap_or_default();
+                let plan = plan_cluster(&name, &cluster.spec, facts).map_err(|e| {
+                    format!(
+                        "{file}: the current GlusterCluster {name} is refused itself [{}]: {e}",
+                        e.reason()
+                    )
+                })?;
+                out.push(Previous {
+                    namespace: cluster.metadata.namespace.clone(),
+                    name,
+                    file: file.to_string(),
+                    state: CurrentState::after(&plan),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Plan every GlusterCluster in `files` (as a change from `previous` where it names the same
+/// cluster); reports go to stdout, refusals and read errors to stderr. Returns whether
+/// everything was planned.
+fn run_plan(files: &[String], facts: &CloudFacts, previous: &[Previous]) -> bool {
     let mut ok = true;
     let mut printed = 0usize;
     for file in files {
@@ -107,12 +160,25 @@ fn run_plan(files: &[String], facts: &CloudFacts) -> bool {
                         Some(ns) => format!("GlusterCluster {ns}/{name}"),
                         None => format!("GlusterCluster {name}"),
                     };
-                    match plan_cluster(name, &cluster.spec, facts) {
+                    let before = previous
+                        .iter()
+                        .find(|p| p.name == name && p.namespace == cluster.metadata.namespace);
+                    let (result, title) = match before {
+                        Some(p) => (
+                            plan_change(name, &cluster.spec, facts, &p.state),
+                            format!("{who} ({file}), changing from {}", p.file),
+                        ),
+                        None => (
+                            plan_cluster(name, &cluster.spec, facts),
+                            format!("{who} ({file})"),
+                        ),
+                    };
+                    match result {
                         Ok(plan) => {
                             if printed > 0 {
                                 println!();
                             }
-                            print!("{}", report::render(&format!("{who} ({file})"), &plan));
+                            print!("{}", report::render(&title, &plan));
                             printed += 1;
                         }
                         Err(e) => {

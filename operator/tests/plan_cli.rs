@@ -137,6 +137,82 @@ fn undecided_storage_without_cloud_facts() {
     check_golden("ephemeral-zone.no-facts.txt", &stdout).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Change plans (`--from`): each is (golden name, new manifest, current manifest).
+const CHANGES: [(&str, &str, &str); 4] = [
+    (
+        "change-seed-grow.txt",
+        "operator/tests/fixtures/seed-5-nodes.yaml",
+        "examples/seed-4-nodes-replica.yaml",
+    ),
+    (
+        "change-seed-shrink.txt",
+        "operator/tests/fixtures/seed-3-nodes.yaml",
+        "examples/seed-4-nodes-replica.yaml",
+    ),
+    (
+        "change-two-zones-grow.txt",
+        "operator/tests/fixtures/two-zones-3-3.yaml",
+        "examples/two-zones-replica2.yaml",
+    ),
+    (
+        "change-two-zones-shrink.txt",
+        "examples/two-zones-replica2.yaml",
+        "operator/tests/fixtures/two-zones-3-3.yaml",
+    ),
+];
+
+#[test]
+fn change_plans_match_their_golden_output() {
+    let mut failures = Vec::new();
+    for (golden, new, current) in CHANGES {
+        let out = run(
+            &[
+                "plan",
+                "-f",
+                new,
+                "--from",
+                current,
+                "--block-storage-zones",
+                SIM_BLOCK_STORAGE,
+            ],
+            "",
+        );
+        let stderr = text(&out.stderr);
+        if !out.status.success() || !stderr.is_empty() {
+            failures.push(format!(
+                "{new} from {current}: exit {:?}, stderr:\n{stderr}",
+                out.status.code()
+            ));
+            continue;
+        }
+        if let Err(e) = check_golden(golden, &text(&out.stdout)) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_change_that_breaks_sets_is_refused() {
+    let current = "examples/two-zones-replica2.yaml";
+    let example = std::fs::read_to_string(repo_root().join(current)).expect("two-zones example");
+    // Emptying zone-b would split both replica sets.
+    let new = example.replacen(
+        "- name: zone-b\n      nodes: 2",
+        "- name: zone-b\n      nodes: 0",
+        1,
+    );
+    assert_ne!(new, example, "the edit applies");
+    let out = run(&["plan", "-f", "-", "--from", current], &new);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: GlusterCluster twozones (-, document 1) refused [NotWholeSets]: scale-in must \
+         remove whole replica sets of 2, but removing zone-b: 2 matches no combination of the \
+         volume's sets (set 1: zone-a: 1, zone-b: 1; set 2: zone-a: 1, zone-b: 1)\n"
+    );
+}
+
 #[test]
 fn no_stale_golden_files() {
     let mut expected: Vec<String> = examples()
@@ -144,6 +220,7 @@ fn no_stale_golden_files() {
         .map(|e| format!("{}.txt", e.trim_end_matches(".yaml")))
         .collect();
     expected.push("ephemeral-zone.no-facts.txt".to_string());
+    expected.extend(CHANGES.iter().map(|(golden, _, _)| golden.to_string()));
     expected.sort();
     let mut present: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("operator/tests/golden exists")
