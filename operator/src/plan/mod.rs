@@ -12,11 +12,14 @@
 
 mod auth;
 mod bricks;
+mod change;
 mod command;
 mod error;
 pub mod manifest;
 mod model;
 mod names;
+mod nodes;
+mod notes;
 mod planner;
 mod quantity;
 pub mod report;
@@ -24,6 +27,7 @@ mod shape;
 mod steps;
 mod storage;
 mod validate;
+mod whole_sets;
 
 pub use auth::client_patterns;
 pub use command::{Arg, Command, Gluster, Part};
