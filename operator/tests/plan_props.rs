@@ -436,6 +436,38 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Any zone and cluster names give DNS-safe, unique node names, or a refusal naming them.
+    #[test]
+    fn any_names_give_dns_safe_nodes(
+        cluster in "[a-z0-9][a-z0-9.-]{0,30}",
+        zones in prop::collection::vec("[A-Za-z0-9_. -]{0,12}", 1..=4),
+    ) {
+        let list: Vec<String> = zones.iter().map(|z| format!("{{name: {z:?}, nodes: 1}}")).collect();
+        let text = format!(
+            "cloud: {{secretName: s, cloudName: c}}\nimage: i\nflavor: f\nnetwork: n\nzones: [{}]\nbrick: {{size: 1Gi}}\nvolume: {{name: data}}\n",
+            list.join(", ")
+        );
+        let s: GlusterClusterSpec = serde_yaml::from_str(&text).expect("generated spec parses");
+        match plan_cluster(&cluster, &s, &CloudFacts::default()) {
+            Ok(plan) => {
+                let names: HashSet<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();
+                prop_assert_eq!(names.len(), zones.len());
+                for n in &plan.nodes {
+                    prop_assert!(n.name.len() <= 63);
+                    let b = n.name.as_bytes();
+                    prop_assert!(b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric(), "{}", n.name);
+                    prop_assert!(n.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'), "{}", n.name);
+                }
+            }
+            Err(e) => prop_assert!(
+                matches!(e.reason(), "InvalidZoneName" | "DuplicateZone" | "NameTooLong" | "InvalidClusterName"),
+                "unexpected refusal {e}"
+            ),
+        }
+    }
+}
+
 fn mode_is_arbiter(mode: &Mode) -> bool {
     matches!(mode, Mode::Arbiter)
 }

@@ -11,6 +11,7 @@ pub(super) fn notes(
     prep: &Prepared,
     zones: &[ZonePlan],
     outcome: &Outcome,
+    autoscaling: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(stripes) = shape.stripes {
@@ -54,6 +55,23 @@ pub(super) fn notes(
         ));
     }
     let populated: Vec<&ZonePlan> = zones.iter().filter(|z| z.nodes > 0).collect();
+    if autoscaling {
+        let step = if shape.replica_follows_nodes {
+            "one node at a time (the replica count follows)".to_string()
+        } else {
+            let spread = (shape.set_size as usize).min(populated.len());
+            format!(
+                "one whole {} set of {} at a time, spread over {spread} zone{}",
+                shape.kind.word(),
+                shape.set_size,
+                if spread == 1 { "" } else { "s" }
+            )
+        };
+        out.push(format!(
+            "spec.autoscaling is enabled: the operator moves each zone between its minNodes and \
+             maxNodes, {step}, with the same steps as a manual change."
+        ));
+    }
     if populated.len() == 1 && shape.set_size > 1 {
         out.push(format!(
             "All bricks are in zone {}: an outage of that zone stops the volume.",

@@ -112,7 +112,8 @@ pub fn plan_change(
                 .collect(),
         })
         .collect();
-    let mut notes = notes(&shape, &prep, &zone_plans, &outcome);
+    let autoscaling = spec.autoscaling.as_ref().is_some_and(|a| a.enabled);
+    let mut notes = notes(&shape, &prep, &zone_plans, &outcome, autoscaling);
     let spread = (shape.set_size as usize).min(zone_plans.iter().filter(|z| z.nodes > 0).count());
     let narrow: Vec<String> = sets
         .iter()

@@ -101,7 +101,7 @@ impl VolumeShape {
         match self.kind {
             SetKind::Replica => brick_bytes,
             SetKind::Disperse => {
-                brick_bytes.saturating_mul(u64::from(self.disperse - self.redundancy))
+                brick_bytes.saturating_mul(u64::from(self.disperse.saturating_sub(self.redundancy)))
             }
         }
     }
@@ -119,14 +119,14 @@ impl VolumeShape {
             (SetKind::Disperse, _) => format!(
                 "{} x ({} + {}) = {}",
                 self.sets,
-                self.disperse - self.redundancy,
+                self.disperse.saturating_sub(self.redundancy),
                 self.redundancy,
                 self.nodes
             ),
             (SetKind::Replica, _) if self.arbiter > 0 => format!(
                 "{} x ({} + {}) = {}",
                 self.sets,
-                self.replica - self.arbiter,
+                self.replica.saturating_sub(self.arbiter),
                 self.arbiter,
                 self.nodes
             ),
