@@ -12,6 +12,8 @@ use super::status::GlusterClusterStatus;
 /// A GlusterFS storage cluster on OpenStack: Nova servers with one brick each (a Cinder volume,
 /// or the local ephemeral disk of a larger flavor), a trusted pool and one gluster volume laid out
 /// across availability zones.
+// clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 // Each printcolumn(...) repeats `type_ = ...`, which clippy mistakes for one attribute given twice.
 #[allow(clippy::duplicated_attributes)]
