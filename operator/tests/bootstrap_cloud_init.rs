@@ -95,7 +95,7 @@ fn check_document(n: &NodeBootstrap, user_data: &UserData) {
     assert_eq!(users[0], Value::from("default"));
     let op = users
         .iter()
-        .find(|u| u["name"] == Value::from(OPERATOR_USER))
+        .find(|u| u["name"] == OPERATOR_USER)
         .expect("operator user");
     assert_eq!(
         strings(&op["ssh_authorized_keys"]),
@@ -124,7 +124,7 @@ fn check_document(n: &NodeBootstrap, user_data: &UserData) {
         .as_sequence()
         .expect("write_files")
         .iter()
-        .find(|f| f["path"] == Value::from(BRICK_SCRIPT_PATH))
+        .find(|f| f["path"] == BRICK_SCRIPT_PATH)
         .expect("brick script in write_files");
     assert_eq!(script["content"].as_str(), Some(BRICK_SCRIPT));
     assert_eq!(script["permissions"], Value::from("0755"));
@@ -290,7 +290,7 @@ fn debian_version_pins_every_glusterfs_package() {
         .as_sequence()
         .expect("write_files")
         .iter()
-        .find(|f| f["path"] == Value::from("/etc/apt/preferences.d/gluster-operator-glusterfs"))
+        .find(|f| f["path"] == "/etc/apt/preferences.d/gluster-operator-glusterfs")
         .expect("apt pin");
     let content = pin["content"].as_str().expect("pin content");
     assert!(
