@@ -5,3 +5,4 @@
 pub mod api;
 pub mod bootstrap;
 pub mod crd;
+pub mod plan;
