@@ -5,10 +5,12 @@
 //! - [`BRICK_SCRIPT`] is the POSIX sh script every node (and every e2e loopback node) runs to
 //!   prepare its brick; [`BrickScriptParams`] are its arguments.
 //! - [`SshKeyPair`] generates and holds ed25519 keys without ever showing private material.
+//! - [`render_preview`] renders a node of a manifest for `gluster-operator render-user-data`.
 
 mod cloud_config;
 mod keys;
 pub mod merge;
+mod preview;
 mod script;
 
 pub use cloud_config::{
@@ -17,6 +19,7 @@ pub use cloud_config::{
     render_user_data,
 };
 pub use keys::{AuthorizedKey, KeyError, SshKeyPair};
+pub use preview::{Preview, PreviewError, PreviewRequest, render_preview, select_node};
 pub use script::{
     BRICK_LOG_PATH, BRICK_SCRIPT, BRICK_SCRIPT_PATH, BrickDevice, BrickScriptParams,
     DEFAULT_DEVICE_WAIT_SECONDS,
