@@ -1,5 +1,6 @@
 //! The `gluster-operator` command: the operator itself and the tools a user runs before it.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -7,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use gluster_operator::bootstrap::{
     AuthorizedKey, DistroFamily, PreviewRequest, SshKeyPair, render_preview,
 };
+use gluster_operator::plan::manifest::{Document, parse_documents};
+use gluster_operator::plan::{CloudFacts, plan_cluster, report};
 
 /// Builds and runs GlusterFS storage clusters on OpenStack.
 #[derive(Parser)]
@@ -20,6 +23,19 @@ struct Cli {
 enum Command {
     /// Print the GlusterCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Show what the operator would build for GlusterCluster manifests, touching nothing: the
+    /// nodes per zone, the replica sets with each brick's zone, the exact gluster commands and
+    /// the storage choice per zone. A refused spec is reported on stderr with the reason, and
+    /// the exit status is 1.
+    Plan {
+        /// A manifest file (one or more YAML documents); `-` reads standard input. Repeatable.
+        #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// The availability zones whose block storage (Cinder) serves volumes, comma-separated.
+        /// Decides `storage: Auto`; without it, Auto zones are shown undecided.
+        #[arg(long, value_delimiter = ',', value_name = "ZONES")]
+        block_storage_zones: Option<Vec<String>>,
+    },
     /// Print the #cloud-config user-data a node of a GlusterCluster manifest boots with.
     ///
     /// The output holds a freshly generated SSH host key for the node: treat it as a secret.
@@ -58,18 +74,117 @@ struct RenderUserData {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Crd => gluster_operator::crd::crd_yaml()
-            .map(|yaml| print!("{yaml}"))
-            .map_err(|e| e.to_string()),
-        Command::RenderUserData(args) => render_user_data(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+    match cli.command {
+        Command::Crd => match gluster_operator::crd::crd_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Plan {
+            files,
+            block_storage_zones,
+        } => {
+            let facts = CloudFacts {
+                block_storage_zones: block_storage_zones.map(|zones| {
+                    zones
+                        .into_iter()
+                        .map(|z| z.trim().to_string())
+                        .filter(|z| !z.is_empty())
+                        .collect()
+                }),
+            };
+            if run_plan(&files, &facts) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
+        Command::RenderUserData(args) => match render_user_data(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Plan every GlusterCluster in `files`; reports go to stdout, refusals and read errors to
+/// stderr. Returns whether everything was planned.
+fn run_plan(files: &[String], facts: &CloudFacts) -> bool {
+    let mut ok = true;
+    let mut printed = 0usize;
+    for file in files {
+        let text = match read_input(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {file}: {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let mut clusters = 0usize;
+        for doc in parse_documents(&text) {
+            match doc {
+                Err(e) => {
+                    eprintln!("error: {file}: {e}");
+                    ok = false;
+                }
+                Ok(Document::Other { document, kind }) => {
+                    let kind = if kind.is_empty() {
+                        "object without kind"
+                    } else {
+                        &kind
+                    };
+                    eprintln!(
+                        "note: {file}: document {document} is a {kind}, not a GlusterCluster; skipped"
+                    );
+                }
+                Ok(Document::Cluster { document, cluster }) => {
+                    clusters += 1;
+                    let name = cluster.metadata.name.as_deref().unwrap_or_default();
+                    let who = match cluster.metadata.namespace.as_deref() {
+                        Some(ns) => format!("GlusterCluster {ns}/{name}"),
+                        None => format!("GlusterCluster {name}"),
+                    };
+                    match plan_cluster(name, &cluster.spec, facts) {
+                        Ok(plan) => {
+                            if printed > 0 {
+                                println!();
+                            }
+                            print!("{}", report::render(&format!("{who} ({file})"), &plan));
+                            printed += 1;
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "error: {who} ({file}, document {document}) refused [{}]: {e}",
+                                e.reason()
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        if clusters == 0 && ok {
+            eprintln!("note: {file}: no GlusterCluster found");
+        }
+    }
+    ok
+}
+
+fn read_input(file: &str) -> std::io::Result<String> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
     }
 }
 

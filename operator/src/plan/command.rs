@@ -121,11 +121,17 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The arguments (hosts as node names) quoted where a shell would need it.
+    pub fn shell_words(&self) -> Vec<String> {
+        self.argv().iter().map(|a| shell_quote(a)).collect()
+    }
+}
+
 impl fmt::Display for Command {
     /// The command as a shell line (arguments quoted where the shell would need it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<String> = self.argv().iter().map(|a| shell_quote(a)).collect();
-        f.write_str(&words.join(" "))
+        f.write_str(&self.shell_words().join(" "))
     }
 }
 

@@ -23,7 +23,6 @@ use super::model::{
     Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode, ZonePlan,
 };
 use super::names::{MAX_LABEL, node_name, ordinal_of};
-use super::quantity::format_bytes;
 use super::shape::{SetKind, VolumeShape, derive_shape};
 use super::steps::Step;
 use super::storage::{CloudFacts, zone_storage};
@@ -1137,7 +1136,8 @@ fn notes(
         .collect();
     if !undecided.is_empty() {
         out.push(format!(
-            "Storage of {} is decided when the cloud's block storage zones are known.",
+            "Storage of {} is decided once the cloud's block storage zones are known (the plan \
+             command takes them as --block-storage-zones).",
             undecided.join(", ")
         ));
     }
@@ -1154,13 +1154,6 @@ fn notes(
     {
         out.push("The volume already matches the spec's node counts: nothing to do.".to_string());
     }
-    out.push(format!(
-        "Usable capacity: {} ({} brick{} of {}).",
-        format_bytes(shape.capacity(prep.brick_bytes)),
-        shape.nodes,
-        if shape.nodes == 1 { "" } else { "s" },
-        format_bytes(prep.brick_bytes)
-    ));
     out.push(
         "Hosts are node names here; the operator runs the commands with each node's address."
             .to_string(),

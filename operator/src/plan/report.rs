@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::command::Command;
 use super::model::ClusterPlan;
 use super::quantity::format_bytes;
 use super::shape::SetKind;
@@ -135,10 +136,15 @@ pub fn render(title: &str, plan: &ClusterPlan) -> String {
         let n = i + 1;
         match (step.command(), step.on(), step.explanation()) {
             (Some(cmd), Some(on), Some(why)) => {
-                let _ = writeln!(out, "    {n:>2}. on {on}, {why}:\n          {cmd}");
+                let _ = writeln!(out, "    {n:>2}. on {on}, {why}:\n          {}", wrap(cmd));
             }
             (Some(cmd), Some(on), None) => {
-                let _ = writeln!(out, "    {n:>2}. on {on}: {cmd}");
+                let one_line = format!("    {n:>2}. on {on}: {cmd}");
+                if one_line.len() <= 110 {
+                    let _ = writeln!(out, "{one_line}");
+                } else {
+                    let _ = writeln!(out, "    {n:>2}. on {on}:\n          {}", wrap(cmd));
+                }
             }
             (_, _, Some(why)) => {
                 let _ = writeln!(out, "    {n:>2}. {why}");
@@ -154,6 +160,28 @@ pub fn render(title: &str, plan: &ClusterPlan) -> String {
         for note in &plan.notes {
             let _ = writeln!(out, "    - {note}");
         }
+    }
+    out
+}
+
+/// A command as a shell line; a long one is broken before each brick argument (`host:/path`)
+/// with shell continuations, so it still pastes into a shell.
+fn wrap(cmd: &Command) -> String {
+    let words = cmd.shell_words();
+    let line = words.join(" ");
+    if line.len() <= 100 {
+        return line;
+    }
+    let mut out = String::new();
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if word.contains(":/") {
+                " \\\n            "
+            } else {
+                " "
+            });
+        }
+        out.push_str(word);
     }
     out
 }
