@@ -619,3 +619,71 @@ fn usage_errors_exit_2_and_say_why() {
         );
     }
 }
+
+#[test]
+fn glusterd_is_started_after_the_brick_is_mounted_and_only_once() {
+    // No init system runs here, so `service` and `systemctl` are stand-ins on PATH that record
+    // each call and whether the brick was mounted at that moment.
+    let mut s = Scratch::new();
+    let dev = s.loop_device();
+    s.link(VIRTIO_LINK, &dev);
+    let bin = s.path("bin");
+    fs::create_dir_all(&bin).expect("bin dir");
+    let calls = s.path("init-calls");
+    let state = s.path("glusterd-running");
+    let recorder = format!(
+        "#!/bin/sh\nif mountpoint -q {mount}; then m=mounted; else m=unmounted; fi\n\
+         echo \"$(basename \"$0\") $* ($m)\" >>{calls}\n\
+         case \"$*\" in\n\
+           'glusterd status'|'is-active --quiet glusterd.service'|'is-enabled --quiet glusterd.service') [ -f {state} ] ;;\n\
+           'glusterd start'|'enable --now glusterd.service') touch {state} ;;\n\
+           *) exit 3 ;;\n\
+         esac\n",
+        mount = s.mount_path().display(),
+        calls = calls.display(),
+        state = state.display(),
+    );
+    for tool in ["service", "systemctl"] {
+        fs::write(bin.join(tool), &recorder).expect("recorder");
+        fs::set_permissions(bin.join(tool), fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut params = s.volume_params();
+    params.start_glusterd = true;
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run_with_path = || {
+        run(Command::new("sh")
+            .arg(&s.script)
+            .args(params.args())
+            .env("PATH", &path))
+    };
+
+    let first = run_with_path();
+    assert_success(&first);
+    let second = run_with_path();
+    assert_success(&second);
+    assert!(
+        stdout(&second).contains("glusterd is already"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(
+        stdout(&second).contains("changed=no"),
+        "{}",
+        stdout(&second)
+    );
+
+    let log = fs::read_to_string(&calls).expect("init calls");
+    let starts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" start ") || l.contains("enable --now"))
+        .collect();
+    assert_eq!(starts.len(), 1, "glusterd started exactly once:\n{log}");
+    assert!(
+        starts[0].ends_with("(mounted)"),
+        "started before the brick was mounted:\n{log}"
+    );
+}

@@ -128,8 +128,9 @@ impl fmt::Display for DistroFamily {
 
 /// Everything that goes into one node's user-data.
 ///
-/// `Debug` is safe to log: the host key's private half is redacted.
-#[derive(Clone, Debug)]
+/// `Debug` is safe to log: the host key's private half and the extra user-data (which may hold
+/// the user's own secrets) are redacted.
+#[derive(Clone)]
 pub struct NodeBootstrap {
     /// The GlusterCluster's name (`metadata.name`).
     pub cluster_name: String,
@@ -175,6 +176,28 @@ impl NodeBootstrap {
             host_key,
             extra_user_data: None,
         }
+    }
+}
+
+impl fmt::Debug for NodeBootstrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeBootstrap")
+            .field("cluster_name", &self.cluster_name)
+            .field("node_name", &self.node_name)
+            .field("distro", &self.distro)
+            .field("gluster", &self.gluster)
+            .field("device", &self.device)
+            .field("mount_path", &self.mount_path)
+            .field("operator_key", &self.operator_key)
+            .field("host_key", &self.host_key)
+            .field(
+                "extra_user_data",
+                &self
+                    .extra_user_data
+                    .as_ref()
+                    .map(|e| format!("<redacted: {} bytes>", e.len())),
+            )
+            .finish()
     }
 }
 
@@ -695,13 +718,15 @@ mod tests {
 
     #[test]
     fn debug_of_inputs_and_output_hides_the_host_key() {
-        let n = node(DistroFamily::Debian);
+        let mut n = node(DistroFamily::Debian);
+        n.extra_user_data = Some("chpasswd: {list: 'root:hunter2'}\n".into());
         let out = render_user_data(&n).unwrap();
         for line in n.host_key.private_openssh().lines() {
             assert!(out.as_str().contains(line), "host key line missing: {line}");
         }
         for debug in [format!("{n:?}"), format!("{out:?}")] {
             assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+            assert!(!debug.contains("hunter2"), "{debug}");
         }
         assert_eq!(out.base64_len(), out.len().div_ceil(3) * 4);
     }
@@ -741,5 +766,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(brick_mount_path(&spec), "/export/data");
+        let n = node(DistroFamily::Debian);
+        let from_spec = NodeBootstrap::from_spec(
+            &spec,
+            "demo",
+            "demo-a-1",
+            DistroFamily::El,
+            BrickDevice::Ephemeral,
+            n.operator_key.clone(),
+            n.host_key.clone(),
+        );
+        assert_eq!(from_spec.mount_path, "/export/data");
+        assert_eq!(from_spec.gluster, spec.gluster);
+        render_user_data(&from_spec).unwrap();
     }
 }

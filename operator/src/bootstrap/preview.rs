@@ -13,8 +13,8 @@ use crate::api::GlusterCluster;
 use crate::plan::manifest::{Document, ManifestError, parse_documents};
 use crate::plan::{CloudFacts, PlanError, PlannedNode, StorageChoice, plan_cluster};
 
-/// What to render, besides the manifest.
-#[derive(Debug)]
+/// What to render, besides the manifest. `Debug` redacts the host key's private half and the
+/// extra user-data.
 pub struct PreviewRequest {
     /// The node: its name (`demo-zone-a-1`) or its 0-based position across the cluster.
     pub node: String,
@@ -32,6 +32,27 @@ pub struct PreviewRequest {
     pub host_key: SshKeyPair,
     /// Extra `#cloud-config` to merge.
     pub extra_user_data: Option<String>,
+}
+
+impl std::fmt::Debug for PreviewRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviewRequest")
+            .field("node", &self.node)
+            .field("cluster", &self.cluster)
+            .field("distro", &self.distro)
+            .field("volume_id", &self.volume_id)
+            .field("ephemeral", &self.ephemeral)
+            .field("operator_key", &self.operator_key)
+            .field("host_key", &self.host_key)
+            .field(
+                "extra_user_data",
+                &self
+                    .extra_user_data
+                    .as_ref()
+                    .map(|e| format!("<redacted: {} bytes>", e.len())),
+            )
+            .finish()
+    }
 }
 
 /// The rendered user-data and what it was rendered for.
