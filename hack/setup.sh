@@ -27,3 +27,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 hack/tools.sh
+hack/python-tools.sh
