@@ -28,3 +28,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 hack/tools.sh
+hack/python-tools.sh
