@@ -17,6 +17,11 @@ setup:
 build:
 	cargo build --workspace --all-targets
 
+## demo: the main job. Until the reconciler exists: the planner over every example, said plainly.
+demo: setup
+	cargo build -q -p gluster-operator
+	@hack/demo.sh "$(BIN)"
+
 ## test: every test (unit, property, CEL, CRD sync, golden plans, real tools)
 test: setup lint
 	cargo test --workspace --no-fail-fast

@@ -52,7 +52,7 @@ struct RenderUserData {
     /// The GlusterCluster manifest (YAML; `-` reads stdin).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     file: PathBuf,
-    /// The node: its name (e.g. demo-zone-a-1) or its 0-based position across the cluster.
+    /// The node: its name (e.g. demo-zone-a-1) or its 0-based index across the cluster (as `plan` prints it).
     #[arg(long, value_name = "NAME|INDEX")]
     node: String,
     /// The GlusterCluster to use when the manifest holds several (its metadata.name).

@@ -175,7 +175,7 @@ fn pick_cluster(manifest: &str, wanted: Option<&str>) -> Result<GlusterCluster, 
     }
 }
 
-/// The node called `selector`, or at 0-based position `selector` in index order.
+/// The node called `selector`, or whose 0-based cluster-wide index is `selector`.
 pub fn select_node<'a>(
     nodes: &'a [PlannedNode],
     selector: &str,
@@ -183,8 +183,11 @@ pub fn select_node<'a>(
     let mut ordered: Vec<&PlannedNode> = nodes.iter().collect();
     ordered.sort_by_key(|n| n.index);
     let by_name = ordered.iter().find(|n| n.name == selector);
-    let by_position = || selector.parse::<usize>().ok().and_then(|i| ordered.get(i));
-    match by_name.or_else(by_position) {
+    let by_index = || {
+        let wanted = selector.parse::<u32>().ok()?;
+        ordered.iter().find(|n| n.index == wanted)
+    };
+    match by_name.or_else(by_index) {
         Some(n) => Ok(n),
         None => Err(PreviewError::NoSuchNode {
             selector: selector.to_string(),

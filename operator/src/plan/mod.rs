@@ -3,7 +3,7 @@
 //! No I/O: the reconciler observes, calls [`plan_change`], and carries out the steps; the `plan`
 //! command calls [`plan_cluster`] and prints [`report::render`].
 //!
-//! - nodes: `<cluster>-<zone>-<ordinal>`, DNS-safe, with 1-based cluster-wide indices that never
+//! - nodes: `<cluster>-<zone>-<ordinal>`, DNS-safe, with 0-based cluster-wide indices that never
 //!   shift (new nodes take the next ones, zones interleaved);
 //! - shape: the arithmetic of replicas / stripes / arbiter / disperse over the node count;
 //! - bricks: sets that never hold two bricks of one node and span min(set size, zones) zones;

@@ -122,7 +122,7 @@ pub struct ZonePlan {
 pub struct PlannedNode {
     /// The node name: `<cluster>-<zone>-<ordinal>` (DNS-safe, at most 63 characters).
     pub name: String,
-    /// Its cluster-wide index (1-based; kept for the node's life).
+    /// Its cluster-wide index (0-based; kept for the node's life).
     pub index: u32,
     /// Its availability zone.
     pub zone: String,

@@ -123,7 +123,7 @@ impl Planner<'_> {
             .iter()
             .map(|n| n.index)
             .max()
-            .map_or(1, |m| m.saturating_add(1));
+            .map_or(0, |m| m.saturating_add(1));
         let mut next_ordinal: Vec<u32> = (0..zones)
             .map(|z| {
                 let existing = &self.world.existing[z];

@@ -62,10 +62,10 @@ fn fresh_two_zones_interleave_nodes_and_bricks() {
     assert_eq!(
         names(&plan),
         [
-            (1, "demo-zone-a-1"),
-            (2, "demo-zone-b-1"),
-            (3, "demo-zone-a-2"),
-            (4, "demo-zone-b-2")
+            (0, "demo-zone-a-1"),
+            (1, "demo-zone-b-1"),
+            (2, "demo-zone-a-2"),
+            (3, "demo-zone-b-2")
         ]
     );
     assert_eq!(
@@ -132,7 +132,7 @@ fn commands_render_with_node_addresses() {
     let addresses: BTreeMap<String, String> = plan
         .nodes
         .iter()
-        .map(|n| (n.name.clone(), format!("10.0.0.{}", n.index)))
+        .map(|n| (n.name.clone(), format!("10.0.0.{}", n.index + 1)))
         .collect();
     let create = plan.steps[8].command().expect("create has a command");
     let argv = create.argv_with(&addresses).expect("all addresses known");
@@ -214,11 +214,11 @@ fn replica_following_nodes_grows_one_brick_at_a_time() {
         &CurrentState::after(&before),
     )
     .expect("growth is planned");
-    // Existing nodes keep names and indices; new ones take 5 and 6, zones interleaved.
+    // Existing nodes keep names and indices; new ones take 4 and 5, zones interleaved.
     assert_eq!(&names(&plan)[..4], &names(&before)[..]);
     assert_eq!(
         &names(&plan)[4..],
-        [(5, "seed-zone-a-3"), (6, "seed-zone-b-3")]
+        [(4, "seed-zone-a-3"), (5, "seed-zone-b-3")]
     );
     assert_eq!(&brick_nodes(&plan)[..4], &brick_nodes(&before)[..]);
     assert_eq!(
