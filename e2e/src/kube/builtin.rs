@@ -151,7 +151,7 @@ pub fn prepare_update(kind: Builtin, obj: &mut Value, old: Option<&Value>) -> Re
 
 fn prepare_secret(obj: &mut Value) -> Result<Vec<FieldError>, ApiError> {
     use base64::Engine;
-    if obj.get("type").is_none_or(|t| t.is_null()) {
+    if obj.get("type").is_none_or(|t| t.is_null() || t.as_str() == Some("")) {
         obj["type"] = json!("Opaque");
     }
     if let Some(data) = obj.get("data").and_then(Value::as_object) {

@@ -210,6 +210,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         "application/json" | "" => {
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
         }
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode_object(body),
         "application/yaml" => {
             let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
             serde_yaml::from_str(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
