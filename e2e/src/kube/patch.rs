@@ -37,11 +37,21 @@ pub fn merge_patch(doc: &mut Value, patch: &Value) {
     json_patch::merge(doc, patch);
 }
 
-/// RFC 6902 JSON patch.
+/// RFC 6902 JSON patch, with the apiserver's (evanphx/json-patch) reading of `test`: a
+/// missing path equals `null` (kube-rs's finalizer helper relies on it).
 pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    json_patch::patch(doc, &ops).map_err(|e| ApiError::patch_failed(e.to_string()))
+    for op in ops.0 {
+        if let json_patch::PatchOperation::Test(t) = &op
+            && t.value.is_null()
+            && doc.pointer(t.path.as_str()).is_none_or(Value::is_null)
+        {
+            continue;
+        }
+        json_patch::patch(doc, std::slice::from_ref(&op)).map_err(|e| ApiError::patch_failed(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// How a list field merges under a strategic merge patch.
@@ -249,7 +259,8 @@ mod tests {
     #[test]
     fn json_patch_test_and_add() {
         let mut d = json!({"metadata": {"name": "x"}});
-        json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/finalizers", "value": null}])).unwrap_err();
+        json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/finalizers", "value": null}])).unwrap();
+        json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/name", "value": null}])).unwrap_err();
         json_patch(&mut d, &json!([{"op": "add", "path": "/metadata/finalizers", "value": ["f"]}])).unwrap();
         json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/finalizers", "value": ["f"]}, {"op": "remove", "path": "/metadata/finalizers/0"}])).unwrap();
         assert_eq!(d["metadata"]["finalizers"], json!([]));

@@ -16,7 +16,6 @@ type Schema = &'static [(u64, &'static str, Kind)];
 #[derive(Clone, Copy)]
 enum Kind {
     Str,
-    Bytes,
     Int,
     Bool,
     Time,
@@ -272,9 +271,6 @@ fn decode(b: &[u8], schema: Schema) -> Result<Value, ApiError> {
         match (kind, f) {
             (Kind::Str, Field::Bytes(x)) => {
                 out.insert(name, json!(utf8(x)?));
-            }
-            (Kind::Bytes, Field::Bytes(x)) => {
-                out.insert(name, json!(base64::engine::general_purpose::STANDARD.encode(x)));
             }
             (Kind::Int, Field::Varint(v)) => {
                 out.insert(name, json!(v as i64));
