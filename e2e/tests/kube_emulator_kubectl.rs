@@ -11,7 +11,13 @@ async fn with_crd() -> Cluster {
     let c = Cluster::start().await;
     let out = c.ok(&["apply", "-f", crd_path().to_str().unwrap()]).await;
     assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/glusterclusters.storage.glusterops.dev created"), "{out}");
-    c.ok(&["wait", "--for=condition=Established", "crd/glusterclusters.storage.glusterops.dev", "--timeout=30s"]).await;
+    c.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/glusterclusters.storage.glusterops.dev",
+        "--timeout=30s",
+    ])
+    .await;
     c
 }
 
@@ -28,23 +34,56 @@ async fn crd_fixtures_and_examples_apply_and_print_columns() {
     let c = with_crd().await;
     let fixtures = kube_emulator_support::workspace().join("e2e/tests/fixtures");
     let out = c.ok(&["apply", "-f", fixtures.to_str().unwrap()]).await;
-    assert!(out.contains("glustercluster.storage.glusterops.dev/demo created"), "{out}");
-    assert!(out.contains("glustercluster.storage.glusterops.dev/scaled created"), "{out}");
+    assert!(
+        out.contains("glustercluster.storage.glusterops.dev/demo created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("glustercluster.storage.glusterops.dev/scaled created"),
+        "{out}"
+    );
     for ex in examples() {
         let out = c.kubectl(&["apply", "-f", ex.to_str().unwrap()]).await;
-        assert!(out.status.success(), "example {} does not apply: {}", ex.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "example {} does not apply: {}",
+            ex.display(),
+            text(&out.stderr)
+        );
     }
     let table = c.ok(&["get", "gcl", "-n", "default"]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "NODES", "TYPE", "CAPACITY", "AGE"]);
-    c.ok(&["patch", "gcl", "demo", "--subresource=status", "--type=merge", "-p", READY_STATUS]).await;
+    assert_eq!(
+        header,
+        ["NAME", "READY", "NODES", "TYPE", "CAPACITY", "AGE"]
+    );
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        READY_STATUS,
+    ])
+    .await;
     let table = c.ok(&["get", "glusterclusters", "demo"]).await;
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(&row[..5], ["demo", "True", "4/4", "Distributed-Replicate", "400Gi"], "{table}");
-    assert!(row[5].ends_with('s') || row[5].ends_with('m'), "age column {table}");
+    assert_eq!(
+        &row[..5],
+        ["demo", "True", "4/4", "Distributed-Replicate", "400Gi"],
+        "{table}"
+    );
+    assert!(
+        row[5].ends_with('s') || row[5].ends_with('m'),
+        "age column {table}"
+    );
     // The category and the short name resolve through discovery too.
     let by_category = c.ok(&["get", "gluster", "-o", "name"]).await;
-    assert!(by_category.contains("glustercluster.storage.glusterops.dev/demo"), "{by_category}");
+    assert!(
+        by_category.contains("glustercluster.storage.glusterops.dev/demo"),
+        "{by_category}"
+    );
 }
 
 #[tokio::test]
@@ -54,28 +93,58 @@ async fn get_yaml_round_trips() {
     let yaml = c.ok(&["get", "gcl", "demo", "-o", "yaml"]).await;
     let obj: Value = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(obj["spec"]["volume"]["replicas"], 2);
-    assert_eq!(obj["spec"]["deletionPolicy"], "Retain", "schema default applied");
-    assert_eq!(obj["spec"]["zones"][0]["storage"], "Auto", "nested default applied");
+    assert_eq!(
+        obj["spec"]["deletionPolicy"], "Retain",
+        "schema default applied"
+    );
+    assert_eq!(
+        obj["spec"]["zones"][0]["storage"], "Auto",
+        "nested default applied"
+    );
     assert_eq!(obj["metadata"]["generation"], 1);
-    assert!(obj["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
-    let rv = obj["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    assert!(
+        obj["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
+    let rv = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Applying the same manifest again changes nothing: same resourceVersion. (kubectl says
     // "configured": its three-way merge patch resends the atomic zones list, whose items
     // the server defaults; the defaulted result equals the stored object, so no write.)
     let out = c.kubectl_stdin(&["apply", "-f", "-"], &minimal()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let same: Value = serde_yaml::from_str(&c.ok(&["get", "gcl", "demo", "-o", "yaml"]).await).unwrap();
-    assert_eq!(same["metadata"]["resourceVersion"].as_str(), Some(rv.as_str()));
+    let same: Value =
+        serde_yaml::from_str(&c.ok(&["get", "gcl", "demo", "-o", "yaml"]).await).unwrap();
+    assert_eq!(
+        same["metadata"]["resourceVersion"].as_str(),
+        Some(rv.as_str())
+    );
     // What `get -o yaml` printed goes back in with `replace` and reads back equal.
-    let out = c.kubectl_stdin(&["replace", "-f", "-", "-o", "yaml"], &yaml).await;
+    let out = c
+        .kubectl_stdin(&["replace", "-f", "-", "-o", "yaml"], &yaml)
+        .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let again: Value = serde_yaml::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(again["spec"], obj["spec"]);
     assert_eq!(again["metadata"]["uid"], obj["metadata"]["uid"]);
-    assert_eq!(again["metadata"]["generation"], 1, "metadata-only change keeps generation");
+    assert_eq!(
+        again["metadata"]["generation"], 1,
+        "metadata-only change keeps generation"
+    );
     // A stale resourceVersion is a conflict.
     let edited = text(&out.stdout).replace("flavor: m1.large", "flavor: m1.xlarge");
-    c.ok(&["patch", "gcl", "demo", "--type=merge", "-p", r#"{"spec":{"image":"ubuntu-24.04"}}"#]).await;
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"image":"ubuntu-24.04"}}"#,
+    ])
+    .await;
     let err = c.fails(&["replace", "-f", "-"], &edited).await;
     assert!(
         err.contains("Operation cannot be fulfilled on glusterclusters.storage.glusterops.dev \"demo\": the object has been modified"),
@@ -83,7 +152,10 @@ async fn get_yaml_round_trips() {
     );
     let json = c.ok(&["get", "gcl", "demo", "-o", "json"]).await;
     let obj: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(obj["metadata"]["generation"], 2, "a spec change bumps generation");
+    assert_eq!(
+        obj["metadata"]["generation"], 2,
+        "a spec change bumps generation"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +170,10 @@ async fn explain_shows_field_docs() {
     let zones = c.ok(&["explain", "gcl.spec.zones.minNodes"]).await;
     assert!(zones.contains("The fewest nodes scaling"), "{zones}");
     let builtin = c.ok(&["explain", "configmap.data"]).await;
-    assert!(builtin.contains("Data contains the configuration data."), "{builtin}");
+    assert!(
+        builtin.contains("Data contains the configuration data."),
+        "{builtin}"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +198,10 @@ async fn invalid_manifests_fail_naming_the_field() {
             "spec.brick.size: Invalid value: \"object\": brick.size must be a quantity of at least 1Gi (e.g. 200Gi)",
         ),
         (
-            m.replace("deletionPolicy", "x").replace("  network: private", "  network: private\n  deletionPolicy: Keep"),
+            m.replace("deletionPolicy", "x").replace(
+                "  network: private",
+                "  network: private\n  deletionPolicy: Keep",
+            ),
             "spec.deletionPolicy: Unsupported value: \"Keep\": supported values: \"Retain\", \"Delete\"",
         ),
         (
@@ -140,12 +218,28 @@ async fn invalid_manifests_fail_naming_the_field() {
         assert!(err.contains(want), "want {want:?} in:\n{err}");
     }
     // A missing required field blocks the CEL rules, as on a real apiserver.
-    let err = c.fails(&["apply", "-f", "-"], &m.replace("  image: ubuntu-22.04\n", "")).await;
-    assert!(err.contains("some validation rules were not checked because the object was invalid"), "{err}");
+    let err = c
+        .fails(
+            &["apply", "-f", "-"],
+            &m.replace("  image: ubuntu-22.04\n", ""),
+        )
+        .await;
+    assert!(
+        err.contains("some validation rules were not checked because the object was invalid"),
+        "{err}"
+    );
     // Transition rule: volume.name is immutable once created.
     c.kubectl_stdin(&["apply", "-f", "-"], &m).await;
-    let err = c.fails(&["apply", "-f", "-"], &m.replace("name: data", "name: other")).await;
-    assert!(err.contains("spec.volume.name: Invalid value: \"string\": volume.name is immutable"), "{err}");
+    let err = c
+        .fails(
+            &["apply", "-f", "-"],
+            &m.replace("name: data", "name: other"),
+        )
+        .await;
+    assert!(
+        err.contains("spec.volume.name: Invalid value: \"string\": volume.name is immutable"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +247,16 @@ async fn wait_returns_when_ready_is_written() {
     let c = with_crd().await;
     c.kubectl_stdin(&["apply", "-f", "-"], &minimal()).await;
     let waiter = c.spawn(&["wait", "--for=condition=Ready", "gcl/demo", "--timeout=60s"]);
-    c.ok(&["patch", "gcl", "demo", "--subresource=status", "--type=merge", "-p", READY_STATUS]).await;
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        READY_STATUS,
+    ])
+    .await;
     let out = waiter.wait_with_output().await.unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("glustercluster.storage.glusterops.dev/demo condition met"));
@@ -163,7 +266,15 @@ async fn wait_returns_when_ready_is_written() {
 async fn delete_waits_for_finalizers() {
     let c = with_crd().await;
     c.kubectl_stdin(&["apply", "-f", "-"], &minimal()).await;
-    c.ok(&["patch", "gcl", "demo", "--type=merge", "-p", r#"{"metadata":{"finalizers":["glusterops.dev/cleanup"]}}"#]).await;
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["glusterops.dev/cleanup"]}}"#,
+    ])
+    .await;
     let mut deleter = c.spawn(&["delete", "gcl", "demo", "--timeout=60s"]);
     // The object stays, marked for deletion, while the finalizer remains.
     let marked = loop {
@@ -174,37 +285,101 @@ async fn delete_waits_for_finalizers() {
         }
         tokio::task::yield_now().await;
     };
-    assert_eq!(marked["metadata"]["finalizers"][0], "glusterops.dev/cleanup");
-    assert!(deleter.try_wait().unwrap().is_none(), "delete returned while a finalizer remained");
+    assert_eq!(
+        marked["metadata"]["finalizers"][0],
+        "glusterops.dev/cleanup"
+    );
+    assert!(
+        deleter.try_wait().unwrap().is_none(),
+        "delete returned while a finalizer remained"
+    );
     // A new finalizer cannot be added to an object being deleted.
     let err = c
-        .fails(&["patch", "gcl", "demo", "--type=merge", "-p", r#"{"metadata":{"finalizers":["glusterops.dev/cleanup","x.dev/other"]}}"#], "")
+        .fails(
+            &[
+                "patch",
+                "gcl",
+                "demo",
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":["glusterops.dev/cleanup","x.dev/other"]}}"#,
+            ],
+            "",
+        )
         .await;
-    assert!(err.contains("no new finalizers can be added if the object is being deleted"), "{err}");
-    c.ok(&["patch", "gcl", "demo", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]).await;
+    assert!(
+        err.contains("no new finalizers can be added if the object is being deleted"),
+        "{err}"
+    );
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .await;
     let out = deleter.wait_with_output().await.unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let gone = c.kubectl(&["get", "gcl", "demo"]).await;
-    assert!(text(&gone.stderr).contains("glusterclusters.storage.glusterops.dev \"demo\" not found"), "{}", text(&gone.stderr));
+    assert!(
+        text(&gone.stderr).contains("glusterclusters.storage.glusterops.dev \"demo\" not found"),
+        "{}",
+        text(&gone.stderr)
+    );
 }
 
 #[tokio::test]
 async fn status_subresource_is_separate_from_spec() {
     let c = with_crd().await;
     c.kubectl_stdin(&["apply", "-f", "-"], &minimal()).await;
-    c.ok(&["patch", "gcl", "demo", "--subresource=status", "--type=merge", "-p", r#"{"status":{"capacity":"1Ti"},"spec":{"image":"ignored"}}"#]).await;
-    let obj: Value = serde_json::from_str(&c.ok(&["get", "gcl", "demo", "-o", "json"]).await).unwrap();
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"capacity":"1Ti"},"spec":{"image":"ignored"}}"#,
+    ])
+    .await;
+    let obj: Value =
+        serde_json::from_str(&c.ok(&["get", "gcl", "demo", "-o", "json"]).await).unwrap();
     assert_eq!(obj["status"]["capacity"], "1Ti");
-    assert_eq!(obj["spec"]["image"], "ubuntu-22.04", "status writes leave spec alone");
-    assert_eq!(obj["metadata"]["generation"], 1, "status writes leave generation alone");
+    assert_eq!(
+        obj["spec"]["image"], "ubuntu-22.04",
+        "status writes leave spec alone"
+    );
+    assert_eq!(
+        obj["metadata"]["generation"], 1,
+        "status writes leave generation alone"
+    );
     assert_eq!(obj["status"]["readyNodes"], 0, "status defaults applied");
-    c.ok(&["patch", "gcl", "demo", "--type=merge", "-p", r#"{"status":{"capacity":"5Ti"},"spec":{"image":"ubuntu-24.04"}}"#]).await;
-    let obj: Value = serde_json::from_str(&c.ok(&["get", "gcl", "demo", "-o", "json"]).await).unwrap();
-    assert_eq!(obj["status"]["capacity"], "1Ti", "the main endpoint ignores status");
+    c.ok(&[
+        "patch",
+        "gcl",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"capacity":"5Ti"},"spec":{"image":"ubuntu-24.04"}}"#,
+    ])
+    .await;
+    let obj: Value =
+        serde_json::from_str(&c.ok(&["get", "gcl", "demo", "-o", "json"]).await).unwrap();
+    assert_eq!(
+        obj["status"]["capacity"], "1Ti",
+        "the main endpoint ignores status"
+    );
     assert_eq!(obj["spec"]["image"], "ubuntu-24.04");
     assert_eq!(obj["metadata"]["generation"], 2);
     // Strategic merge patch is not accepted for custom resources (kubectl's default --type).
-    let err = c.fails(&["patch", "gcl", "demo", "-p", r#"{"spec":{"image":"x"}}"#], "").await;
+    let err = c
+        .fails(
+            &["patch", "gcl", "demo", "-p", r#"{"spec":{"image":"x"}}"#],
+            "",
+        )
+        .await;
     assert!(
         err.contains("application/strategic-merge-patch+json is not supported by storage.glusterops.dev/v1alpha1, Kind=GlusterCluster"),
         "{err}"
@@ -215,17 +390,47 @@ async fn status_subresource_is_separate_from_spec() {
 async fn server_side_apply_conflicts_between_managers() {
     let c = with_crd().await;
     let m = minimal();
-    let out = c.kubectl_stdin(&["apply", "--server-side", "--field-manager=alice", "-f", "-"], &m).await;
-    assert!(text(&out.stdout).contains("serverside-applied"), "{}", text(&out.stderr));
+    let out = c
+        .kubectl_stdin(
+            &["apply", "--server-side", "--field-manager=alice", "-f", "-"],
+            &m,
+        )
+        .await;
+    assert!(
+        text(&out.stdout).contains("serverside-applied"),
+        "{}",
+        text(&out.stderr)
+    );
     let changed = m.replace("flavor: m1.large", "flavor: m1.xlarge");
-    let err = c.fails(&["apply", "--server-side", "--field-manager=bob", "-f", "-"], &changed).await;
+    let err = c
+        .fails(
+            &["apply", "--server-side", "--field-manager=bob", "-f", "-"],
+            &changed,
+        )
+        .await;
     assert!(err.contains("Apply failed with"), "{err}");
     assert!(err.contains("conflict"), "{err}");
     assert!(err.contains("\"alice\""), "{err}");
     assert!(err.contains(".spec.flavor"), "{err}");
-    let out = c.kubectl_stdin(&["apply", "--server-side", "--field-manager=bob", "--force-conflicts", "-f", "-"], &changed).await;
+    let out = c
+        .kubectl_stdin(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=bob",
+                "--force-conflicts",
+                "-f",
+                "-",
+            ],
+            &changed,
+        )
+        .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let obj: Value = serde_json::from_str(&c.ok(&["get", "gcl", "demo", "-o", "json", "--show-managed-fields"]).await).unwrap();
+    let obj: Value = serde_json::from_str(
+        &c.ok(&["get", "gcl", "demo", "-o", "json", "--show-managed-fields"])
+            .await,
+    )
+    .unwrap();
     assert_eq!(obj["spec"]["flavor"], "m1.xlarge");
     let managers: Vec<&str> = obj["metadata"]["managedFields"]
         .as_array()
@@ -234,31 +439,76 @@ async fn server_side_apply_conflicts_between_managers() {
         .map(|e| e["manager"].as_str().unwrap())
         .collect();
     assert!(managers.contains(&"bob"), "{managers:?}");
-    let alice = obj["metadata"]["managedFields"].as_array().unwrap().iter().find(|e| e["manager"] == "alice").unwrap();
-    assert!(alice["fieldsV1"]["f:spec"].get("f:flavor").is_none(), "forced apply took .spec.flavor from alice");
-    assert!(alice["fieldsV1"]["f:spec"]["f:image"].is_object(), "alice still owns .spec.image");
+    let alice = obj["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "alice")
+        .unwrap();
+    assert!(
+        alice["fieldsV1"]["f:spec"].get("f:flavor").is_none(),
+        "forced apply took .spec.flavor from alice"
+    );
+    assert!(
+        alice["fieldsV1"]["f:spec"]["f:image"].is_object(),
+        "alice still owns .spec.image"
+    );
 }
 
 #[tokio::test]
 async fn builtins_namespaces_and_describe() {
     let c = with_crd().await;
     c.ok(&["create", "namespace", "team"]).await;
-    c.ok(&["-n", "team", "create", "configmap", "cfg", "--from-literal=a=1"]).await;
-    c.ok(&["-n", "team", "create", "secret", "generic", "creds", "--from-literal=clouds.yaml=x"]).await;
+    c.ok(&[
+        "-n",
+        "team",
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=1",
+    ])
+    .await;
+    c.ok(&[
+        "-n",
+        "team",
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=clouds.yaml=x",
+    ])
+    .await;
     let secrets = c.ok(&["-n", "team", "get", "secrets"]).await;
-    assert!(secrets.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>()[..3] == ["creds", "Opaque", "1"], "{secrets}");
+    assert!(
+        secrets
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()[..3]
+            == ["creds", "Opaque", "1"],
+        "{secrets}"
+    );
     let cms = c.ok(&["-n", "team", "get", "cm", "-o", "name"]).await;
     assert_eq!(cms.trim(), "configmap/cfg");
-    let err = c.fails(&["-n", "missing", "create", "configmap", "x"], "").await;
+    let err = c
+        .fails(&["-n", "missing", "create", "configmap", "x"], "")
+        .await;
     assert!(err.contains("namespaces \"missing\" not found"), "{err}");
     let gcl = minimal().replace("namespace: default", "namespace: team");
     c.kubectl_stdin(&["apply", "-f", "-"], &gcl).await;
     let describe = c.ok(&["-n", "team", "describe", "gcl", "demo"]).await;
     assert!(describe.contains("Name:         demo"), "{describe}");
-    assert!(describe.lines().any(|l| l.trim().split_whitespace().eq(["Replicas:", "2"])), "{describe}");
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Replicas:", "2"])),
+        "{describe}"
+    );
     assert!(describe.contains("Events:"), "{describe}");
     // Deleting the namespace removes its content, then the namespace.
-    c.ok(&["delete", "namespace", "team", "--timeout=60s"]).await;
+    c.ok(&["delete", "namespace", "team", "--timeout=60s"])
+        .await;
     let err = c.fails(&["get", "namespace", "team"], "").await;
     assert!(err.contains("namespaces \"team\" not found"), "{err}");
 }

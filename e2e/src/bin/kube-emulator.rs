@@ -9,7 +9,10 @@ use e2e::kube::Emulator;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "kube-emulator", about = "A Kubernetes API emulator for tests and local use")]
+#[command(
+    name = "kube-emulator",
+    about = "A Kubernetes API emulator for tests and local use"
+)]
 struct Args {
     /// Where to write the kubeconfig for kubectl and kube-rs.
     #[arg(long)]

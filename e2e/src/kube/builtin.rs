@@ -46,27 +46,108 @@ fn t(
 
 /// The built-in resource types.
 pub fn types() -> Vec<ResourceType> {
-    let mut events_v1 = t("events.k8s.io", "v1", "Event", "events", true, &["ev"], &[], Builtin::EventsEvent);
+    let mut events_v1 = t(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        true,
+        &["ev"],
+        &[],
+        Builtin::EventsEvent,
+    );
     events_v1.storage = StorageId {
         group: String::new(),
         resource: "events".into(),
     };
-    let mut deploy = t("apps", "v1", "Deployment", "deployments", true, &["deploy"], &["all"], Builtin::Deployment);
+    let mut deploy = t(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        true,
+        &["deploy"],
+        &["all"],
+        Builtin::Deployment,
+    );
     deploy.scale = Some(super::registry::ScaleSpec {
         spec_replicas_path: ".spec.replicas".into(),
         status_replicas_path: ".status.replicas".into(),
         label_selector_path: None,
     });
     vec![
-        t("", "v1", "Namespace", "namespaces", false, &["ns"], &[], Builtin::Namespace),
-        t("", "v1", "Secret", "secrets", true, &[], &[], Builtin::Secret),
-        t("", "v1", "ConfigMap", "configmaps", true, &["cm"], &[], Builtin::ConfigMap),
-        t("", "v1", "Event", "events", true, &["ev"], &[], Builtin::CoreEvent),
-        t("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], &[], Builtin::ServiceAccount),
-        t("", "v1", "Service", "services", true, &["svc"], &["all"], Builtin::Service),
+        t(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            false,
+            &["ns"],
+            &[],
+            Builtin::Namespace,
+        ),
+        t(
+            "",
+            "v1",
+            "Secret",
+            "secrets",
+            true,
+            &[],
+            &[],
+            Builtin::Secret,
+        ),
+        t(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            true,
+            &["cm"],
+            &[],
+            Builtin::ConfigMap,
+        ),
+        t(
+            "",
+            "v1",
+            "Event",
+            "events",
+            true,
+            &["ev"],
+            &[],
+            Builtin::CoreEvent,
+        ),
+        t(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            true,
+            &["sa"],
+            &[],
+            Builtin::ServiceAccount,
+        ),
+        t(
+            "",
+            "v1",
+            "Service",
+            "services",
+            true,
+            &["svc"],
+            &["all"],
+            Builtin::Service,
+        ),
         events_v1,
         deploy,
-        t("coordination.k8s.io", "v1", "Lease", "leases", true, &[], &[], Builtin::Lease),
+        t(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            true,
+            &[],
+            &[],
+            Builtin::Lease,
+        ),
         t(
             "apiextensions.k8s.io",
             "v1",
@@ -77,9 +158,36 @@ pub fn types() -> Vec<ResourceType> {
             &["api-extensions"],
             Builtin::Crd,
         ),
-        t("rbac.authorization.k8s.io", "v1", "Role", "roles", true, &[], &[], Builtin::Rbac),
-        t("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, &[], &[], Builtin::Rbac),
-        t("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, &[], &[], Builtin::Rbac),
+        t(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "Role",
+            "roles",
+            true,
+            &[],
+            &[],
+            Builtin::Rbac,
+        ),
+        t(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+            &[],
+            &[],
+            Builtin::Rbac,
+        ),
+        t(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+            &[],
+            &[],
+            Builtin::Rbac,
+        ),
         t(
             "rbac.authorization.k8s.io",
             "v1",
@@ -95,10 +203,17 @@ pub fn types() -> Vec<ResourceType> {
 
 /// Applies the create-time strategy of a built-in (defaults, derived fields) and returns
 /// its validation errors. `cluster_ip` allocates a Service address.
-pub fn prepare_create(kind: Builtin, obj: &mut Value, cluster_ip: &mut dyn FnMut() -> String) -> Result<Vec<FieldError>, ApiError> {
+pub fn prepare_create(
+    kind: Builtin,
+    obj: &mut Value,
+    cluster_ip: &mut dyn FnMut() -> String,
+) -> Result<Vec<FieldError>, ApiError> {
     match kind {
         Builtin::Namespace => {
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
             if obj["spec"]["finalizers"].is_null() {
                 obj["spec"]["finalizers"] = json!(["kubernetes"]);
@@ -115,7 +230,11 @@ pub fn prepare_create(kind: Builtin, obj: &mut Value, cluster_ip: &mut dyn FnMut
 }
 
 /// Applies the update-time strategy of a built-in (and the parts shared with create).
-pub fn prepare_update(kind: Builtin, obj: &mut Value, old: Option<&Value>) -> Result<Vec<FieldError>, ApiError> {
+pub fn prepare_update(
+    kind: Builtin,
+    obj: &mut Value,
+    old: Option<&Value>,
+) -> Result<Vec<FieldError>, ApiError> {
     match kind {
         Builtin::Secret => prepare_secret(obj),
         Builtin::ConfigMap => Ok(validate_configmap(obj)),
@@ -128,7 +247,10 @@ pub fn prepare_update(kind: Builtin, obj: &mut Value, old: Option<&Value>) -> Re
             if let Some(old) = old {
                 // Namespace status and spec.finalizers are kept by the main endpoint.
                 obj["status"] = old["status"].clone();
-                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let name = obj["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
             }
             Ok(vec![])
@@ -151,7 +273,10 @@ pub fn prepare_update(kind: Builtin, obj: &mut Value, old: Option<&Value>) -> Re
 
 fn prepare_secret(obj: &mut Value) -> Result<Vec<FieldError>, ApiError> {
     use base64::Engine;
-    if obj.get("type").is_none_or(|t| t.is_null() || t.as_str() == Some("")) {
+    if obj
+        .get("type")
+        .is_none_or(|t| t.is_null() || t.as_str() == Some(""))
+    {
         obj["type"] = json!("Opaque");
     }
     if let Some(data) = obj.get("data").and_then(Value::as_object) {
@@ -166,7 +291,8 @@ fn prepare_secret(obj: &mut Value) -> Result<Vec<FieldError>, ApiError> {
                 return Err(ApiError::bad_request(format!(
                     "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte {} (key {k:?})",
                     match e {
-                        base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => i,
+                        base64::DecodeError::InvalidByte(i, _)
+                        | base64::DecodeError::InvalidLastSymbol(i, _) => i,
                         _ => s.len(),
                     }
                 )));
@@ -348,7 +474,10 @@ fn validate_events_event(obj: &Value) -> Vec<FieldError> {
         ("action", "action"),
         ("reason", "reason"),
     ] {
-        if obj.get(field).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+        if obj
+            .get(field)
+            .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+        {
             errs.push(FieldError::required(name, ""));
         }
     }
@@ -356,7 +485,11 @@ fn validate_events_event(obj: &Value) -> Vec<FieldError> {
         && t != "Normal"
         && t != "Warning"
     {
-        errs.push(FieldError::invalid("type", json!(t), "has invalid value: ".to_string() + t));
+        errs.push(FieldError::invalid(
+            "type",
+            json!(t),
+            "has invalid value: ".to_string() + t,
+        ));
     }
     errs
 }

@@ -61,7 +61,10 @@ fn rule_base_path(error_path: &str, schema: &Value, rule: &str) -> String {
 }
 
 fn collect_field_paths(schema: &Value, rule: &str, out: &mut Vec<String>) {
-    if let Some(rules) = schema.get("x-kubernetes-validations").and_then(Value::as_array) {
+    if let Some(rules) = schema
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+    {
         for r in rules {
             if r.get("rule").and_then(Value::as_str) == Some(rule)
                 && let Some(fp) = r.get("fieldPath").and_then(Value::as_str)
@@ -121,10 +124,24 @@ mod tests {
     #[test]
     fn rule_failures_name_the_field_and_type() {
         let obj = json!({"spec": {"min": 3, "max": 1, "size": "1Mi", "zones": [{"name": "a"}, {"name": "a"}]}});
-        let errs: Vec<String> = validate(&schema(), &obj, None).iter().map(ToString::to_string).collect();
-        assert!(errs.contains(&"spec.zones: Duplicate value: \"object\"".to_string()), "{errs:?}");
-        assert!(errs.contains(&"spec.min: Invalid value: \"object\": min must not exceed max".to_string()), "{errs:?}");
-        assert!(errs.contains(&"spec.size: Invalid value: \"string\": too small".to_string()), "{errs:?}");
+        let errs: Vec<String> = validate(&schema(), &obj, None)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            errs.contains(&"spec.zones: Duplicate value: \"object\"".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(
+                &"spec.min: Invalid value: \"object\": min must not exceed max".to_string()
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"spec.size: Invalid value: \"string\": too small".to_string()),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -132,7 +149,13 @@ mod tests {
         let new = json!({"spec": {"min": 1, "max": 1, "name": "b", "zones": []}});
         assert!(validate(&schema(), &new, None).is_empty());
         let old = json!({"spec": {"min": 1, "max": 1, "name": "a", "zones": []}});
-        let errs: Vec<String> = validate(&schema(), &new, Some(&old)).iter().map(ToString::to_string).collect();
-        assert_eq!(errs, vec!["spec.name: Invalid value: \"string\": name is immutable".to_string()]);
+        let errs: Vec<String> = validate(&schema(), &new, Some(&old))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errs,
+            vec!["spec.name: Invalid value: \"string\": name is immutable".to_string()]
+        );
     }
 }

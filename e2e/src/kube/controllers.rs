@@ -33,12 +33,19 @@ fn snapshot(world: &World) -> Vec<(StoreKey, Arc<Value>)> {
 
 fn namespaces(world: &mut World) {
     let all = snapshot(world);
-    for (key, ns) in all.iter().filter(|(k, _)| k.storage.group.is_empty() && k.storage.resource == "namespaces") {
+    for (key, ns) in all
+        .iter()
+        .filter(|(k, _)| k.storage.group.is_empty() && k.storage.resource == "namespaces")
+    {
         if !meta::deleting(ns) {
             continue;
         }
         let name = meta::name(ns);
-        let content: Vec<&StoreKey> = all.iter().filter(|(k, _)| k.namespace == name).map(|(k, _)| k).collect();
+        let content: Vec<&StoreKey> = all
+            .iter()
+            .filter(|(k, _)| k.namespace == name)
+            .map(|(k, _)| k)
+            .collect();
         for k in &content {
             world.system_delete(k);
         }
@@ -55,7 +62,10 @@ fn namespaces(world: &mut World) {
 
 fn crd_cleanup(world: &mut World) {
     let all = snapshot(world);
-    for (key, crd) in all.iter().filter(|(k, _)| k.storage.group == "apiextensions.k8s.io") {
+    for (key, crd) in all
+        .iter()
+        .filter(|(k, _)| k.storage.group == "apiextensions.k8s.io")
+    {
         if !meta::deleting(crd) || !meta::finalizers(crd).iter().any(|f| f == CRD_CLEANUP) {
             continue;
         }
@@ -71,7 +81,10 @@ fn crd_cleanup(world: &mut World) {
         }
         if instances.is_empty() {
             world.system_update(key, |o| {
-                let f: Vec<String> = meta::finalizers(o).into_iter().filter(|f| f != CRD_CLEANUP).collect();
+                let f: Vec<String> = meta::finalizers(o)
+                    .into_iter()
+                    .filter(|f| f != CRD_CLEANUP)
+                    .collect();
                 meta::set_finalizers(o, &f);
             });
         }
@@ -81,7 +94,11 @@ fn crd_cleanup(world: &mut World) {
 fn owner_uids(obj: &Value) -> Vec<String> {
     obj["metadata"]["ownerReferences"]
         .as_array()
-        .map(|a| a.iter().filter_map(|r| r["uid"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["uid"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -106,7 +123,9 @@ fn garbage_collect(world: &mut World) {
                     let fins = meta::finalizers(owner);
                     if meta::deleting(owner) && fins.iter().any(|f| f == "orphan") {
                         orphaning.push(u.clone());
-                    } else if meta::deleting(owner) && fins.iter().any(|f| f == "foregroundDeletion") {
+                    } else if meta::deleting(owner)
+                        && fins.iter().any(|f| f == "foregroundDeletion")
+                    {
                         foreground = true;
                     }
                 }
@@ -122,7 +141,9 @@ fn garbage_collect(world: &mut World) {
                         !dangling.iter().any(|d| d == u) && !orphaning.iter().any(|d| d == u)
                     });
                 }
-                if o["metadata"]["ownerReferences"].as_array().is_some_and(|a| a.is_empty())
+                if o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|a| a.is_empty())
                     && let Some(m) = o["metadata"].as_object_mut()
                 {
                     m.remove("ownerReferences");
@@ -137,11 +158,16 @@ fn garbage_collect(world: &mut World) {
             continue;
         }
         let fins = meta::finalizers(owner);
-        if !fins.iter().any(|f| f == "foregroundDeletion" || f == "orphan") {
+        if !fins
+            .iter()
+            .any(|f| f == "foregroundDeletion" || f == "orphan")
+        {
             continue;
         }
         let uid = meta::meta_str(owner, "uid");
-        let has_dependents = all.iter().any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+        let has_dependents = all
+            .iter()
+            .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
         if !has_dependents {
             world.system_update(key, |o| {
                 let f: Vec<String> = meta::finalizers(o)

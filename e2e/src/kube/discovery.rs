@@ -86,7 +86,8 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
     } else {
         format!("{group}/{version}")
     };
-    let mut v = json!({"kind": "APIResourceList", "groupVersion": group_version, "resources": resources});
+    let mut v =
+        json!({"kind": "APIResourceList", "groupVersion": group_version, "resources": resources});
     if !group.is_empty() {
         v["apiVersion"] = json!("v1");
     }
@@ -126,7 +127,10 @@ fn groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
 
 /// `/apis`.
 pub fn group_list(registry: &Registry) -> Value {
-    let gs: Vec<Value> = groups(registry).iter().map(|(n, vs)| group_entry(n, vs)).collect();
+    let gs: Vec<Value> = groups(registry)
+        .iter()
+        .map(|(n, vs)| group_entry(n, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": gs})
 }
 
@@ -140,7 +144,8 @@ pub fn group(registry: &Registry, name: &str) -> Option<Value> {
 }
 
 /// The content type of aggregated discovery responses.
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 fn discovery_resource(t: &ResourceType) -> Value {
     let mut r = json!({

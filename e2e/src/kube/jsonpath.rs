@@ -9,7 +9,11 @@ enum Step {
     Field(String),
     Index(usize),
     All,
-    Filter { path: Vec<String>, eq: bool, value: Value },
+    Filter {
+        path: Vec<String>,
+        eq: bool,
+        value: Value,
+    },
 }
 
 /// A compiled path.
@@ -21,7 +25,10 @@ impl JsonPath {
     /// `{...}` is accepted too).
     pub fn parse(src: &str) -> Result<Self, String> {
         let s = src.trim();
-        let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
+        let s = s
+            .strip_prefix('{')
+            .and_then(|x| x.strip_suffix('}'))
+            .unwrap_or(s);
         let s = s.strip_prefix('$').unwrap_or(s);
         let mut steps = Vec::new();
         let mut rest = s;
@@ -42,10 +49,14 @@ impl JsonPath {
                 if inner == "*" {
                     steps.push(Step::All);
                 } else if let Some(f) = inner.strip_prefix("?(").and_then(|x| x.strip_suffix(')')) {
-                    steps.push(parse_filter(f).ok_or_else(|| format!("unsupported filter {inner:?} in {src:?}"))?);
+                    steps.push(
+                        parse_filter(f)
+                            .ok_or_else(|| format!("unsupported filter {inner:?} in {src:?}"))?,
+                    );
                 } else if let Ok(i) = inner.parse::<usize>() {
                     steps.push(Step::Index(i));
-                } else if let Some(q) = inner.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+                } else if let Some(q) = inner.strip_prefix('\'').and_then(|x| x.strip_suffix('\''))
+                {
                     steps.push(Step::Field(q.to_string()));
                 } else {
                     return Err(format!("unsupported subscript [{inner}] in {src:?}"));
@@ -148,9 +159,25 @@ mod tests {
             "nodes": [{"name": "a"}, {"name": "b"}]}});
         let p = JsonPath::parse(".status.conditions[?(@.type==\"Ready\")].status").unwrap();
         assert_eq!(p.find(&obj), vec![&json!("True")]);
-        assert_eq!(JsonPath::parse(".status.nodes[*].name").unwrap().find(&obj).len(), 2);
-        assert_eq!(JsonPath::parse("{.status.nodes[1].name}").unwrap().find(&obj), vec![&json!("b")]);
-        assert!(JsonPath::parse(".status.missing").unwrap().find(&obj).is_empty());
+        assert_eq!(
+            JsonPath::parse(".status.nodes[*].name")
+                .unwrap()
+                .find(&obj)
+                .len(),
+            2
+        );
+        assert_eq!(
+            JsonPath::parse("{.status.nodes[1].name}")
+                .unwrap()
+                .find(&obj),
+            vec![&json!("b")]
+        );
+        assert!(
+            JsonPath::parse(".status.missing")
+                .unwrap()
+                .find(&obj)
+                .is_empty()
+        );
         assert!(JsonPath::parse("..x").is_err());
     }
 }

@@ -68,7 +68,9 @@ impl TypeOracle for SchemaOracle<'_> {
         if let Some(t) = meta_list_type(path) {
             return t;
         }
-        self.node(path).map(super::schema::list_type).unwrap_or(ListType::Atomic)
+        self.node(path)
+            .map(super::schema::list_type)
+            .unwrap_or(ListType::Atomic)
     }
 
     fn atomic_map(&self, path: &FPath) -> bool {
@@ -139,7 +141,12 @@ pub fn fields_of(value: &Value, oracle: &dyn TypeOracle) -> FieldSet {
                 if let Some(m) = v.as_object() {
                     for (mk, mv) in m {
                         if !STRIPPED_META.contains(&mk.as_str()) {
-                            walk(mv, vec![Pe::Field(k.clone()), Pe::Field(mk.clone())], oracle, &mut set);
+                            walk(
+                                mv,
+                                vec![Pe::Field(k.clone()), Pe::Field(mk.clone())],
+                                oracle,
+                                &mut set,
+                            );
                         }
                     }
                 }
@@ -192,7 +199,11 @@ fn walk(v: &Value, path: FPath, oracle: &dyn TypeOracle, set: &mut FieldSet) {
     }
 }
 
-fn find_item<'a>(items: &'a [Value], pe: &Pe, oracle_keys: Option<&[String]>) -> Option<(usize, &'a Value)> {
+fn find_item<'a>(
+    items: &'a [Value],
+    pe: &Pe,
+    oracle_keys: Option<&[String]>,
+) -> Option<(usize, &'a Value)> {
     items.iter().enumerate().find(|(_, it)| match pe {
         Pe::Key(k) => oracle_keys.is_some_and(|keys| &key_of(it, keys) == k),
         Pe::Val(v) => &it.to_string() == v,
@@ -234,7 +245,9 @@ fn remove_at(v: &mut Value, path: &FPath) {
             Pe::Field(f) => cur.get_mut(f),
             other => {
                 let keys = keys_from_pe(other);
-                let idx = cur.as_array().and_then(|a| find_item(a, other, Some(&keys)).map(|(i, _)| i));
+                let idx = cur
+                    .as_array()
+                    .and_then(|a| find_item(a, other, Some(&keys)).map(|(i, _)| i));
                 match idx {
                     Some(i) => cur.get_mut(i),
                     None => None,
@@ -265,7 +278,12 @@ fn remove_at(v: &mut Value, path: &FPath) {
 
 /// Merges an applied configuration into the live object (maps recursively, map-lists by
 /// key, sets by value, everything else replaced).
-pub fn merge_applied(live: &Value, applied: &Value, path: &FPath, oracle: &dyn TypeOracle) -> Value {
+pub fn merge_applied(
+    live: &Value,
+    applied: &Value,
+    path: &FPath,
+    oracle: &dyn TypeOracle,
+) -> Value {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) if !oracle.atomic_map(path) => {
             let mut out = l.clone();
@@ -377,7 +395,10 @@ pub fn path_string(p: &FPath) -> String {
 fn manager_label(e: &Entry) -> String {
     let mut s = super::status::quote(&e.manager);
     if !e.subresource.is_empty() {
-        s.push_str(&format!(" with subresource {}", super::status::quote(&e.subresource)));
+        s.push_str(&format!(
+            " with subresource {}",
+            super::status::quote(&e.subresource)
+        ));
     }
     if e.operation == "Update" {
         s.push_str(&format!(" using {}", e.api_version));
@@ -458,7 +479,10 @@ pub fn apply(
         removed.push(p);
     }
     let now = super::meta::now();
-    match entries.iter_mut().find(|e| e.same_slot(manager, "Apply", subresource)) {
+    match entries
+        .iter_mut()
+        .find(|e| e.same_slot(manager, "Apply", subresource))
+    {
         Some(e) => {
             if e.fields != applied_set {
                 e.time = now;
@@ -506,12 +530,20 @@ pub fn record_update(
         e.fields
             .retain(|p| !changed.contains(p) && !removed.iter().any(|r| p.starts_with(r)));
     }
-    if !changed.is_empty() || entries.iter().any(|e| e.same_slot(manager, "Update", subresource)) {
+    if !changed.is_empty()
+        || entries
+            .iter()
+            .any(|e| e.same_slot(manager, "Update", subresource))
+    {
         let now = super::meta::now();
-        match entries.iter_mut().find(|e| e.same_slot(manager, "Update", subresource)) {
+        match entries
+            .iter_mut()
+            .find(|e| e.same_slot(manager, "Update", subresource))
+        {
             Some(e) => {
                 e.fields.extend(changed.iter().cloned());
-                e.fields.retain(|p| !removed.iter().any(|r| p.starts_with(r)));
+                e.fields
+                    .retain(|p| !removed.iter().any(|r| p.starts_with(r)));
                 if !changed.is_empty() {
                     e.time = now;
                 }
@@ -547,7 +579,9 @@ fn decode_pe(s: &str) -> Option<Pe> {
             let canonical = serde_json::from_str::<Value>(rest).ok()?.to_string();
             Some(Pe::Key(canonical))
         }
-        "v:" => Some(Pe::Val(serde_json::from_str::<Value>(rest).ok()?.to_string())),
+        "v:" => Some(Pe::Val(
+            serde_json::from_str::<Value>(rest).ok()?.to_string(),
+        )),
         _ => None,
     }
 }
@@ -643,7 +677,10 @@ pub fn write_entries(obj: &mut Value, entries: &[Entry]) {
 /// The apiserver's conflict message (`Apply failed with 1 conflict: conflict with "m": .spec.x`).
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
     if let [c] = conflicts {
-        return format!("Apply failed with 1 conflict: conflict with {}: {}", c.manager, c.path);
+        return format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            c.manager, c.path
+        );
     }
     let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
     managers.sort();
@@ -655,7 +692,11 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
             lines.push(format!("- {}", c.path));
         }
     }
-    format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -679,7 +720,10 @@ mod tests {
             "spec": {"image": "i", "tags": ["t"], "ports": [{"name": "http", "port": 80}]}});
         let set = fields_of(&obj, &o);
         let enc = to_fields_v1(&set);
-        assert_eq!(enc["f:spec"]["f:ports"]["k:{\"name\":\"http\"}"]["."], json!({}));
+        assert_eq!(
+            enc["f:spec"]["f:ports"]["k:{\"name\":\"http\"}"]["."],
+            json!({})
+        );
         assert_eq!(enc["f:metadata"]["f:finalizers"]["v:\"f\""], json!({}));
         assert_eq!(from_fields_v1(&enc), set);
     }
@@ -691,14 +735,24 @@ mod tests {
         let cfg_a = json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"image": "one", "replicas": 1}});
         let a = apply(&json!({}), &cfg_a, &[], "a", "", "a/v1", false, &o).unwrap();
         let cfg_b = json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"image": "two"}});
-        let err = apply(&a.object, &cfg_b, &a.entries, "b", "", "a/v1", false, &o).err().unwrap();
-        assert_eq!(conflict_message(&err), "Apply failed with 1 conflict: conflict with \"a\": .spec.image");
+        let err = apply(&a.object, &cfg_b, &a.entries, "b", "", "a/v1", false, &o)
+            .err()
+            .unwrap();
+        assert_eq!(
+            conflict_message(&err),
+            "Apply failed with 1 conflict: conflict with \"a\": .spec.image"
+        );
         let same = json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"image": "one"}});
         let shared = apply(&a.object, &same, &a.entries, "b", "", "a/v1", false, &o).unwrap();
         assert_eq!(shared.entries.len(), 2);
         let forced = apply(&a.object, &cfg_b, &a.entries, "b", "", "a/v1", true, &o).unwrap();
         assert_eq!(forced.object["spec"]["image"], "two");
-        let a_fields = &forced.entries.iter().find(|e| e.manager == "a").unwrap().fields;
+        let a_fields = &forced
+            .entries
+            .iter()
+            .find(|e| e.manager == "a")
+            .unwrap()
+            .fields;
         assert!(!a_fields.contains(&vec![Pe::Field("spec".into()), Pe::Field("image".into())]));
     }
 
@@ -724,6 +778,9 @@ mod tests {
         let e2 = record_update(&obj, &new, &e, "edit", "", "a/v1", &o);
         assert_eq!(e2.len(), 1);
         assert_eq!(e2[0].manager, "edit");
-        assert_eq!(path_string(e2[0].fields.iter().next().unwrap()), ".spec.image");
+        assert_eq!(
+            path_string(e2[0].fields.iter().next().unwrap()),
+            ".spec.image"
+        );
     }
 }

@@ -47,7 +47,11 @@ pub fn resource_version(obj: &Value) -> u64 {
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -85,7 +89,8 @@ const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lowe
 fn is_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -117,7 +122,10 @@ pub fn validate_meta(obj: &Value, namespace_kind: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let n = name(obj);
     if n.is_empty() {
-        errs.push(FieldError::required("metadata.name", "name or generateName is required"));
+        errs.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
     } else {
         for e in name_errors(n, namespace_kind) {
             errs.push(FieldError::invalid("metadata.name", json!(n), e));
@@ -134,14 +142,18 @@ pub fn validate_meta(obj: &Value, namespace_kind: bool) -> Vec<FieldError> {
                     ));
                 }
                 if let Some(e) = qualified_name_error(k) {
-                    errs.push(FieldError::invalid(format!("metadata.{section}"), json!(k), e));
+                    errs.push(FieldError::invalid(
+                        format!("metadata.{section}"),
+                        json!(k),
+                        e,
+                    ));
                 }
                 if section == "labels"
                     && let Some(s) = v.as_str()
                     && !label_value_ok(s)
                 {
                     errs.push(FieldError::invalid(
-                        format!("metadata.labels"),
+                        "metadata.labels".to_string(),
                         json!(s),
                         "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
                     ));
@@ -168,7 +180,8 @@ pub fn validate_meta(obj: &Value, namespace_kind: bool) -> Vec<FieldError> {
 fn label_value_ok(s: &str) -> bool {
     s.is_empty()
         || (s.len() <= 63
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && s.starts_with(|c: char| c.is_ascii_alphanumeric())
             && s.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }
@@ -185,7 +198,9 @@ fn qualified_name_error(k: &str) -> Option<String> {
     }
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok {

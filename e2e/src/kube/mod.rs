@@ -96,8 +96,14 @@ impl Emulator {
     pub async fn start_with(listen: SocketAddr, config: Config) -> Result<Emulator, Error> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| Error::Bind { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen, source })?;
+            .map_err(|source| Error::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let shared = Arc::new(server::Shared {
             world: Mutex::new(store::World::new(config.store)),
@@ -159,12 +165,16 @@ impl Emulator {
         )
     }
 
-    /// Writes the kubeconfig to `path`.
+    /// Writes the kubeconfig to `path` (through a temporary file and a rename, so a reader
+    /// never sees half a file).
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), Error> {
-        std::fs::write(path, self.kubeconfig_yaml()).map_err(|source| Error::Kubeconfig {
+        let err = |source| Error::Kubeconfig {
             path: path.display().to_string(),
             source,
-        })
+        };
+        let tmp = path.with_extension("kube-emulator.tmp");
+        std::fs::write(&tmp, self.kubeconfig_yaml()).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
     }
 
     /// The current resourceVersion of the store (for tests).

@@ -25,7 +25,10 @@ pub fn definition_name(t: &ResourceType) -> String {
         let pkg = match t.group.as_str() {
             "" => "core".to_string(),
             "apiextensions.k8s.io" => {
-                return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}", t.version, t.kind);
+                return format!(
+                    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}",
+                    t.version, t.kind
+                );
             }
             g => g.split('.').next().unwrap_or(g).to_string(),
         };
@@ -58,7 +61,10 @@ fn builtin_schema(g: &mut SchemaGenerator, t: &ResourceType) {
 }
 
 fn crd_schema(t: &ResourceType) -> Value {
-    let mut s = t.schema.clone().unwrap_or_else(|| json!({"type": "object"}));
+    let mut s = t
+        .schema
+        .clone()
+        .unwrap_or_else(|| json!({"type": "object"}));
     let props = s["properties"].as_object().cloned().unwrap_or_default();
     let mut p = Map::new();
     p.insert("apiVersion".into(), json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"}));
@@ -96,12 +102,24 @@ fn paths_for(t: &ResourceType, def: &str, paths: &mut Map<String, Value>) {
     let body = json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{def}")}}}});
     let ok = json!({"200": body});
     let write_params = vec![
-        param("dryRun", "When present, indicates that modifications should not be persisted."),
-        param("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
-        param("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn (the default), Strict."),
+        param(
+            "dryRun",
+            "When present, indicates that modifications should not be persisted.",
+        ),
+        param(
+            "fieldManager",
+            "fieldManager is a name associated with the actor or entity that is making these changes.",
+        ),
+        param(
+            "fieldValidation",
+            "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn (the default), Strict.",
+        ),
     ];
     let mut patch_params = write_params.clone();
-    patch_params.push(param("force", "Force is going to \"force\" Apply requests."));
+    patch_params.push(param(
+        "force",
+        "Force is going to \"force\" Apply requests.",
+    ));
     let op = |action: &str, params: &[Value]| {
         json!({
             "description": format!("{action} {}", t.kind),
@@ -128,7 +146,10 @@ fn paths_for(t: &ResourceType, def: &str, paths: &mut Map<String, Value>) {
 
 /// The OpenAPI v3 document of one group-version, or `None` when it is not served.
 pub fn group_version_doc(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = registry.all().filter(|t| t.group == group && t.version == version).collect();
+    let types: Vec<&ResourceType> = registry
+        .all()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
     if types.is_empty() {
         return None;
     }
@@ -176,8 +197,13 @@ pub fn index(registry: &Registry) -> Value {
         } else {
             format!("apis/{group}/{version}")
         };
-        let hash = group_version_doc(registry, group, version).map(|d| hash_of(&d)).unwrap_or_default();
-        paths.insert(rel.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{rel}?hash={hash}")}));
+        let hash = group_version_doc(registry, group, version)
+            .map(|d| hash_of(&d))
+            .unwrap_or_default();
+        paths.insert(
+            rel.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{rel}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }

@@ -26,7 +26,9 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -49,7 +51,8 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
         {
             continue;
         }
-        json_patch::patch(doc, std::slice::from_ref(&op)).map_err(|e| ApiError::patch_failed(e.to_string()))?;
+        json_patch::patch(doc, std::slice::from_ref(&op))
+            .map_err(|e| ApiError::patch_failed(e.to_string()))?;
     }
     Ok(())
 }
@@ -68,9 +71,12 @@ pub enum ListMerge {
 /// The strategic merge semantics of a list field, by its name and its parent's path.
 pub fn list_merge(parent_path: &str, field: &str) -> ListMerge {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
-            ListMerge::Key("name")
-        }
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => ListMerge::Key("name"),
         "ports" if parent_path == "spec" => ListMerge::Key("port"),
         "ports" => ListMerge::Key("containerPort"),
         "volumeMounts" => ListMerge::Key("mountPath"),
@@ -94,7 +100,9 @@ fn join(path: &str, field: &str) -> String {
 /// Strategic merge patch onto `doc`.
 pub fn strategic_merge(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
     if !patch.is_object() {
-        return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "strategic merge patch must be a JSON object",
+        ));
     }
     smp_map(doc, patch, "")
 }
@@ -115,7 +123,11 @@ fn smp_map(doc: &mut Value, patch: &Value, path: &str) -> Result<(), ApiError> {
             *doc = Value::Null;
             return Ok(());
         }
-        Some(other) => return Err(ApiError::bad_request(format!("Unknown patch type: {other}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Unknown patch type: {other}"
+            )));
+        }
         None => {}
     }
     if !doc.is_object() {
@@ -138,7 +150,9 @@ fn smp_map(doc: &mut Value, patch: &Value, path: &str) -> Result<(), ApiError> {
             }
             continue;
         }
-        let obj = doc.as_object_mut().ok_or_else(|| ApiError::internal("patched value is not an object"))?;
+        let obj = doc
+            .as_object_mut()
+            .ok_or_else(|| ApiError::internal("patched value is not an object"))?;
         if v.is_null() {
             obj.remove(k);
             continue;
@@ -190,7 +204,12 @@ fn smp_map(doc: &mut Value, patch: &Value, path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn merge_keyed_list(cur: &mut Value, items: &[Value], key: &str, path: &str) -> Result<(), ApiError> {
+fn merge_keyed_list(
+    cur: &mut Value,
+    items: &[Value],
+    key: &str,
+    path: &str,
+) -> Result<(), ApiError> {
     if items
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -207,7 +226,9 @@ fn merge_keyed_list(cur: &mut Value, items: &[Value], key: &str, path: &str) -> 
     if !cur.is_array() {
         *cur = Value::Array(vec![]);
     }
-    let list = cur.as_array_mut().ok_or_else(|| ApiError::internal("list expected"))?;
+    let list = cur
+        .as_array_mut()
+        .ok_or_else(|| ApiError::internal("list expected"))?;
     for item in items {
         let Some(kv) = item.get(key) else {
             return Err(ApiError::bad_request(format!(
@@ -259,9 +280,21 @@ mod tests {
     #[test]
     fn json_patch_test_and_add() {
         let mut d = json!({"metadata": {"name": "x"}});
-        json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/finalizers", "value": null}])).unwrap();
-        json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/name", "value": null}])).unwrap_err();
-        json_patch(&mut d, &json!([{"op": "add", "path": "/metadata/finalizers", "value": ["f"]}])).unwrap();
+        json_patch(
+            &mut d,
+            &json!([{"op": "test", "path": "/metadata/finalizers", "value": null}]),
+        )
+        .unwrap();
+        json_patch(
+            &mut d,
+            &json!([{"op": "test", "path": "/metadata/name", "value": null}]),
+        )
+        .unwrap_err();
+        json_patch(
+            &mut d,
+            &json!([{"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]),
+        )
+        .unwrap();
         json_patch(&mut d, &json!([{"op": "test", "path": "/metadata/finalizers", "value": ["f"]}, {"op": "remove", "path": "/metadata/finalizers/0"}])).unwrap();
         assert_eq!(d["metadata"]["finalizers"], json!([]));
     }
@@ -273,11 +306,11 @@ mod tests {
             {"name": "side", "image": "s1"}
         ]}}}});
         let p = json!({"metadata": {"finalizers": ["b"]}, "spec": {"template": {"spec": {
-            "$setElementOrder/containers": [{"name": "side"}, {"name": "app"}],
-            "containers": [
-                {"name": "app", "image": "v2", "env": [{"name": "B", "value": "2"}]},
-                {"name": "side", "$patch": "delete"}
-            ]}}}});
+        "$setElementOrder/containers": [{"name": "side"}, {"name": "app"}],
+        "containers": [
+            {"name": "app", "image": "v2", "env": [{"name": "B", "value": "2"}]},
+            {"name": "side", "$patch": "delete"}
+        ]}}}});
         strategic_merge(&mut d, &p).unwrap();
         let cs = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(cs.as_array().unwrap().len(), 1);

@@ -110,7 +110,10 @@ const SERVICE_SPEC: Schema = &[
     (11, "externalName", Kind::Str),
 ];
 
-const SERVICE: Schema = &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "spec", Kind::Msg(SERVICE_SPEC))];
+const SERVICE: Schema = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(SERVICE_SPEC)),
+];
 
 const POLICY_RULE: Schema = &[
     (1, "verbs", Kind::RepStr),
@@ -120,7 +123,10 @@ const POLICY_RULE: Schema = &[
     (5, "nonResourceURLs", Kind::RepStr),
 ];
 
-const ROLE: Schema = &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "rules", Kind::RepMsg(POLICY_RULE))];
+const ROLE: Schema = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "rules", Kind::RepMsg(POLICY_RULE)),
+];
 
 const SUBJECT: Schema = &[
     (1, "kind", Kind::Str),
@@ -132,7 +138,15 @@ const SUBJECT: Schema = &[
 const BINDING: Schema = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
     (2, "subjects", Kind::RepMsg(SUBJECT)),
-    (3, "roleRef", Kind::Msg(&[(1, "apiGroup", Kind::Str), (2, "kind", Kind::Str), (3, "name", Kind::Str)])),
+    (
+        3,
+        "roleRef",
+        Kind::Msg(&[
+            (1, "apiGroup", Kind::Str),
+            (2, "kind", Kind::Str),
+            (3, "name", Kind::Str),
+        ]),
+    ),
 ];
 
 fn schema_for(kind: &str) -> Option<Schema> {
@@ -161,7 +175,10 @@ impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64, ApiError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or_else(|| malformed("truncated varint"))?;
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| malformed("truncated varint"))?;
             self.pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
@@ -173,7 +190,11 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], ApiError> {
         let n = usize::try_from(self.varint()?).map_err(|_| malformed("length"))?;
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| malformed("truncated field"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| malformed("truncated field"))?;
         let out = &self.buf[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -220,7 +241,9 @@ fn decode_map_entry(b: &[u8], bytes_value: bool) -> Result<(String, Value), ApiE
     while !r.done() {
         match r.field()? {
             (1, Field::Bytes(x)) => k = utf8(x)?,
-            (2, Field::Bytes(x)) if bytes_value => v = json!(base64::engine::general_purpose::STANDARD.encode(x)),
+            (2, Field::Bytes(x)) if bytes_value => {
+                v = json!(base64::engine::general_purpose::STANDARD.encode(x))
+            }
             (2, Field::Bytes(x)) => v = json!(utf8(x)?),
             _ => {}
         }
@@ -328,7 +351,8 @@ pub fn decode_object(body: &[u8]) -> Result<Value, ApiError> {
         .strip_prefix(b"k8s\x00")
         .ok_or_else(|| malformed("missing k8s protobuf magic"))?;
     let mut r = Reader { buf: rest, pos: 0 };
-    let (mut api_version, mut kind, mut raw): (String, String, &[u8]) = (String::new(), String::new(), &[]);
+    let (mut api_version, mut kind, mut raw): (String, String, &[u8]) =
+        (String::new(), String::new(), &[]);
     while !r.done() {
         match r.field()? {
             (1, Field::Bytes(tm)) => {
@@ -369,7 +393,12 @@ mod tests {
 
     #[test]
     fn decodes_a_configmap() {
-        let meta = [field(1, b"cfg"), field(3, b"ns"), field(11, &[field(1, b"app"), field(2, b"x")].concat())].concat();
+        let meta = [
+            field(1, b"cfg"),
+            field(3, b"ns"),
+            field(11, &[field(1, b"app"), field(2, b"x")].concat()),
+        ]
+        .concat();
         let data = [field(1, b"key"), field(2, b"value")].concat();
         let raw = [field(1, &meta), field(2, &data)].concat();
         let tm = [field(1, b"v1"), field(2, b"ConfigMap")].concat();

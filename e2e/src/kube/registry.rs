@@ -200,7 +200,10 @@ impl Registry {
     }
 
     /// The types of one storage (all served versions of it).
-    pub fn by_storage<'a>(&'a self, storage: &'a StorageId) -> impl Iterator<Item = &'a ResourceType> {
+    pub fn by_storage<'a>(
+        &'a self,
+        storage: &'a StorageId,
+    ) -> impl Iterator<Item = &'a ResourceType> {
         self.types.values().filter(move |t| &t.storage == storage)
     }
 
@@ -208,14 +211,19 @@ impl Registry {
     pub fn group_versions(&self) -> BTreeMap<(String, String), Vec<&ResourceType>> {
         let mut m: BTreeMap<(String, String), Vec<&ResourceType>> = BTreeMap::new();
         for t in self.types.values() {
-            m.entry((t.group.clone(), t.version.clone())).or_default().push(t);
+            m.entry((t.group.clone(), t.version.clone()))
+                .or_default()
+                .push(t);
         }
         m
     }
 
     /// Registers the served versions of a CRD object (already validated).
     pub fn register_crd(&mut self, crd: &Value) {
-        let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = crd["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         self.remove_crd(&name);
         for t in crd_types(crd) {
             self.insert(t);
@@ -225,7 +233,11 @@ impl Registry {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -244,7 +256,10 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
         .as_str()
         .map(String::from)
         .unwrap_or_else(|| format!("{kind}List"));
-    let crd_name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let crd_name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let storage = StorageId {
         group: group.clone(),
@@ -257,11 +272,17 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
         .filter(|v| v["served"].as_bool().unwrap_or(false))
         .map(|v| {
             let subresources = &v["subresources"];
-            let scale = subresources.get("scale").filter(|s| s.is_object()).map(|s| ScaleSpec {
-                spec_replicas_path: s["specReplicasPath"].as_str().unwrap_or_default().into(),
-                status_replicas_path: s["statusReplicasPath"].as_str().unwrap_or_default().into(),
-                label_selector_path: s["labelSelectorPath"].as_str().map(String::from),
-            });
+            let scale = subresources
+                .get("scale")
+                .filter(|s| s.is_object())
+                .map(|s| ScaleSpec {
+                    spec_replicas_path: s["specReplicasPath"].as_str().unwrap_or_default().into(),
+                    status_replicas_path: s["statusReplicasPath"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    label_selector_path: s["labelSelectorPath"].as_str().map(String::from),
+                });
             let mut columns: Vec<PrinterColumn> = v["additionalPrinterColumns"]
                 .as_array()
                 .into_iter()
@@ -290,7 +311,9 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
                 categories: strings(&names["categories"]),
                 status_subresource: subresources.get("status").is_some_and(|s| s.is_object()),
                 scale,
-                schema: v["schema"]["openAPIV3Schema"].as_object().map(|_| v["schema"]["openAPIV3Schema"].clone()),
+                schema: v["schema"]["openAPIV3Schema"]
+                    .as_object()
+                    .map(|_| v["schema"]["openAPIV3Schema"].clone()),
                 columns,
                 storage: storage.clone(),
                 generation: true,
@@ -335,7 +358,11 @@ pub fn validate_crd(crd: &Value) -> Vec<FieldError> {
     if plural.is_empty() {
         errs.push(FieldError::required("spec.names.plural", ""));
     }
-    if spec["names"]["kind"].as_str().unwrap_or_default().is_empty() {
+    if spec["names"]["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
         errs.push(FieldError::required("spec.names.kind", ""));
     }
     if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
@@ -356,9 +383,16 @@ pub fn validate_crd(crd: &Value) -> Vec<FieldError> {
     }
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     if versions.is_empty() {
-        errs.push(FieldError::invalid("spec.versions", Value::Null, "must have exactly one version marked as storage version"));
+        errs.push(FieldError::invalid(
+            "spec.versions",
+            Value::Null,
+            "must have exactly one version marked as storage version",
+        ));
     } else {
-        let storage = versions.iter().filter(|v| v["storage"].as_bool() == Some(true)).count();
+        let storage = versions
+            .iter()
+            .filter(|v| v["storage"].as_bool() == Some(true))
+            .count();
         if storage != 1 {
             errs.push(FieldError::invalid(
                 "spec.versions",
@@ -368,8 +402,13 @@ pub fn validate_crd(crd: &Value) -> Vec<FieldError> {
         }
         for (i, v) in versions.iter().enumerate() {
             if v["schema"]["openAPIV3Schema"].as_object().is_none() {
-                errs.push(FieldError::required(format!("spec.versions[{i}].schema.openAPIV3Schema"), "schemas are required"));
-            } else if let Some(rule_errs) = super::cel::compile_errors(&v["schema"]["openAPIV3Schema"]) {
+                errs.push(FieldError::required(
+                    format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                    "schemas are required",
+                ));
+            } else if let Some(rule_errs) =
+                super::cel::compile_errors(&v["schema"]["openAPIV3Schema"])
+            {
                 for e in rule_errs {
                     errs.push(FieldError::invalid(
                         format!("spec.versions[{i}].schema.openAPIV3Schema"),

@@ -44,7 +44,8 @@ pub fn prune(schema: &Value, value: &mut Value, path: &str, root: bool, unknown:
             let add = additional(schema);
             let keys: Vec<String> = obj.keys().cloned().collect();
             for k in keys {
-                let keep_meta = (root || embedded) && matches!(k.as_str(), "apiVersion" | "kind" | "metadata");
+                let keep_meta =
+                    (root || embedded) && matches!(k.as_str(), "apiVersion" | "kind" | "metadata");
                 let sub = properties.and_then(|p| p.get(&k)).or(add);
                 match sub {
                     Some(s) if !(keep_meta && k == "metadata" && root) => {
@@ -53,7 +54,8 @@ pub fn prune(schema: &Value, value: &mut Value, path: &str, root: bool, unknown:
                         }
                     }
                     _ if keep_meta => {}
-                    None if preserve || schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
+                    None if preserve
+                        || schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
                     _ => {
                         obj.remove(&k);
                         unknown.push(child(path, &k));
@@ -101,7 +103,9 @@ pub fn apply_defaults(schema: &Value, value: &mut Value) {
                 }
             }
             if let Some(add) = additional(schema) {
-                let known: Vec<String> = props(schema).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                let known: Vec<String> = props(schema)
+                    .map(|p| p.keys().cloned().collect())
+                    .unwrap_or_default();
                 for (k, v) in obj.iter_mut() {
                     if !known.contains(k) {
                         apply_defaults(add, v);
@@ -150,7 +154,10 @@ fn type_error(path: &str, v: &Value, expected: &str) -> FieldError {
         FieldErrorKind::TypeInvalid,
         path,
         BadValue::Value(Value::String(actual.into())),
-        format!("{path} in body must be of type {expected}: {}", super::status::quote(actual)),
+        format!(
+            "{path} in body must be of type {expected}: {}",
+            super::status::quote(actual)
+        ),
     )
 }
 
@@ -199,7 +206,11 @@ fn validate_into(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
     {
         let supported: Vec<String> = allowed
             .iter()
-            .map(|a| a.as_str().map(String::from).unwrap_or_else(|| a.to_string()))
+            .map(|a| {
+                a.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| a.to_string())
+            })
             .collect();
         errs.push(FieldError::not_supported(path, value.clone(), &supported));
     }
@@ -276,7 +287,8 @@ fn validate_into(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-            let results: Vec<Vec<FieldError>> = branches.iter().map(|b| validate(b, value, path)).collect();
+            let results: Vec<Vec<FieldError>> =
+                branches.iter().map(|b| validate(b, value, path)).collect();
             match key {
                 "allOf" => errs.extend(results.into_iter().flatten()),
                 "anyOf" if !results.iter().any(Vec::is_empty) => errs.push(FieldError::invalid(
@@ -284,11 +296,13 @@ fn validate_into(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
                     value.clone(),
                     "must validate at least one schema (anyOf)",
                 )),
-                "oneOf" if results.iter().filter(|r| r.is_empty()).count() != 1 => errs.push(FieldError::invalid(
-                    path,
-                    value.clone(),
-                    format!("{path} in body must validate one and only one schema (oneOf)"),
-                )),
+                "oneOf" if results.iter().filter(|r| r.is_empty()).count() != 1 => {
+                    errs.push(FieldError::invalid(
+                        path,
+                        value.clone(),
+                        format!("{path} in body must validate one and only one schema (oneOf)"),
+                    ))
+                }
                 _ => {}
             }
         }
@@ -296,31 +310,55 @@ fn validate_into(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
     if let Some(not) = schema.get("not")
         && validate(not, value, path).is_empty()
     {
-        errs.push(FieldError::invalid(path, value.clone(), format!("{path} in body should not validate the schema")));
+        errs.push(FieldError::invalid(
+            path,
+            value.clone(),
+            format!("{path} in body should not validate the schema"),
+        ));
     }
 }
 
-fn validate_number(schema: &Value, n: &serde_json::Number, value: &Value, path: &str, errs: &mut Vec<FieldError>) {
+fn validate_number(
+    schema: &Value,
+    n: &serde_json::Number,
+    value: &Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let f = n.as_f64().unwrap_or(0.0);
     if let Some(max) = num(schema, "maximum") {
         let excl = flag(schema, "exclusiveMaximum");
         if (excl && f >= max) || f > max {
-            let op = if excl { "less than" } else { "less than or equal to" };
+            let op = if excl {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
             errs.push(FieldError::invalid(
                 path,
                 value.clone(),
-                format!("{path} in body should be {op} {}", fmt_bound(schema, "maximum")),
+                format!(
+                    "{path} in body should be {op} {}",
+                    fmt_bound(schema, "maximum")
+                ),
             ));
         }
     }
     if let Some(min) = num(schema, "minimum") {
         let excl = flag(schema, "exclusiveMinimum");
         if (excl && f <= min) || f < min {
-            let op = if excl { "greater than" } else { "greater than or equal to" };
+            let op = if excl {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
             errs.push(FieldError::invalid(
                 path,
                 value.clone(),
-                format!("{path} in body should be {op} {}", fmt_bound(schema, "minimum")),
+                format!(
+                    "{path} in body should be {op} {}",
+                    fmt_bound(schema, "minimum")
+                ),
             ));
         }
     }
@@ -331,7 +369,10 @@ fn validate_number(schema: &Value, n: &serde_json::Number, value: &Value, path: 
         errs.push(FieldError::invalid(
             path,
             value.clone(),
-            format!("{path} in body should be a multiple of {}", fmt_bound(schema, "multipleOf")),
+            format!(
+                "{path} in body should be a multiple of {}",
+                fmt_bound(schema, "multipleOf")
+            ),
         ));
     }
 }
@@ -366,7 +407,11 @@ fn validate_string(schema: &Value, s: &str, value: &Value, path: &str, errs: &mu
                 format!("{path} in body should match '{p}'"),
             )),
             Ok(_) => {}
-            Err(e) => errs.push(FieldError::invalid(path, value.clone(), format!("pattern {p:?} does not compile: {e}"))),
+            Err(e) => errs.push(FieldError::invalid(
+                path,
+                value.clone(),
+                format!("pattern {p:?} does not compile: {e}"),
+            )),
         }
     }
     if let Some(f) = schema.get("format").and_then(Value::as_str)
@@ -393,13 +438,13 @@ pub fn format_ok(format: &str, s: &str) -> bool {
         "uuid" => uuid::Uuid::parse_str(s).is_ok() && s.len() == 36,
         "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
         "ipv6" => s.parse::<std::net::Ipv6Addr>().is_ok(),
-        "cidr" => s
-            .split_once('/')
-            .is_some_and(|(ip, bits)| match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
+        "cidr" => s.split_once('/').is_some_and(|(ip, bits)| {
+            match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
                 (Ok(IpAddr::V4(_)), Ok(b)) => b <= 32,
                 (Ok(IpAddr::V6(_)), Ok(b)) => b <= 128,
                 _ => false,
-            }),
+            }
+        }),
         _ => true,
     }
 }
@@ -423,7 +468,11 @@ pub fn list_type(schema: &Value) -> ListType {
             schema
                 .get("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
         ),
         _ => ListType::Atomic,
@@ -433,7 +482,10 @@ pub fn list_type(schema: &Value) -> ListType {
 fn go_map_literal(keys: &[String], item: &Value) -> String {
     let inner: Vec<String> = keys
         .iter()
-        .filter_map(|k| item.get(k).map(|v| format!("{}:{}", super::status::quote(k), go_literal(v))))
+        .filter_map(|k| {
+            item.get(k)
+                .map(|v| format!("{}:{}", super::status::quote(k), go_literal(v)))
+        })
         .collect();
     format!("map[string]interface {{}}{{{}}}", inner.join(", "))
 }
@@ -462,7 +514,11 @@ fn validate_list_type(schema: &Value, items: &[Value], path: &str, errs: &mut Ve
             }
         }
         ListType::Map(keys) => {
-            let key_of = |item: &Value| -> Vec<Value> { keys.iter().map(|k| item.get(k).cloned().unwrap_or(Value::Null)).collect() };
+            let key_of = |item: &Value| -> Vec<Value> {
+                keys.iter()
+                    .map(|k| item.get(k).cloned().unwrap_or(Value::Null))
+                    .collect()
+            };
             for (i, item) in items.iter().enumerate() {
                 let k = key_of(item);
                 if items[..i].iter().any(|o| key_of(o) == k) {
@@ -483,7 +539,9 @@ pub fn node_at<'a>(schema: &'a Value, path: &[PathSeg]) -> Option<&'a Value> {
     let mut cur = schema;
     for seg in path {
         cur = match seg {
-            PathSeg::Field(f) => props(cur).and_then(|p| p.get(f)).or_else(|| additional(cur))?,
+            PathSeg::Field(f) => props(cur)
+                .and_then(|p| p.get(f))
+                .or_else(|| additional(cur))?,
             PathSeg::Index(_) => cur.get("items")?,
         };
     }
@@ -564,7 +622,8 @@ mod tests {
 
     #[test]
     fn defaults_and_null_handling() {
-        let mut v = json!({"spec": {"size": "1Gi", "policy": null, "name": null, "replicas": null}});
+        let mut v =
+            json!({"spec": {"size": "1Gi", "policy": null, "name": null, "replicas": null}});
         apply_defaults(&schema(), &mut v);
         assert_eq!(v["spec"]["policy"], "Retain");
         assert!(v["spec"].get("name").is_none());
@@ -574,7 +633,10 @@ mod tests {
     #[test]
     fn messages_match_kube_openapi() {
         let v = json!({"spec": {"size": "1G", "replicas": 0, "policy": "Keep", "name": "long", "conds": [{"type": "A"}, {"type": "A"}]}});
-        let errs: Vec<String> = validate(&schema(), &v, "").iter().map(ToString::to_string).collect();
+        let errs: Vec<String> = validate(&schema(), &v, "")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             errs,
             vec![
@@ -597,7 +659,12 @@ mod tests {
     fn parses_paths() {
         assert_eq!(
             parse_path("spec.zones[1].name"),
-            vec![PathSeg::Field("spec".into()), PathSeg::Field("zones".into()), PathSeg::Index(1), PathSeg::Field("name".into())]
+            vec![
+                PathSeg::Field("spec".into()),
+                PathSeg::Field("zones".into()),
+                PathSeg::Index(1),
+                PathSeg::Field("name".into())
+            ]
         );
     }
 }

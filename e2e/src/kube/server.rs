@@ -121,7 +121,9 @@ fn parse_path(path: &str) -> Option<Path> {
         ["apis", g, v] => return Some(Path::GroupVersion(g.to_string(), v.to_string())),
         ["openapi", "v3"] => return Some(Path::OpenApiIndex),
         ["openapi", "v3", "api", v] => return Some(Path::OpenApiDoc(String::new(), v.to_string())),
-        ["openapi", "v3", "apis", g, v] => return Some(Path::OpenApiDoc(g.to_string(), v.to_string())),
+        ["openapi", "v3", "apis", g, v] => {
+            return Some(Path::OpenApiDoc(g.to_string(), v.to_string()));
+        }
         ["openapi", "v2"] => return Some(Path::OpenApiV2),
         ["api", v, rest @ ..] => ("", v, rest),
         ["apis", g, v, rest @ ..] => (g, v, rest),
@@ -135,7 +137,9 @@ fn parse_path(path: &str) -> Option<Path> {
     let (namespace, resource, name, sub) = match rest {
         ["namespaces"] => (None, "namespaces".into(), None, None),
         ["namespaces", n] => (None, "namespaces".into(), Some(s(n)), None),
-        ["namespaces", n, sub @ ("status" | "finalize")] => (None, "namespaces".into(), Some(s(n)), Some(s(sub))),
+        ["namespaces", n, sub @ ("status" | "finalize")] => {
+            (None, "namespaces".into(), Some(s(n)), Some(s(sub)))
+        }
         ["namespaces", ns, r] => (Some(s(ns)), s(r), None, None),
         ["namespaces", ns, r, n] => (Some(s(ns)), s(r), Some(s(n)), None),
         ["namespaces", ns, r, n, sub] => (Some(s(ns)), s(r), Some(s(n)), Some(s(sub))),
@@ -173,21 +177,32 @@ fn negotiate(headers: &HeaderMap) -> Result<Form, ApiError> {
         let media = params.first().copied().unwrap_or_default();
         let p = |k: &str| params.iter().find_map(|x| x.strip_prefix(&format!("{k}=")));
         match (media, p("as"), p("g"), p("v")) {
-            ("application/json", Some("Table"), Some("meta.k8s.io"), Some("v1")) => return Ok(Form::Table("meta.k8s.io/v1")),
+            ("application/json", Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
+                return Ok(Form::Table("meta.k8s.io/v1"));
+            }
             ("application/json", Some("Table"), Some("meta.k8s.io"), Some("v1beta1")) => {
                 return Ok(Form::Table("meta.k8s.io/v1beta1"));
             }
-            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList"), Some("meta.k8s.io"), _) => {
+            (
+                "application/json",
+                Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
+                Some("meta.k8s.io"),
+                _,
+            ) => {
                 return Ok(Form::PartialMetadata);
             }
-            ("application/json" | "*/*" | "application/*" | "application/yaml", None, _, _) => return Ok(Form::Object),
+            ("application/json" | "*/*" | "application/*" | "application/yaml", None, _, _) => {
+                return Ok(Form::Object);
+            }
             _ => {}
         }
     }
     Err(ApiError {
         code: 406,
         reason: "NotAcceptable",
-        message: format!("only the following media types are accepted: application/json, application/yaml (got {accept})"),
+        message: format!(
+            "only the following media types are accepted: application/json, application/yaml (got {accept})"
+        ),
         details: None,
     })
 }
@@ -207,18 +222,21 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         .unwrap_or("application/json");
     let media = ct.split(';').next().unwrap_or_default().trim();
     match media {
-        "application/json" | "" => {
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
-        }
+        "application/json" | "" => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}"))),
         "application/vnd.kubernetes.protobuf" => super::protobuf::decode_object(body),
         "application/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            serde_yaml::from_str(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+            let text =
+                std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            serde_yaml::from_str(text)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
         }
         other => Err(ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
-            message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"),
+            message: format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+            ),
             details: None,
         }),
     }
@@ -230,9 +248,15 @@ fn write_ctx(q: &Query, headers: &HeaderMap) -> Result<WriteCtx, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown");
     let given = q.get("fieldManager").map(String::from);
-    let manager = given
-        .clone()
-        .unwrap_or_else(|| agent.split('/').next().unwrap_or(agent).chars().take(128).collect());
+    let manager = given.clone().unwrap_or_else(|| {
+        agent
+            .split('/')
+            .next()
+            .unwrap_or(agent)
+            .chars()
+            .take(128)
+            .collect()
+    });
     let field_validation = match q.get("fieldValidation") {
         None | Some("Warn") | Some("") => FieldValidation::Warn,
         Some("Ignore") => FieldValidation::Ignore,
@@ -247,7 +271,12 @@ fn write_ctx(q: &Query, headers: &HeaderMap) -> Result<WriteCtx, ApiError> {
     let dry_run = match q.get("dryRun") {
         None | Some("") => false,
         Some("All") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: {}", super::status::quote(other)))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: {}",
+                super::status::quote(other)
+            )));
+        }
     };
     Ok(WriteCtx {
         dry_run,
@@ -297,7 +326,13 @@ fn selectors(t: &ResourceType, q: &Query) -> Result<(LabelSelector, FieldSelecto
 }
 
 /// The axum handler for everything.
-pub async fn handle(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let resp = match route(&s, &method, &uri, &headers, &body).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
@@ -306,13 +341,23 @@ pub async fn handle(State(s): State<Arc<Shared>>, method: Method, uri: Uri, head
     resp
 }
 
-async fn route(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+async fn route(
+    s: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let q = Query::parse(uri.query());
     let path = parse_path(uri.path()).ok_or_else(ApiError::no_route)?;
     let wants_aggregated = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=APIGroupDiscoveryList")));
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=APIGroupDiscoveryList"))
+        });
     if !matches!(path, Path::Resource(_)) && method != Method::GET {
         return Err(ApiError::method_not_allowed());
     }
@@ -324,25 +369,38 @@ async fn route(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap,
             let w = s.lock();
             let doc = discovery::aggregated(&w.registry, path == Path::Api);
             let mut r = json_response(200, &doc, &[]);
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+            );
             Ok(r)
         }
         Path::Api => ok(discovery::api_versions(&s.server_address)),
         Path::Apis => ok(discovery::group_list(&s.lock().registry)),
-        Path::Group(g) => discovery::group(&s.lock().registry, &g).map_or_else(|| Err(ApiError::no_route()), ok),
-        Path::GroupVersion(g, v) => discovery::resource_list(&s.lock().registry, &g, &v).map_or_else(|| Err(ApiError::no_route()), ok),
+        Path::Group(g) => {
+            discovery::group(&s.lock().registry, &g).map_or_else(|| Err(ApiError::no_route()), ok)
+        }
+        Path::GroupVersion(g, v) => discovery::resource_list(&s.lock().registry, &g, &v)
+            .map_or_else(|| Err(ApiError::no_route()), ok),
         Path::OpenApiIndex => ok(openapi::index(&s.lock().registry)),
         Path::OpenApiDoc(g, v) => {
             let registry = s.lock().registry.clone();
-            openapi::group_version_doc(&registry, &g, &v).map_or_else(|| Err(ApiError::no_route()), ok)
+            openapi::group_version_doc(&registry, &g, &v)
+                .map_or_else(|| Err(ApiError::no_route()), ok)
         }
         Path::OpenApiV2 => Err(ApiError::no_route()),
         Path::Resource(r) => resource(s, method, &r, &q, headers, body).await,
     }
 }
 
-async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+async fn resource(
+    s: &Arc<Shared>,
+    method: &Method,
+    r: &Route,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let t = {
         let w = s.lock();
         w.registry.get(&r.group, &r.version, &r.resource).cloned()
@@ -368,7 +426,9 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
     }
     let form = negotiate(headers)?;
     match (method.clone(), r.name.as_deref()) {
-        (Method::GET, None) if r.watch || q.flag("watch") => watch(s, &t, r.namespace.as_deref(), q, form),
+        (Method::GET, None) if r.watch || q.flag("watch") => {
+            watch(s, &t, r.namespace.as_deref(), q, form)
+        }
         (Method::GET, None) => list(s, &t, r.namespace.as_deref(), q, form),
         (Method::GET, Some(name)) if r.watch => {
             let mut q2 = Query(q.0.clone());
@@ -381,14 +441,22 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
                 .get(&World::key(&t, &ns, name))
                 .ok_or_else(|| ApiError::not_found(&t.gr(), name))?;
             let v = World::present(&t, obj);
-            Ok(json_response(200, &render_one(&t, &v, form, q, &w.rv().to_string()), &[]))
+            Ok(json_response(
+                200,
+                &render_one(&t, &v, form, q, &w.rv().to_string()),
+                &[],
+            ))
         }
         (Method::POST, None) => {
             let obj = parse_body(headers, body)?;
             let mut ctx = write_ctx(q, headers)?;
             let created = s.lock().create(&t, &ns, obj, &mut ctx)?;
             s.kick.notify_one();
-            Ok(json_response(201, &render_one(&t, &created, form, q, ""), &ctx.warnings))
+            Ok(json_response(
+                201,
+                &render_one(&t, &created, form, q, ""),
+                &ctx.warnings,
+            ))
         }
         (Method::PUT, Some(name)) => {
             let obj = parse_body(headers, body)?;
@@ -396,10 +464,17 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
             let sub = sub.unwrap_or(Sub::Main);
             let updated = s.lock().update(&t, &ns, name, obj, sub, &mut ctx)?;
             s.kick.notify_one();
-            Ok(json_response(200, &render_one(&t, &updated, form, q, ""), &ctx.warnings))
+            Ok(json_response(
+                200,
+                &render_one(&t, &updated, form, q, ""),
+                &ctx.warnings,
+            ))
         }
         (Method::PATCH, Some(name)) => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             let ptype = PatchType::from_content_type(ct).ok_or_else(|| {
                 ApiError::unsupported_patch(
                     ct,
@@ -421,7 +496,11 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
             };
             s.kick.notify_one();
             let code = if created { 201 } else { 200 };
-            Ok(json_response(code, &render_one(&t, &patched, form, q, ""), &ctx.warnings))
+            Ok(json_response(
+                code,
+                &render_one(&t, &patched, form, q, ""),
+                &ctx.warnings,
+            ))
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_opts(q, headers, body)?;
@@ -442,7 +521,12 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
                 .list(&t.storage, r.namespace.as_deref())
                 .iter()
                 .filter(|o| ls.matches(o) && fs.matches(o))
-                .map(|o| (meta::meta_str(o, "namespace").to_string(), meta::name(o).to_string()))
+                .map(|o| {
+                    (
+                        meta::meta_str(o, "namespace").to_string(),
+                        meta::name(o).to_string(),
+                    )
+                })
                 .collect();
             let mut items = Vec::new();
             for (ons, name) in names {
@@ -460,15 +544,23 @@ async fn resource(s: &Arc<Shared>, method: &Method, r: &Route, q: &Query, header
 }
 
 fn delete_opts(q: &Query, headers: &HeaderMap, body: &Bytes) -> Result<DeleteOpts, ApiError> {
-    let b: Value = if body.is_empty() { json!({}) } else { parse_body(headers, body)? };
+    let b: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(headers, body)?
+    };
     Ok(DeleteOpts {
         propagation: b["propagationPolicy"]
             .as_str()
             .map(String::from)
             .or_else(|| q.get("propagationPolicy").map(String::from)),
-        orphan_dependents: b["orphanDependents"].as_bool().or_else(|| q.get("orphanDependents").map(|v| v == "true")),
+        orphan_dependents: b["orphanDependents"]
+            .as_bool()
+            .or_else(|| q.get("orphanDependents").map(|v| v == "true")),
         uid: b["preconditions"]["uid"].as_str().map(String::from),
-        resource_version: b["preconditions"]["resourceVersion"].as_str().map(String::from),
+        resource_version: b["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
     })
 }
 
@@ -480,11 +572,18 @@ fn render_one(t: &ResourceType, v: &Value, form: Form, q: &Query, rv: &str) -> V
             tb["apiVersion"] = json!(api_version);
             tb
         }
-        Form::PartialMetadata => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]}),
+        Form::PartialMetadata => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]})
+        }
     }
 }
 
-fn list_body(t: &ResourceType, items: Vec<Value>, rv: &str, cont: Option<(String, usize)>) -> Value {
+fn list_body(
+    t: &ResourceType,
+    items: Vec<Value>,
+    rv: &str,
+    cont: Option<(String, usize)>,
+) -> Value {
     let items: Vec<Value> = items
         .into_iter()
         .map(|mut i| {
@@ -513,18 +612,37 @@ fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
 
 fn decode_continue(c: &str) -> Result<(u64, String, String), ApiError> {
     use base64::Engine;
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::STANDARD.decode(c).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(c)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rv = v["rv"].as_u64().ok_or_else(bad)?;
-    let start = v["start"].as_str().ok_or_else(bad)?.trim_end_matches('\u{0}');
+    let start = v["start"]
+        .as_str()
+        .ok_or_else(bad)?
+        .trim_end_matches('\u{0}');
     let (ns, name) = start.split_once('/').ok_or_else(bad)?;
     Ok((rv, ns.to_string(), name.to_string()))
 }
 
-fn list(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: Form) -> Result<Response, ApiError> {
+fn list(
+    s: &Arc<Shared>,
+    t: &ResourceType,
+    ns: Option<&str>,
+    q: &Query,
+    form: Form,
+) -> Result<Response, ApiError> {
     let (ls, fs) = selectors(t, q)?;
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let w = s.lock();
     let (snapshot_rv, after, objects) = match q.get("continue").filter(|c| !c.is_empty()) {
         Some(c) => {
@@ -536,23 +654,38 @@ fn list(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: Fo
         }
         None => match (q.get("resourceVersion"), q.get("resourceVersionMatch")) {
             (Some(rv), Some("Exact")) => {
-                let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+                let rv: u64 = rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {rv}"))
+                })?;
                 (rv, None, w.list_at(&t.storage, ns, rv)?)
             }
             _ => (w.rv(), None, w.list(&t.storage, ns)),
         },
     };
     drop(w);
-    let mut matching = objects.iter().filter(|o| ls.matches(o) && fs.matches(o)).filter(|o| match &after {
-        Some((cns, cname)) => (meta::meta_str(o, "namespace"), meta::name(o)) > (cns.as_str(), cname.as_str()),
-        None => true,
-    });
-    let page: Vec<Value> = matching.by_ref().take(limit).map(|o| World::present(t, o)).collect();
+    let mut matching = objects
+        .iter()
+        .filter(|o| ls.matches(o) && fs.matches(o))
+        .filter(|o| match &after {
+            Some((cns, cname)) => {
+                (meta::meta_str(o, "namespace"), meta::name(o)) > (cns.as_str(), cname.as_str())
+            }
+            None => true,
+        });
+    let page: Vec<Value> = matching
+        .by_ref()
+        .take(limit)
+        .map(|o| World::present(t, o))
+        .collect();
     let remaining = matching.count();
     let cont = if remaining > 0 {
         page.last().map(|last| {
             (
-                encode_continue(snapshot_rv, meta::meta_str(last, "namespace"), meta::name(last)),
+                encode_continue(
+                    snapshot_rv,
+                    meta::meta_str(last, "namespace"),
+                    meta::name(last),
+                ),
                 remaining,
             )
         })
@@ -563,7 +696,13 @@ fn list(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: Fo
     let body = match form {
         Form::Object => list_body(t, page, &rv, cont),
         Form::Table(api_version) => {
-            let mut tb = table::table(t, &page, &rv, cont.as_ref().map(|c| c.0.as_str()), include_object(q));
+            let mut tb = table::table(
+                t,
+                &page,
+                &rv,
+                cont.as_ref().map(|c| c.0.as_str()),
+                include_object(q),
+            );
             tb["apiVersion"] = json!(api_version);
             tb
         }
@@ -594,7 +733,9 @@ struct WatchFilter {
 
 impl WatchFilter {
     fn matches(&self, key_ns: &str, obj: &Value) -> bool {
-        self.ns.as_deref().is_none_or(|n| n == key_ns) && self.ls.matches(obj) && self.fs.matches(obj)
+        self.ns.as_deref().is_none_or(|n| n == key_ns)
+            && self.ls.matches(obj)
+            && self.fs.matches(obj)
     }
 
     fn render(&self, obj: &Value) -> Value {
@@ -602,11 +743,19 @@ impl WatchFilter {
         match self.form {
             Form::Object => v,
             Form::Table(api_version) => {
-                let mut tb = table::table(&self.t, std::slice::from_ref(&v), meta::meta_str(&v, "resourceVersion"), None, self.include);
+                let mut tb = table::table(
+                    &self.t,
+                    std::slice::from_ref(&v),
+                    meta::meta_str(&v, "resourceVersion"),
+                    None,
+                    self.include,
+                );
                 tb["apiVersion"] = json!(api_version);
                 tb
             }
-            Form::PartialMetadata => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]}),
+            Form::PartialMetadata => {
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]})
+            }
         }
     }
 
@@ -615,7 +764,10 @@ impl WatchFilter {
             return None;
         }
         let now = self.matches(&c.key.namespace, &c.object);
-        let before = c.prev.as_ref().is_some_and(|p| self.matches(&c.key.namespace, p));
+        let before = c
+            .prev
+            .as_ref()
+            .is_some_and(|p| self.matches(&c.key.namespace, p));
         let kind = match (c.event, before, now) {
             (EventType::Added, _, true) => EventType::Added,
             (EventType::Modified, true, true) => EventType::Modified,
@@ -632,7 +784,10 @@ impl WatchFilter {
         if initial_end {
             md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line("BOOKMARK", &json!({"kind": self.t.kind, "apiVersion": self.t.api_version(), "metadata": md}))
+        line(
+            "BOOKMARK",
+            &json!({"kind": self.t.kind, "apiVersion": self.t.api_version(), "metadata": md}),
+        )
     }
 }
 
@@ -642,7 +797,13 @@ fn line(kind: &str, obj: &Value) -> String {
     s
 }
 
-fn watch(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: Form) -> Result<Response, ApiError> {
+fn watch(
+    s: &Arc<Shared>,
+    t: &ResourceType,
+    ns: Option<&str>,
+    q: &Query,
+    form: Form,
+) -> Result<Response, ApiError> {
     let (ls, fs) = selectors(t, q)?;
     let filter = WatchFilter {
         t: t.clone(),
@@ -675,9 +836,9 @@ fn watch(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: F
     let (backlog, rx, start_rv) = {
         let w = s.lock();
         let start: u64 = match rv_param {
-            Some(r) if !(initial_events || r == "0") => {
-                r.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {r}")))?
-            }
+            Some(r) if !(initial_events || r == "0") => r
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {r}")))?,
             _ => {
                 for o in w.list(&t.storage, ns) {
                     let key_ns = meta::meta_str(&o, "namespace").to_string();
@@ -708,10 +869,22 @@ fn watch(s: &Arc<Shared>, t: &ResourceType, ns: Option<&str>, q: &Query, form: F
     let shared = s.clone();
     let mut shutdown = s.shutdown.clone();
     let interval = s.bookmark_interval;
-    let stream = async_stream(first, rx, filter, shared, timeout, interval, bookmarks, last_rv, &mut shutdown);
+    let stream = async_stream(
+        first,
+        rx,
+        filter,
+        shared,
+        timeout,
+        interval,
+        bookmarks,
+        last_rv,
+        &mut shutdown,
+    );
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 
@@ -729,10 +902,21 @@ fn async_stream(
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + use<> {
     let shutdown = shutdown.clone();
     futures::stream::unfold(
-        (first.into_iter(), rx, filter, shared, shutdown, last_rv, tokio::time::Instant::now() + timeout),
+        (
+            first.into_iter(),
+            rx,
+            filter,
+            shared,
+            shutdown,
+            last_rv,
+            tokio::time::Instant::now() + timeout,
+        ),
         move |(mut first, mut rx, filter, shared, mut shutdown, mut last, deadline)| async move {
             if let Some(l) = first.next() {
-                return Some((Ok(Bytes::from(l)), (first, rx, filter, shared, shutdown, last, deadline)));
+                return Some((
+                    Ok(Bytes::from(l)),
+                    (first, rx, filter, shared, shutdown, last, deadline),
+                ));
             }
             let receiver = rx.as_mut()?;
             loop {
@@ -780,7 +964,12 @@ fn scale(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let spec = t.scale.clone().ok_or_else(ApiError::no_route)?;
-    let path_of = |p: &str| p.trim_start_matches('.').split('.').map(String::from).collect::<Vec<_>>();
+    let path_of = |p: &str| {
+        p.trim_start_matches('.')
+            .split('.')
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     let get_at = |v: &Value, p: &str| {
         let mut cur = v;
         for seg in path_of(p) {
@@ -798,7 +987,8 @@ fn scale(
                     .unwrap_or(Value::Null)
             }
         };
-        let mut status = json!({"replicas": get_at(o, &spec.status_replicas_path).as_i64().unwrap_or(0)});
+        let mut status =
+            json!({"replicas": get_at(o, &spec.status_replicas_path).as_i64().unwrap_or(0)});
         if selector.is_string() {
             status["selector"] = selector;
         }
@@ -823,13 +1013,27 @@ fn scale(
         Method::GET => return Ok(json_response(200, &current_scale, &[])),
         Method::PUT => parse_body(headers, body)?,
         Method::PATCH => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             let mut doc = current_scale.clone();
-            let patch: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            let patch: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
             match PatchType::from_content_type(ct) {
                 Some(PatchType::Json) => super::patch::json_patch(&mut doc, &patch)?,
-                Some(PatchType::Merge | PatchType::Strategic) => super::patch::merge_patch(&mut doc, &patch),
-                _ => return Err(ApiError::unsupported_patch(ct, &["application/json-patch+json", "application/merge-patch+json"])),
+                Some(PatchType::Merge | PatchType::Strategic) => {
+                    super::patch::merge_patch(&mut doc, &patch)
+                }
+                _ => {
+                    return Err(ApiError::unsupported_patch(
+                        ct,
+                        &[
+                            "application/json-patch+json",
+                            "application/merge-patch+json",
+                        ],
+                    ));
+                }
             }
             doc
         }
@@ -847,7 +1051,15 @@ fn scale(
     }
     *cur = replicas;
     let mut ctx = write_ctx(q, headers)?;
-    let updated = w.patch(t, ns, name, PatchType::Merge, merge.to_string().as_bytes(), Sub::Main, &mut ctx)?;
+    let updated = w.patch(
+        t,
+        ns,
+        name,
+        PatchType::Merge,
+        merge.to_string().as_bytes(),
+        Sub::Main,
+        &mut ctx,
+    )?;
     drop(w);
     s.kick.notify_one();
     Ok(json_response(200, &to_scale(&updated), &ctx.warnings))
@@ -864,21 +1076,40 @@ mod tests {
             other => panic!("{p}: {other:?}"),
         };
         let a = r("/api/v1/namespaces/default/configmaps/x");
-        assert_eq!((a.namespace.as_deref(), a.resource.as_str(), a.name.as_deref()), (Some("default"), "configmaps", Some("x")));
+        assert_eq!(
+            (
+                a.namespace.as_deref(),
+                a.resource.as_str(),
+                a.name.as_deref()
+            ),
+            (Some("default"), "configmaps", Some("x"))
+        );
         let b = r("/api/v1/namespaces/foo/status");
-        assert_eq!((b.resource.as_str(), b.name.as_deref(), b.sub.as_deref()), ("namespaces", Some("foo"), Some("status")));
+        assert_eq!(
+            (b.resource.as_str(), b.name.as_deref(), b.sub.as_deref()),
+            ("namespaces", Some("foo"), Some("status"))
+        );
         let c = r("/apis/storage.glusterops.dev/v1alpha1/namespaces/ns/glusterclusters/g/status");
-        assert_eq!((c.group.as_str(), c.sub.as_deref()), ("storage.glusterops.dev", Some("status")));
+        assert_eq!(
+            (c.group.as_str(), c.sub.as_deref()),
+            ("storage.glusterops.dev", Some("status"))
+        );
         let d = r("/api/v1/watch/namespaces/ns/events");
         assert!(d.watch);
         assert_eq!(parse_path("/apis"), Some(Path::Apis));
-        assert_eq!(parse_path("/openapi/v3/apis/apps/v1"), Some(Path::OpenApiDoc("apps".into(), "v1".into())));
+        assert_eq!(
+            parse_path("/openapi/v3/apis/apps/v1"),
+            Some(Path::OpenApiDoc("apps".into(), "v1".into()))
+        );
     }
 
     #[test]
     fn continue_tokens_round_trip() {
         let c = encode_continue(42, "ns", "name");
-        assert_eq!(decode_continue(&c).unwrap(), (42, "ns".into(), "name".into()));
+        assert_eq!(
+            decode_continue(&c).unwrap(),
+            (42, "ns".into(), "name".into())
+        );
         assert!(decode_continue("garbage").is_err());
     }
 }

@@ -60,8 +60,12 @@ impl ApiError {
 
     /// 409 `AlreadyExists`: `configmaps "x" already exists`.
     pub fn already_exists(gr: &GroupResource<'_>, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{gr} {} already exists", quote(name)))
-            .with_details(details(gr, name))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{gr} {} already exists", quote(name)),
+        )
+        .with_details(details(gr, name))
     }
 
     /// 409 `Conflict` for an update whose resourceVersion is stale.
@@ -78,7 +82,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {gr} {}: {why}", quote(name)),
+            format!(
+                "Operation cannot be fulfilled on {gr} {}: {why}",
+                quote(name)
+            ),
         )
         .with_details(details(gr, name))
     }
@@ -97,7 +104,9 @@ impl ApiError {
         };
         let causes: Vec<Value> = errors
             .iter()
-            .map(|e| json!({ "reason": e.kind.cause_type(), "message": e.body(), "field": e.field }))
+            .map(
+                |e| json!({ "reason": e.kind.cause_type(), "message": e.body(), "field": e.field }),
+            )
             .collect();
         let message = match errors {
             [] => format!("{qualified} {} is invalid", quote(name)),
@@ -105,7 +114,10 @@ impl ApiError {
             many => format!(
                 "{qualified} {} is invalid: [{}]",
                 quote(name),
-                many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let mut details = json!({ "name": name, "kind": kind, "causes": causes });
@@ -122,8 +134,12 @@ impl ApiError {
 
     /// 403 `Forbidden` with a free message.
     pub fn forbidden(gr: &GroupResource<'_>, name: &str, why: &str) -> Self {
-        Self::new(403, "Forbidden", format!("{gr} {} is forbidden: {why}", quote(name)))
-            .with_details(details(gr, name))
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{gr} {} is forbidden: {why}", quote(name)),
+        )
+        .with_details(details(gr, name))
     }
 
     /// 405 `MethodNotAllowed`.
@@ -138,7 +154,11 @@ impl ApiError {
     /// 404 for a path that names no resource (the apiserver's plain `404 page not found`
     /// arrives as a Status from the API handlers).
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 415 `UnsupportedMediaType` for a patch type the resource does not take.
@@ -162,15 +182,20 @@ impl ApiError {
     /// 422 `Invalid` for a JSON patch that does not apply.
     pub fn patch_failed(message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(422, "Invalid", message.clone())
-            .with_details(json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": message }] }))
+        Self::new(422, "Invalid", message.clone()).with_details(
+            json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": message }] }),
+        )
     }
 
     /// 500 `InternalError`.
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
-            .with_details(json!({ "causes": [{ "message": message }] }))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
+        .with_details(json!({ "causes": [{ "message": message }] }))
     }
 
     /// The `metav1.Status` body.
@@ -211,7 +236,9 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -295,7 +322,12 @@ pub struct FieldError {
 impl FieldError {
     /// `Invalid value: <v>: <detail>`.
     pub fn invalid(field: impl Into<String>, value: Value, detail: impl Into<String>) -> Self {
-        Self::make(FieldErrorKind::Invalid, field, BadValue::Value(value), detail)
+        Self::make(
+            FieldErrorKind::Invalid,
+            field,
+            BadValue::Value(value),
+            detail,
+        )
     }
 
     /// `Required value[: detail]`.
@@ -315,10 +347,19 @@ impl FieldError {
         } else {
             format!(
                 "supported values: {}",
-                supported.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
+                supported
+                    .iter()
+                    .map(|s| quote(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
-        Self::make(FieldErrorKind::NotSupported, field, BadValue::Value(value), detail)
+        Self::make(
+            FieldErrorKind::NotSupported,
+            field,
+            BadValue::Value(value),
+            detail,
+        )
     }
 
     /// Builds any kind.
@@ -331,7 +372,11 @@ impl FieldError {
         let field = field.into();
         FieldError {
             kind,
-            field: if field.is_empty() { "<nil>".into() } else { field },
+            field: if field.is_empty() {
+                "<nil>".into()
+            } else {
+                field
+            },
             value,
             detail: detail.into(),
         }
@@ -409,7 +454,11 @@ mod tests {
     fn several_errors_are_bracketed() {
         let errs = [
             FieldError::required("spec.image", ""),
-            FieldError::not_supported("spec.deletionPolicy", json!("Keep"), &["Retain".into(), "Delete".into()]),
+            FieldError::not_supported(
+                "spec.deletionPolicy",
+                json!("Keep"),
+                &["Retain".into(), "Delete".into()],
+            ),
         ];
         let err = ApiError::invalid("GlusterCluster", "storage.glusterops.dev", "x", &errs);
         assert_eq!(
@@ -420,9 +469,15 @@ mod tests {
 
     #[test]
     fn not_found_names_resource_and_object() {
-        let gr = GroupResource { group: "", resource: "configmaps" };
+        let gr = GroupResource {
+            group: "",
+            resource: "configmaps",
+        };
         let e = ApiError::not_found(&gr, "cm");
         assert_eq!(e.message, "configmaps \"cm\" not found");
-        assert_eq!(e.to_status()["details"], json!({"name": "cm", "kind": "configmaps"}));
+        assert_eq!(
+            e.to_status()["details"],
+            json!({"name": "cm", "kind": "configmaps"})
+        );
     }
 }

@@ -59,6 +59,9 @@ pub struct Change {
     pub prev: Option<Arc<Value>>,
 }
 
+/// A watch's start: the changes still in history, and a receiver for those to come.
+pub type WatchStart = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 /// Tunables of the store.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -146,7 +149,11 @@ impl World {
     pub fn key(t: &ResourceType, namespace: &str, name: &str) -> StoreKey {
         StoreKey {
             storage: t.storage.clone(),
-            namespace: if t.namespaced { namespace.into() } else { String::new() },
+            namespace: if t.namespaced {
+                namespace.into()
+            } else {
+                String::new()
+            },
             name: name.into(),
         }
     }
@@ -165,7 +172,9 @@ impl World {
         };
         self.objects
             .range(start..)
-            .take_while(|(k, _)| &k.storage == storage && namespace.is_none_or(|n| k.namespace == n))
+            .take_while(|(k, _)| {
+                &k.storage == storage && namespace.is_none_or(|n| k.namespace == n)
+            })
             .map(|(_, v)| v.clone())
             .collect()
     }
@@ -177,7 +186,12 @@ impl World {
 
     /// The objects of a storage as they were at resourceVersion `rv`, or 410 when the
     /// history no longer reaches back that far.
-    pub fn list_at(&self, storage: &StorageId, namespace: Option<&str>, rv: u64) -> Result<Vec<Arc<Value>>, ApiError> {
+    pub fn list_at(
+        &self,
+        storage: &StorageId,
+        namespace: Option<&str>,
+        rv: u64,
+    ) -> Result<Vec<Arc<Value>>, ApiError> {
         if rv < self.compacted {
             return Err(ApiError::expired(format!(
                 "The resourceVersion for the provided list is too old. (requested {rv}, oldest {})",
@@ -235,7 +249,7 @@ impl World {
 
     /// Starts a watch: the changes after `rv` still in history, and a receiver for the
     /// ones to come. 410 when `rv` is older than the history.
-    pub fn watch_from(&self, rv: u64) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+    pub fn watch_from(&self, rv: u64) -> Result<WatchStart, ApiError> {
         if rv < self.compacted {
             return Err(ApiError::expired(format!(
                 "too old resource version: {rv} ({})",
@@ -270,7 +284,11 @@ impl World {
             return builtin::events_v1_to_event(&obj);
         }
         let mut v = obj;
-        if let Some(st) = self.registry.by_storage(&t.storage).find(|s| s.storage_version) {
+        if let Some(st) = self
+            .registry
+            .by_storage(&t.storage)
+            .find(|s| s.storage_version)
+        {
             v["apiVersion"] = json!(st.api_version());
         }
         v
@@ -286,15 +304,27 @@ mod tests {
         let mut w = World::new(StoreConfig { history: 3 });
         let t = w.registry.get("", "v1", "configmaps").unwrap().clone();
         let k = World::key(&t, "default", "a");
-        w.commit(k.clone(), json!({"metadata": {"name": "a"}, "data": {"v": "1"}}), EventType::Added);
+        w.commit(
+            k.clone(),
+            json!({"metadata": {"name": "a"}, "data": {"v": "1"}}),
+            EventType::Added,
+        );
         let rv1 = w.rv();
-        w.commit(k.clone(), json!({"metadata": {"name": "a"}, "data": {"v": "2"}}), EventType::Modified);
+        w.commit(
+            k.clone(),
+            json!({"metadata": {"name": "a"}, "data": {"v": "2"}}),
+            EventType::Modified,
+        );
         let at1 = w.list_at(&t.storage, Some("default"), rv1).unwrap();
         assert_eq!(at1[0]["data"]["v"], "1");
         let (backlog, _rx) = w.watch_from(rv1).unwrap();
         assert_eq!(backlog.len(), 1);
         for i in 0..4 {
-            w.commit(k.clone(), json!({"metadata": {"name": "a"}, "data": {"v": i.to_string()}}), EventType::Modified);
+            w.commit(
+                k.clone(),
+                json!({"metadata": {"name": "a"}, "data": {"v": i.to_string()}}),
+                EventType::Modified,
+            );
         }
         assert_eq!(w.watch_from(rv1).unwrap_err().code, 410);
         assert_eq!(w.list_at(&t.storage, None, rv1).unwrap_err().code, 410);

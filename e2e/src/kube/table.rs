@@ -34,7 +34,11 @@ pub fn human_duration(secs: i64) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -42,14 +46,22 @@ pub fn human_duration(secs: i64) -> String {
     let hours = secs / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
@@ -66,8 +78,13 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn age(ts: &Value) -> Value {
-    match ts.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
-        Some(t) => json!(human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())),
+    match ts
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    {
+        Some(t) => json!(human_duration(
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()
+        )),
         None => json!("<unknown>"),
     }
 }
@@ -76,42 +93,172 @@ fn col(name: &str, type_: &str, description: &str, priority: i64) -> Value {
     json!({"name": name, "type": type_, "format": "", "description": description, "priority": priority})
 }
 
-fn builtin_columns(kind: Builtin) -> Vec<Value> {
-    let age_col = col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0);
+fn builtin_columns(kind: Builtin, kind_name: &str) -> Vec<Value> {
+    let age_col = col(
+        "Age",
+        "string",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        0,
+    );
     match kind {
-        Builtin::Namespace => vec![col("Status", "string", "The status of the namespace", 0), age_col],
-        Builtin::Secret => vec![col("Type", "string", "The type of the secret", 0), col("Data", "string", "The number of entries in the secret", 0), age_col],
-        Builtin::ConfigMap => vec![col("Data", "string", "Data contains the configuration data.", 0), age_col],
+        Builtin::Namespace => vec![
+            col("Status", "string", "The status of the namespace", 0),
+            age_col,
+        ],
+        Builtin::Secret => vec![
+            col("Type", "string", "The type of the secret", 0),
+            col("Data", "string", "The number of entries in the secret", 0),
+            age_col,
+        ],
+        Builtin::ConfigMap => vec![
+            col("Data", "string", "Data contains the configuration data.", 0),
+            age_col,
+        ],
         Builtin::ServiceAccount => vec![age_col],
         Builtin::Service => vec![
-            col("Type", "string", "Type determines how the Service is exposed.", 0),
-            col("Cluster-IP", "string", "clusterIP is the IP address of the service.", 0),
-            col("External-IP", "string", "List of IP addresses for which nodes in the cluster will also accept traffic for this service.", 0),
-            col("Port(s)", "string", "The list of ports that are exposed by this service.", 0),
+            col(
+                "Type",
+                "string",
+                "Type determines how the Service is exposed.",
+                0,
+            ),
+            col(
+                "Cluster-IP",
+                "string",
+                "clusterIP is the IP address of the service.",
+                0,
+            ),
+            col(
+                "External-IP",
+                "string",
+                "List of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+                0,
+            ),
+            col(
+                "Port(s)",
+                "string",
+                "The list of ports that are exposed by this service.",
+                0,
+            ),
             age_col,
-            col("Selector", "string", "Route service traffic to pods with label keys and values matching this selector.", 1),
+            col(
+                "Selector",
+                "string",
+                "Route service traffic to pods with label keys and values matching this selector.",
+                1,
+            ),
         ],
         Builtin::Deployment => vec![
             col("Ready", "string", "Number of the pod with ready state", 0),
-            col("Up-to-date", "string", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", 0),
-            col("Available", "string", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", 0),
+            col(
+                "Up-to-date",
+                "string",
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                0,
+            ),
+            col(
+                "Available",
+                "string",
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                0,
+            ),
             age_col,
-            col("Containers", "string", "Names of each container in the template.", 1),
-            col("Images", "string", "Images referenced by each container in the template.", 1),
-            col("Selector", "string", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.", 1),
+            col(
+                "Containers",
+                "string",
+                "Names of each container in the template.",
+                1,
+            ),
+            col(
+                "Images",
+                "string",
+                "Images referenced by each container in the template.",
+                1,
+            ),
+            col(
+                "Selector",
+                "string",
+                "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+                1,
+            ),
         ],
-        Builtin::Lease => vec![col("Holder", "string", "holderIdentity contains the identity of the holder of a current lease.", 0), age_col],
-        Builtin::Crd => vec![col("Created At", "date", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0)],
-        Builtin::Rbac => vec![col("Created At", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0)],
+        Builtin::Lease => vec![
+            col(
+                "Holder",
+                "string",
+                "holderIdentity contains the identity of the holder of a current lease.",
+                0,
+            ),
+            age_col,
+        ],
+        Builtin::Crd => vec![col(
+            "Created At",
+            "date",
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            0,
+        )],
+        Builtin::Rbac if kind_name.ends_with("Binding") => vec![
+            col(
+                "Role",
+                "string",
+                "Role is the role the binding refers to.",
+                0,
+            ),
+            age_col,
+            col("Users", "string", "Users in the binding.", 1),
+            col("Groups", "string", "Groups in the binding.", 1),
+            col(
+                "ServiceAccounts",
+                "string",
+                "ServiceAccounts in the binding.",
+                1,
+            ),
+        ],
+        Builtin::Rbac => vec![col(
+            "Created At",
+            "string",
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            0,
+        )],
         Builtin::CoreEvent | Builtin::EventsEvent => vec![],
     }
 }
 
 fn joined(v: &Value, f: impl Fn(&Value) -> String) -> String {
-    v.as_array().map(|a| a.iter().map(f).collect::<Vec<_>>().join(",")).unwrap_or_default()
+    v.as_array()
+        .map(|a| a.iter().map(f).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
 }
 
 fn builtin_cells(kind: Builtin, o: &Value) -> Vec<Value> {
+    if kind == Builtin::Rbac && o["roleRef"].is_object() {
+        let subjects = |k: &str| {
+            let names: Vec<String> = o["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["kind"] == k)
+                .map(|s| match s["namespace"].as_str() {
+                    Some(ns) if k == "ServiceAccount" => {
+                        format!("{ns}/{}", s["name"].as_str().unwrap_or_default())
+                    }
+                    _ => s["name"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect();
+            json!(names.join(", "))
+        };
+        return vec![
+            json!(format!(
+                "{}/{}",
+                o["roleRef"]["kind"].as_str().unwrap_or_default(),
+                o["roleRef"]["name"].as_str().unwrap_or_default()
+            )),
+            age(&o["metadata"]["creationTimestamp"]),
+            subjects("User"),
+            subjects("Group"),
+            subjects("ServiceAccount"),
+        ];
+    }
     let a = age(&o["metadata"]["creationTimestamp"]);
     let count = |v: &Value| v.as_object().map(|m| m.len()).unwrap_or(0);
     match kind {
@@ -123,16 +270,31 @@ fn builtin_cells(kind: Builtin, o: &Value) -> Vec<Value> {
             let ports = joined(&o["spec"]["ports"], |p| {
                 format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
             });
-            let external = joined(&o["spec"]["externalIPs"], |x| x.as_str().unwrap_or_default().to_string());
+            let external = joined(&o["spec"]["externalIPs"], |x| {
+                x.as_str().unwrap_or_default().to_string()
+            });
             let selector = o["spec"]["selector"]
                 .as_object()
-                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .unwrap_or_else(|| "<none>".into());
             vec![
                 o["spec"]["type"].clone(),
                 json!(o["spec"]["clusterIP"].as_str().unwrap_or("<none>")),
-                json!(if external.is_empty() { "<none>".to_string() } else { external }),
-                json!(if ports.is_empty() { "<none>".to_string() } else { ports }),
+                json!(if external.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    external
+                }),
+                json!(if ports.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    ports
+                }),
                 a,
                 json!(selector),
             ]
@@ -140,16 +302,34 @@ fn builtin_cells(kind: Builtin, o: &Value) -> Vec<Value> {
         Builtin::Deployment => {
             let n = |v: &Value| v.as_i64().unwrap_or(0);
             vec![
-                json!(format!("{}/{}", n(&o["status"]["readyReplicas"]), n(&o["spec"]["replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    n(&o["status"]["readyReplicas"]),
+                    n(&o["spec"]["replicas"])
+                )),
                 json!(n(&o["status"]["updatedReplicas"])),
                 json!(n(&o["status"]["availableReplicas"])),
                 a,
-                json!(joined(&o["spec"]["template"]["spec"]["containers"], |c| c["name"].as_str().unwrap_or_default().into())),
-                json!(joined(&o["spec"]["template"]["spec"]["containers"], |c| c["image"].as_str().unwrap_or_default().into())),
-                json!(o["spec"]["selector"]["matchLabels"]
-                    .as_object()
-                    .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-                    .unwrap_or_default()),
+                json!(joined(&o["spec"]["template"]["spec"]["containers"], |c| c
+                    ["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into())),
+                json!(joined(&o["spec"]["template"]["spec"]["containers"], |c| c
+                    ["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into())),
+                json!(
+                    o["spec"]["selector"]["matchLabels"]
+                        .as_object()
+                        .map(|m| m
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join(","))
+                        .unwrap_or_default()
+                ),
             ]
         }
         Builtin::Lease => vec![json!(o["spec"]["holderIdentity"].as_str().unwrap_or("")), a],
@@ -178,9 +358,18 @@ fn event_table(o: &Value) -> Vec<Value> {
         o["reason"].clone(),
         json!(object),
         json!(io["fieldPath"].as_str().unwrap_or_default()),
-        json!(o["source"]["component"].as_str().or(o["reportingComponent"].as_str()).unwrap_or_default()),
+        json!(
+            o["source"]["component"]
+                .as_str()
+                .or(o["reportingComponent"].as_str())
+                .unwrap_or_default()
+        ),
         o["message"].clone(),
-        age(if o["firstTimestamp"].is_string() { &o["firstTimestamp"] } else { last }),
+        age(if o["firstTimestamp"].is_string() {
+            &o["firstTimestamp"]
+        } else {
+            last
+        }),
         json!(o["count"].as_i64().unwrap_or(1)),
         json!(meta::name(o)),
     ]
@@ -224,7 +413,7 @@ pub fn columns(t: &ResourceType) -> Vec<Value> {
     let name = json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESC, "priority": 0});
     match &t.origin {
         Origin::Builtin(Builtin::CoreEvent | Builtin::EventsEvent) => event_columns(),
-        Origin::Builtin(b) => std::iter::once(name).chain(builtin_columns(*b)).collect(),
+        Origin::Builtin(b) => std::iter::once(name).chain(builtin_columns(*b, &t.kind)).collect(),
         Origin::Crd { .. } => std::iter::once(name)
             .chain(t.columns.iter().map(|c| {
                 json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})
@@ -237,8 +426,12 @@ pub fn columns(t: &ResourceType) -> Vec<Value> {
 pub fn row(t: &ResourceType, o: &Value, include: IncludeObject) -> Value {
     let cells: Vec<Value> = match &t.origin {
         Origin::Builtin(Builtin::CoreEvent) => event_table(o),
-        Origin::Builtin(Builtin::EventsEvent) => event_table(&super::builtin::events_v1_to_event(o)),
-        Origin::Builtin(b) => std::iter::once(json!(meta::name(o))).chain(builtin_cells(*b, o)).collect(),
+        Origin::Builtin(Builtin::EventsEvent) => {
+            event_table(&super::builtin::events_v1_to_event(o))
+        }
+        Origin::Builtin(b) => std::iter::once(json!(meta::name(o)))
+            .chain(builtin_cells(*b, o))
+            .collect(),
         Origin::Crd { .. } => std::iter::once(json!(meta::name(o)))
             .chain(t.columns.iter().map(|c| crd_cell(c, o)))
             .collect(),
@@ -255,7 +448,13 @@ pub fn row(t: &ResourceType, o: &Value, include: IncludeObject) -> Value {
 }
 
 /// A Table of objects.
-pub fn table(t: &ResourceType, objects: &[Value], rv: &str, cont: Option<&str>, include: IncludeObject) -> Value {
+pub fn table(
+    t: &ResourceType,
+    objects: &[Value],
+    rv: &str,
+    cont: Option<&str>,
+    include: IncludeObject,
+) -> Value {
     let mut md = json!({"resourceVersion": rv});
     if let Some(c) = cont {
         md["continue"] = json!(c);

@@ -91,12 +91,16 @@ fn oracle(t: &ResourceType) -> Box<dyn TypeOracle + '_> {
 
 fn check_type(t: &ResourceType, body: &Value) -> Result<(), ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON or YAML object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
     }
     let kind = body["kind"].as_str().unwrap_or_default();
     let api_version = body["apiVersion"].as_str().unwrap_or_default();
     if kind.is_empty() {
-        return Err(ApiError::bad_request(format!("Object 'Kind' is missing in '{body}'")));
+        return Err(ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{body}'"
+        )));
     }
     if api_version != t.api_version() {
         return Err(ApiError::bad_request(format!(
@@ -158,7 +162,13 @@ impl World {
 
     /// Prunes, defaults and validates a custom resource (or applies a built-in's strategy),
     /// returning the field errors.
-    fn admit(&mut self, t: &ResourceType, obj: &mut Value, old: Option<&Value>, ctx: &mut WriteCtx) -> Result<Vec<FieldError>, ApiError> {
+    fn admit(
+        &mut self,
+        t: &ResourceType,
+        obj: &mut Value,
+        old: Option<&Value>,
+        ctx: &mut WriteCtx,
+    ) -> Result<Vec<FieldError>, ApiError> {
         let mut unknown = Vec::new();
         if let Some(m) = obj["metadata"].as_object_mut() {
             let keys: Vec<String> = m.keys().cloned().collect();
@@ -178,7 +188,10 @@ impl World {
             let schema_errs = schema::validate(&s, obj, "");
             let blocking = schema_errs.iter().any(|e| {
                 use super::status::FieldErrorKind as K;
-                matches!(e.kind, K::NotSupported | K::Required | K::TooLong | K::TooMany | K::TypeInvalid)
+                matches!(
+                    e.kind,
+                    K::NotSupported | K::Required | K::TooLong | K::TooMany | K::TypeInvalid
+                )
             });
             errs.extend(schema_errs);
             if blocking {
@@ -212,11 +225,19 @@ impl World {
         Ok(errs)
     }
 
-    fn unknown_fields(&self, t: &ResourceType, unknown: &[String], ctx: &mut WriteCtx) -> Result<(), ApiError> {
+    fn unknown_fields(
+        &self,
+        t: &ResourceType,
+        unknown: &[String],
+        ctx: &mut WriteCtx,
+    ) -> Result<(), ApiError> {
         if unknown.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = unknown.iter().map(|u| format!("unknown field {}", super::status::quote(u))).collect();
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|u| format!("unknown field {}", super::status::quote(u)))
+            .collect();
         match ctx.field_validation {
             FieldValidation::Ignore => Ok(()),
             FieldValidation::Warn => {
@@ -239,20 +260,31 @@ impl World {
         }
         match self.get(&World::ns_key(ns)) {
             None => Err(ApiError::not_found(
-                &super::status::GroupResource { group: "", resource: "namespaces" },
+                &super::status::GroupResource {
+                    group: "",
+                    resource: "namespaces",
+                },
                 ns,
             )),
             Some(n) if meta::deleting(n) => Err(ApiError::forbidden(
                 &t.gr(),
                 name,
-                &format!("unable to create new content in namespace {ns} because it is being terminated"),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
             )),
             Some(_) => Ok(()),
         }
     }
 
     /// POST: creates an object.
-    pub fn create(&mut self, t: &ResourceType, ns: &str, body: Value, ctx: &mut WriteCtx) -> Result<Value, ApiError> {
+    pub fn create(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        body: Value,
+        ctx: &mut WriteCtx,
+    ) -> Result<Value, ApiError> {
         self.create_inner(t, ns, body, ctx, None)
     }
 
@@ -281,18 +313,25 @@ impl World {
             m.remove("namespace");
         }
         if meta::name(&obj).is_empty()
-            && let Some(g) = obj["metadata"]["generateName"].as_str().filter(|g| !g.is_empty())
+            && let Some(g) = obj["metadata"]["generateName"]
+                .as_str()
+                .filter(|g| !g.is_empty())
         {
             obj["metadata"]["name"] = json!(format!("{g}{}", meta::random_suffix()));
         }
         if !meta::meta_str(&obj, "resourceVersion").is_empty() {
-            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
         let name = meta::name(&obj).to_string();
         self.check_namespace(t, ns, &name)?;
         let st = self.type_of_storage(t);
         let mut obj = self.to_storage(t, obj);
-        if st.status_subresource && st.is_custom() && let Some(m) = obj.as_object_mut() {
+        if st.status_subresource
+            && st.is_custom()
+            && let Some(m) = obj.as_object_mut()
+        {
             m.remove("status");
         }
         let errs = self.admit(&st, &mut obj, None, ctx)?;
@@ -317,7 +356,15 @@ impl World {
         }
         let entries = match applied {
             Some(e) => e,
-            None => managed::record_update(&json!({}), &obj, &[], &ctx.manager, "", &t.api_version(), oracle(&st).as_ref()),
+            None => managed::record_update(
+                &json!({}),
+                &obj,
+                &[],
+                &ctx.manager,
+                "",
+                &t.api_version(),
+                oracle(&st).as_ref(),
+            ),
         };
         managed::write_entries(&mut obj, &entries);
         if st.origin == Origin::Builtin(Builtin::Crd) {
@@ -348,7 +395,12 @@ impl World {
         Ok(World::present(t, &committed))
     }
 
-    fn current(&self, t: &ResourceType, ns: &str, name: &str) -> Result<(StoreKey, Arc<Value>), ApiError> {
+    fn current(
+        &self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<(StoreKey, Arc<Value>), ApiError> {
         let key = World::key(t, ns, name);
         match self.get(&key) {
             Some(o) => Ok((key, o.clone())),
@@ -357,7 +409,15 @@ impl World {
     }
 
     /// PUT: replaces an object (or its status).
-    pub fn update(&mut self, t: &ResourceType, ns: &str, name: &str, body: Value, sub: Sub, ctx: &mut WriteCtx) -> Result<Value, ApiError> {
+    pub fn update(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        body: Value,
+        sub: Sub,
+        ctx: &mut WriteCtx,
+    ) -> Result<Value, ApiError> {
         check_type(t, &body)?;
         let (key, old) = self.current(t, ns, name)?;
         let body_name = meta::name(&body);
@@ -402,7 +462,11 @@ impl World {
         if ptype == PatchType::Strategic && t.is_custom() {
             return Err(ApiError::unsupported_patch(
                 "application/strategic-merge-patch+json",
-                &["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"],
+                &[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ],
             ));
         }
         if ptype == PatchType::Apply {
@@ -433,11 +497,22 @@ impl World {
         self.finish_update(t, key, &old, new, sub, ctx, None)
     }
 
-    fn apply(&mut self, t: &ResourceType, ns: &str, name: &str, body: &[u8], sub: Sub, ctx: &mut WriteCtx) -> Result<Value, ApiError> {
+    fn apply(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        body: &[u8],
+        sub: Sub,
+        ctx: &mut WriteCtx,
+    ) -> Result<Value, ApiError> {
         if !ctx.manager_given {
-            return Err(ApiError::bad_request("PATCH request: fieldManager is required for apply requests"));
+            return Err(ApiError::bad_request(
+                "PATCH request: fieldManager is required for apply requests",
+            ));
         }
-        let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
         let mut cfg: Value = serde_yaml::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
         check_type(t, &cfg)?;
@@ -478,7 +553,9 @@ impl World {
             }
             (Sub::Status, _) => {
                 if let Some(m) = cfg.as_object_mut() {
-                    m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+                    m.retain(|k, _| {
+                        matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                    });
                 }
                 if let Some(m) = cfg["metadata"].as_object_mut() {
                     m.retain(|k, _| matches!(k.as_str(), "name" | "namespace"));
@@ -570,7 +647,15 @@ impl World {
         if new["metadata"].is_null() {
             new["metadata"] = json!({});
         }
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ] {
             match old["metadata"].get(f) {
                 Some(v) => new["metadata"][f] = v.clone(),
                 None => {
@@ -583,7 +668,10 @@ impl World {
         let mut errs = self.admit(&st, &mut new, Some(old), ctx)?;
         if meta::deleting(old) {
             let old_f = meta::finalizers(old);
-            let added: Vec<String> = meta::finalizers(&new).into_iter().filter(|f| !old_f.contains(f)).collect();
+            let added: Vec<String> = meta::finalizers(&new)
+                .into_iter()
+                .filter(|f| !old_f.contains(f))
+                .collect();
             if !added.is_empty() {
                 errs.push(FieldError::forbidden(
                     "metadata.finalizers",
@@ -608,13 +696,22 @@ impl World {
                     Some(v) if v != old["metadata"]["managedFields"] => {
                         let mut tmp = json!({"metadata": {"managedFields": v}});
                         if tmp["metadata"]["managedFields"].is_null() {
-                            tmp["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
+                            tmp["metadata"]["managedFields"] =
+                                old["metadata"]["managedFields"].clone();
                         }
                         managed::read_entries(&tmp)
                     }
                     _ => managed::read_entries(old),
                 };
-                managed::record_update(old, &new, &base, &ctx.manager, sub.name(), &t.api_version(), oracle(&st).as_ref())
+                managed::record_update(
+                    old,
+                    &new,
+                    &base,
+                    &ctx.manager,
+                    sub.name(),
+                    &t.api_version(),
+                    oracle(&st).as_ref(),
+                )
             }
         };
         managed::write_entries(&mut new, &entries);
@@ -626,7 +723,15 @@ impl World {
         if ctx.dry_run {
             return Ok(World::present(t, &new));
         }
-        let committed = self.commit(key, new, if gone { EventType::Deleted } else { EventType::Modified });
+        let committed = self.commit(
+            key,
+            new,
+            if gone {
+                EventType::Deleted
+            } else {
+                EventType::Modified
+            },
+        );
         if gone && st.origin == Origin::Builtin(Builtin::Crd) {
             let crd_name = meta::name(&committed).to_string();
             self.registry.remove_crd(&crd_name);
@@ -635,7 +740,14 @@ impl World {
     }
 
     /// DELETE: deletes an object, or marks it for deletion while finalizers remain.
-    pub fn delete(&mut self, t: &ResourceType, ns: &str, name: &str, opts: &DeleteOpts, dry_run: bool) -> Result<Deleted, ApiError> {
+    pub fn delete(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOpts,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
         let (key, old) = self.current(t, ns, name)?;
         if let Some(uid) = &opts.uid
             && uid != meta::meta_str(&old, "uid")
@@ -681,7 +793,12 @@ impl World {
         let mut obj = (*old).clone();
         let mut fins = meta::finalizers(&obj);
         match st.origin {
-            Origin::Builtin(Builtin::Namespace) if !fins.is_empty() || obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) => {
+            Origin::Builtin(Builtin::Namespace)
+                if !fins.is_empty()
+                    || obj["spec"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|f| !f.is_empty()) =>
+            {
                 obj["status"]["phase"] = json!("Terminating");
             }
             Origin::Builtin(Builtin::Crd) => {
@@ -703,9 +820,15 @@ impl World {
             fins.push(f.to_string());
         }
         let namespace_pending = st.origin == Origin::Builtin(Builtin::Namespace)
-            && obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            && obj["spec"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty());
         if !fins.is_empty() || namespace_pending {
-            let code = if opts.orphan_dependents == Some(false) { 202 } else { 200 };
+            let code = if opts.orphan_dependents == Some(false) {
+                202
+            } else {
+                200
+            };
             if meta::deleting(&old) && fins == meta::finalizers(&old) {
                 return Ok(Deleted::Object(World::present(t, &old), code));
             }
@@ -744,7 +867,12 @@ impl World {
 
     fn deleted_response(&self, t: &ResourceType, st: &ResourceType, obj: &Value) -> Deleted {
         let returns_object = st.is_custom()
-            || matches!(st.origin, Origin::Builtin(Builtin::Namespace | Builtin::Crd | Builtin::Service | Builtin::Deployment));
+            || matches!(
+                st.origin,
+                Origin::Builtin(
+                    Builtin::Namespace | Builtin::Crd | Builtin::Service | Builtin::Deployment
+                )
+            );
         if returns_object {
             Deleted::Object(World::present(t, obj), 200)
         } else {
@@ -762,7 +890,9 @@ impl World {
     /// garbage collector): applies `f` and commits, removing the object when it is being
     /// deleted and has no finalizers left.
     pub fn system_update(&mut self, key: &StoreKey, f: impl FnOnce(&mut Value)) {
-        let Some(old) = self.get(key).cloned() else { return };
+        let Some(old) = self.get(key).cloned() else {
+            return;
+        };
         let mut new = (*old).clone();
         f(&mut new);
         if new == *old {
@@ -770,9 +900,21 @@ impl World {
         }
         let gone = meta::deleting(&new) && meta::finalizers(&new).is_empty() && {
             // A namespace also waits for its spec.finalizers.
-            new["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty()) || key.storage.resource != "namespaces" || !key.storage.group.is_empty()
+            new["spec"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty())
+                || key.storage.resource != "namespaces"
+                || !key.storage.group.is_empty()
         };
-        let committed = self.commit(key.clone(), new, if gone { EventType::Deleted } else { EventType::Modified });
+        let committed = self.commit(
+            key.clone(),
+            new,
+            if gone {
+                EventType::Deleted
+            } else {
+                EventType::Modified
+            },
+        );
         if gone && key.storage.group == "apiextensions.k8s.io" {
             let n = meta::name(&committed).to_string();
             self.registry.remove_crd(&n);
@@ -781,7 +923,9 @@ impl World {
 
     /// Deletes an object on behalf of a controller (background propagation).
     pub fn system_delete(&mut self, key: &StoreKey) {
-        let Some(old) = self.get(key).cloned() else { return };
+        let Some(old) = self.get(key).cloned() else {
+            return;
+        };
         if meta::deleting(&old) {
             return;
         }

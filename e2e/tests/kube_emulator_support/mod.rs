@@ -20,7 +20,9 @@ pub fn crd_path() -> PathBuf {
 
 /// A fixture file.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The kubectl `make setup` installs (or `$KUBECTL`); panics with the fix when absent.
@@ -55,11 +57,17 @@ impl Cluster {
 
     /// Starts an emulator with the given options.
     pub async fn start_with(config: Config) -> Cluster {
-        let emu = Emulator::start_with("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+        let emu = Emulator::start_with("127.0.0.1:0".parse().unwrap(), config)
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         emu.write_kubeconfig(&kubeconfig).unwrap();
-        Cluster { emu, dir, kubeconfig }
+        Cluster {
+            emu,
+            dir,
+            kubeconfig,
+        }
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
@@ -97,21 +105,32 @@ impl Cluster {
     /// Runs kubectl, asserting success; returns stdout.
     pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args).await;
-        assert!(out.status.success(), "kubectl {args:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
     /// Runs kubectl, asserting failure; returns stderr.
     pub async fn fails(&self, args: &[&str], input: &str) -> String {
         let out = self.kubectl_stdin(args, input).await;
-        assert!(!out.status.success(), "kubectl {args:?} should fail but printed: {}", text(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should fail but printed: {}",
+            text(&out.stdout)
+        );
         text(&out.stderr)
     }
 
     /// A kube-rs client for this emulator.
     pub async fn client(&self) -> ::kube::Client {
         let kc = ::kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
-        let cfg = ::kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        let cfg = ::kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
         ::kube::Client::try_from(cfg).unwrap()
     }
 }
