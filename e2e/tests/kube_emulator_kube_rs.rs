@@ -240,6 +240,18 @@ async fn too_old_resource_version_is_gone_and_bookmarks_arrive() {
         }
         other => panic!("expected a bookmark, got {other:?}"),
     }
+    // A streaming list (sendInitialEvents) ends its initial events with a bookmark.
+    let mut streamed = watcher(cms.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match streamed.try_next().await.unwrap().unwrap() {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(o) => initial.push(o.name_any()),
+            watcher::Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["cm"]);
     // The runtime watcher lists, then follows changes.
     let mut w = watcher(cms.clone(), watcher::Config::default())
         .applied_objects()

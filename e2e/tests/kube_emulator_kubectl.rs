@@ -512,3 +512,58 @@ async fn builtins_namespaces_and_describe() {
     let err = c.fails(&["get", "namespace", "team"], "").await;
     assert!(err.contains("namespaces \"team\" not found"), "{err}");
 }
+
+#[tokio::test]
+async fn scale_subresource_of_a_custom_resource() {
+    let c = Cluster::start().await;
+    let crd = kube_emulator_support::fixture("scalable-crd.yaml");
+    // The CRD and an instance in one file: kubectl retries the instance once discovery
+    // knows the new kind.
+    let out = c.kubectl(&["apply", "-f", crd.to_str().unwrap()]).await;
+    if !out.status.success() {
+        c.ok(&["apply", "-f", crd.to_str().unwrap()]).await;
+    }
+    c.ok(&[
+        "patch",
+        "widget",
+        "w",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":1,"selector":"app=w"}}"#,
+    ])
+    .await;
+    let out = c.ok(&["scale", "widget", "w", "--replicas=3"]).await;
+    assert!(
+        out.contains("widget.example.glusterops.dev/w scaled"),
+        "{out}"
+    );
+    let scale: Value = serde_json::from_str(
+        &c.ok(&["get", "widget", "w", "--subresource=scale", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 3);
+    assert_eq!(scale["status"]["replicas"], 1);
+    assert_eq!(scale["status"]["selector"], "app=w");
+    let obj: Value =
+        serde_json::from_str(&c.ok(&["get", "widget", "w", "-o", "json"]).await).unwrap();
+    assert_eq!(obj["spec"]["replicas"], 3);
+    assert_eq!(obj["metadata"]["generation"], 2);
+    let err = c
+        .fails(
+            &[
+                "patch",
+                "widget",
+                "w",
+                "--subresource=scale",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"replicas":-1}}"#,
+            ],
+            "",
+        )
+        .await;
+    assert!(err.contains("spec.replicas: Invalid value: -1"), "{err}");
+}
