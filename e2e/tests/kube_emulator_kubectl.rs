@@ -32,8 +32,14 @@ const READY_STATUS: &str = r#"{"status":{"nodeSummary":"4/4","capacity":"400Gi",
 #[tokio::test]
 async fn crd_fixtures_and_examples_apply_and_print_columns() {
     let c = with_crd().await;
-    let fixtures = kube_emulator_support::workspace().join("e2e/tests/fixtures");
-    let out = c.ok(&["apply", "-f", fixtures.to_str().unwrap()]).await;
+    let files = [
+        fixture("glustercluster-minimal.yaml"),
+        fixture("glustercluster-autoscaling.yaml"),
+    ];
+    let mut out = String::new();
+    for f in &files {
+        out.push_str(&c.ok(&["apply", "-f", f.to_str().unwrap()]).await);
+    }
     assert!(
         out.contains("glustercluster.storage.glusterops.dev/demo created"),
         "{out}"
