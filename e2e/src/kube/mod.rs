@@ -5,6 +5,16 @@
 //! semantics (resourceVersion, generation, finalizers, garbage collection, status and
 //! scale subresources), merge/JSON/strategic patches, server-side apply, watch and the
 //! Table form. Plain HTTP on loopback; no authentication.
+//!
+//! Not emulated (a test relying on these would pass here and fail on a cluster, or the
+//! other way round): authentication, authorization and RBAC enforcement (RBAC objects are
+//! stored, never consulted); admission webhooks and ValidatingAdmissionPolicy; Pods and
+//! every controller but the namespace controller, CRD instance cleanup and the garbage
+//! collector (a Deployment never gets pods or status); schema validation of built-in kinds
+//! (unknown fields in a Deployment are kept, not rejected); CRD validation ratcheting,
+//! CEL cost limits, conversion webhooks and multi-version conversion beyond apiVersion;
+//! protobuf responses and protobuf bodies other than the kinds in [`protobuf`]; CBOR;
+//! `/openapi/v2`; `exec`, `logs`, `port-forward`, `proxy`; selectable fields of CRDs.
 
 pub mod builtin;
 pub mod cel;
