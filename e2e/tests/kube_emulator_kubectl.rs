@@ -193,7 +193,8 @@ async fn invalid_manifests_fail_naming_the_field() {
         ),
         (
             m.replace("name: zone-b", "name: zone-a"),
-            "The GlusterCluster \"demo\" is invalid: spec.zones: Duplicate value: \"object\"",
+            // zones is a list-map keyed by name: the structural check names the duplicate item.
+            "spec.zones[1]: Duplicate value: map[string]interface {}{\"name\":\"zone-a\"}",
         ),
         (
             m.replacen("      nodes: 2\n", "      nodes: 2\n      minNodes: 3\n", 1),
