@@ -3,4 +3,5 @@
 //! `bootstrap`) and an imperative shell (`cloud`, `gluster`, `controller`).
 
 pub mod api;
+pub mod cloud;
 pub mod crd;
