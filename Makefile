@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo test lint fmt crds crds-check bench
+.PHONY: all setup build demo test lint fmt crds chart-crd crds-check bench
 
 all: build
 
@@ -29,9 +29,14 @@ lint:
 fmt:
 	cargo fmt --all
 
-## crds: regenerate crds/glusterclusters.yaml from the Rust types
+## crds: regenerate crds/glusterclusters.yaml from the Rust types, and the Helm chart's copy
 crds:
 	cargo run -q -p gluster-operator -- crd > crds/glusterclusters.yaml
+	hack/chart-crd.sh
+
+## chart-crd: rewrite the chart's CRD (with helm.sh/resource-policy: keep) from crds/glusterclusters.yaml
+chart-crd:
+	hack/chart-crd.sh
 
 bench:
 	@echo "no benchmarks yet: time-to-Ready and cloud-call benchmarks come with the reconciler (issue 9)"

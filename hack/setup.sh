@@ -9,6 +9,7 @@ APT_PACKAGES=(
   xfsprogs util-linux           # mkfs.xfs, xfs_info, losetup, blkid: brick preparation
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
+  e2fsprogs fdisk               # mkfs.ext4, sfdisk: foreign disks the brick script must not format
 )
 
 missing=()
@@ -27,3 +28,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 hack/tools.sh
+hack/python-tools.sh

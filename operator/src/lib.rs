@@ -4,4 +4,6 @@
 
 pub mod api;
 pub mod cloud;
+pub mod bootstrap;
 pub mod crd;
+pub mod plan;
