@@ -3,7 +3,7 @@
 //! `bootstrap`) and an imperative shell (`cloud`, `gluster`, `controller`).
 
 pub mod api;
-pub mod cloud;
 pub mod bootstrap;
+pub mod cloud;
 pub mod crd;
 pub mod plan;
