@@ -54,7 +54,7 @@ where
             kind,
             name,
             attempt,
-            request_id = err.request_id().unwrap_or("-"),
+            request_id = %err.request_id().unwrap_or("-"),
             error = %err,
             "create failed in a way that may have taken effect: looking for the resource before trying again"
         );

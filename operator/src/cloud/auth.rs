@@ -263,7 +263,7 @@ impl TokenManager {
                     let generation = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::info!(
                         cloud = %self.config.name,
-                        request_id,
+                        request_id = %request_id,
                         status = resp.status,
                         elapsed_ms,
                         generation,
@@ -282,11 +282,11 @@ impl TokenManager {
                     let api = resp.to_api_error(&call);
                     tracing::warn!(
                         cloud = %self.config.name,
-                        request_id = api.request_id.as_deref().unwrap_or("-"),
+                        request_id = %api.request_id.as_deref().unwrap_or("-"),
                         status = api.status,
                         elapsed_ms,
                         attempt,
-                        message = %api.message,
+                        cloud_message = %api.message,
                         "Keystone authentication failed"
                     );
                     if api.kind == ApiErrorKind::Unauthorized {
@@ -299,7 +299,7 @@ impl TokenManager {
                     CloudError::from(api)
                 }
                 Err(e) => {
-                    tracing::warn!(cloud = %self.config.name, request_id = "-", elapsed_ms, attempt, error = %e, "Keystone authentication failed");
+                    tracing::warn!(cloud = %self.config.name, request_id = %"-", elapsed_ms, attempt, error = %e, "Keystone authentication failed");
                     e
                 }
             };

@@ -456,7 +456,7 @@ impl Compute {
     pub async fn microversion(&self) -> Result<Microversion, CloudError> {
         self.microversion
             .get_or_try_init(|| async {
-                let mut req = Request::get("");
+                let mut req = Request::get("/");
                 req.root = Root::VersionRoot;
                 let doc: Value = self.client.get_json(req).await?;
                 let range = parse_versions_document(&doc, 2);

@@ -342,7 +342,7 @@ impl ServiceClient {
                         method = %call.method,
                         path = %call.path,
                         status = resp.status,
-                        request_id = resp.request_id.as_deref().unwrap_or("-"),
+                        request_id = %resp.request_id.as_deref().unwrap_or("-"),
                         attempt,
                         elapsed_ms,
                         "openstack call"
@@ -367,11 +367,11 @@ impl ServiceClient {
                         method = %call.method,
                         path = %call.path,
                         status = api.status,
-                        request_id = api.request_id.as_deref().unwrap_or("-"),
+                        request_id = %api.request_id.as_deref().unwrap_or("-"),
                         attempt,
                         elapsed_ms,
                         kind = %api.kind,
-                        message = %api.message,
+                        cloud_message = %api.message,
                         "openstack call failed"
                     );
                     if api.kind == ApiErrorKind::Unauthorized && !renewed {
@@ -388,7 +388,7 @@ impl ServiceClient {
                         service = %self.service,
                         method = %call.method,
                         path = %call.path,
-                        request_id = "-",
+                        request_id = %"-",
                         attempt,
                         elapsed_ms,
                         error = %e,
@@ -415,6 +415,7 @@ impl ServiceClient {
                 service = %self.service,
                 method = %call.method,
                 path = %call.path,
+                request_id = %err.request_id().unwrap_or("-"),
                 attempt,
                 delay_ms = delay.as_millis() as u64,
                 "retrying openstack call"

@@ -459,7 +459,7 @@ impl Networking {
             match self.client.send(req).await {
                 Ok(_) => {}
                 Err(e) if e.api_kind() == Some(ApiErrorKind::Conflict) => {
-                    tracing::debug!(group = %group.id, request_id = e.request_id().unwrap_or("-"), "security group rule exists already");
+                    tracing::debug!(group = %group.id, request_id = %e.request_id().unwrap_or("-"), "security group rule exists already");
                 }
                 Err(e) => return Err(e),
             }
