@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use cloud_client_support::*;
 use e2e::openstack::{FaultAction, HttpFault};
+use gluster_operator::cloud::network::gluster_rules;
 use gluster_operator::cloud::{
-    ApiErrorKind, ClientOptions, CloudError, ServerCreate, ServerQuery, Timeouts, VolumeCreate,
-    VolumeQuery,
+    ApiErrorKind, ClientOptions, CloudError, SecurityGroupSpec, ServerCreate, ServerQuery,
+    Timeouts, VolumeCreate, VolumeQuery,
 };
 
 const NETWORK_ID: &str = "6f2c8e1a-4b3d-4c5e-9a7f-0d1e2f3a4b5c";
@@ -49,6 +50,7 @@ fn servers_named(name: &str) -> ServerQuery {
 const FLAVORS: &str = "/compute/v2.1/flavors/detail";
 const SERVERS: &str = "/compute/v2.1/servers";
 const VOLUMES: &str = "/volume/v3/{project_id}/volumes";
+const RULES: &str = "/networking/v2.0/security-group-rules";
 
 #[tokio::test]
 async fn reads_are_retried_through_5xx_and_dropped_connections() {
@@ -484,6 +486,111 @@ async fn a_rejected_token_is_renewed_once() {
         calls(&sim, "GET", "/image/v2/images"),
         2,
         "401, then success"
+    );
+    sim.shutdown().await;
+}
+
+fn group_spec(cidrs: &[&str]) -> SecurityGroupSpec {
+    SecurityGroupSpec {
+        name: "gc-busy".into(),
+        description: "busy".into(),
+        tags: vec!["gluster-cluster-busy".into()],
+        rules: gluster_rules(&cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+            .expect("rules"),
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_rule_409_counts_as_done() {
+    let sim = start(fast_config()).await;
+    let cloud = client(&sim, "sim", fast_options());
+    let group = cloud
+        .network()
+        .ensure_security_group(&group_spec(&["10.0.0.0/8"]))
+        .await
+        .expect("group");
+    let posts = calls(&sim, "POST", RULES);
+    // Two reconcilers widen the group at once; rule creates are slowed so both see the same
+    // missing rules, and the second create of each rule meets Neutron's 409.
+    sim.faults()
+        .add_http(fault("POST", RULES, FaultAction::Latency { ms: 1000 }, None))
+        .expect("fault");
+    let wider = group_spec(&["10.0.0.0/8", "192.0.2.0/24"]);
+    let (a, b) = tokio::join!(
+        cloud.network().ensure_security_group(&wider),
+        cloud.network().ensure_security_group(&wider)
+    );
+    assert_eq!(a.expect("first").value, group.value);
+    assert_eq!(b.expect("second").value, group.value);
+    assert_eq!(
+        calls(&sim, "POST", RULES),
+        posts + 6,
+        "both posted the 3 new rules"
+    );
+    let seen = cloud
+        .network()
+        .get_security_group(&group.value)
+        .await
+        .expect("get")
+        .expect("exists");
+    let new_rules = seen
+        .security_group_rules
+        .iter()
+        .filter(|r| r.remote_ip_prefix.as_deref() == Some("192.0.2.0/24"))
+        .count();
+    assert_eq!(new_rules, 3, "no duplicates");
+    sim.faults().clear();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_resource_409_is_retried_then_surfaced() {
+    let sim = start(fast_config()).await;
+    let cloud = client(&sim, "sim", fast_options());
+    let group = cloud
+        .network()
+        .ensure_security_group(&group_spec(&["10.0.0.0/8"]))
+        .await
+        .expect("group");
+    let mut spec = server_spec("gc-busy-0");
+    spec.security_groups = vec!["gc-busy".into()];
+    let server = cloud.compute().create_server(&spec).await.expect("server");
+    cloud
+        .compute()
+        .wait_for_server_active(&server, fast_wait())
+        .await
+        .expect("active");
+    let err = cloud
+        .network()
+        .delete_security_group(&group.value)
+        .await
+        .expect_err("in use");
+    assert_eq!(err.api_kind(), Some(ApiErrorKind::Conflict), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(
+        err.cloud_message().is_some_and(|m| m.contains("in use")),
+        "{err:?}"
+    );
+    assert_eq!(
+        calls(&sim, "DELETE", "/networking/v2.0/security-groups/{id}"),
+        u64::from(fast_options().backoff.max_attempts)
+    );
+    cloud
+        .compute()
+        .delete_server(&server)
+        .await
+        .expect("delete server");
+    cloud
+        .compute()
+        .wait_for_server_deleted(&server, fast_wait())
+        .await
+        .expect("gone");
+    assert!(
+        cloud
+            .network()
+            .delete_security_group(&group.value)
+            .await
+            .expect("free now")
     );
     sim.shutdown().await;
 }

@@ -96,6 +96,9 @@ impl Session {
 pub enum Idempotency {
     /// GET, PUT, DELETE: repeated on any retryable error.
     Idempotent,
+    /// A create of something unique (a security group rule, a key pair): repeating it is safe,
+    /// since a duplicate is refused with 409, which is then the answer and is not retried.
+    UniqueCreate,
     /// A create (POST): repeated only when it was certainly not acted on (connect error, 429).
     /// Any other failure is returned, and [`CloudError::is_ambiguous`] tells the caller to look
     /// the resource up before creating again.
@@ -185,6 +188,13 @@ impl Request {
     /// Marks a POST as safe to repeat (an action without lasting side effect).
     pub fn idempotent(mut self) -> Self {
         self.idempotency = Idempotency::Idempotent;
+        self
+    }
+
+    /// Marks a POST as a create whose duplicate the service refuses with 409
+    /// ([`Idempotency::UniqueCreate`]).
+    pub fn unique_create(mut self) -> Self {
+        self.idempotency = Idempotency::UniqueCreate;
         self
     }
 
@@ -397,11 +407,7 @@ impl ServiceClient {
                     e
                 }
             };
-            let may_retry = match req.idempotency {
-                Idempotency::Idempotent => err.is_retryable(),
-                Idempotency::Create => err.is_not_sent(),
-            };
-            if !may_retry || !opts.backoff.allows_another(attempt) {
+            if !may_retry(req.idempotency, &err) || !opts.backoff.allows_another(attempt) {
                 return Err(err);
             }
             let mut delay = opts.backoff.delay(attempt - 1);
@@ -437,6 +443,17 @@ impl ServiceClient {
             Err(e) if e.api_kind() == Some(ApiErrorKind::NotFound) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Whether a request of this kind that failed with `err` may be sent again.
+pub fn may_retry(idempotency: Idempotency, err: &CloudError) -> bool {
+    match idempotency {
+        Idempotency::Idempotent => err.is_retryable(),
+        Idempotency::UniqueCreate => {
+            err.is_retryable() && err.api_kind() != Some(ApiErrorKind::Conflict)
+        }
+        Idempotency::Create => err.is_not_sent(),
     }
 }
 
@@ -493,6 +510,55 @@ mod tests {
             vec![("marker".into(), "m".into())]
         );
         assert!(next_link(&[]).is_none());
+    }
+
+    #[test]
+    fn retry_decisions() {
+        use super::super::error::{ApiError, TransportKind};
+        let api = |status: u16| -> CloudError {
+            ApiError {
+                call: CallInfo {
+                    service: ServiceType::Network,
+                    method: "POST".into(),
+                    path: "/v2.0/x".into(),
+                },
+                status,
+                kind: ApiErrorKind::classify(status, "", None),
+                message: String::new(),
+                request_id: None,
+                retry_after: None,
+            }
+            .into()
+        };
+        let transport = |kind| CloudError::Transport {
+            call: CallInfo {
+                service: ServiceType::Network,
+                method: "POST".into(),
+                path: "/".into(),
+            },
+            kind,
+            detail: String::new(),
+        };
+        use Idempotency::*;
+        // (error, Idempotent, UniqueCreate, Create)
+        let table = [
+            (api(500), true, true, false),
+            (api(503), true, true, false),
+            (api(429), true, true, true),
+            (api(409), true, false, false),
+            (api(400), false, false, false),
+            (api(403), false, false, false),
+            (api(404), false, false, false),
+            (api(413), false, false, false),
+            (transport(TransportKind::Connect), true, true, true),
+            (transport(TransportKind::Timeout), true, true, false),
+            (transport(TransportKind::Broken), true, true, false),
+        ];
+        for (err, idem, unique, create) in table {
+            assert_eq!(may_retry(Idempotent, &err), idem, "{err}");
+            assert_eq!(may_retry(UniqueCreate, &err), unique, "{err}");
+            assert_eq!(may_retry(Create, &err), create, "{err}");
+        }
     }
 
     #[test]

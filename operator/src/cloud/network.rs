@@ -455,7 +455,8 @@ impl Networking {
         for rule in &missing {
             // A rule is unique in Neutron (a duplicate is a 409), so repeating the create
             // after an ambiguous failure is safe.
-            let req = Request::post("/security-group-rules", rule.to_body(&group.id)).idempotent();
+            let req =
+                Request::post("/security-group-rules", rule.to_body(&group.id)).unique_create();
             match self.client.send(req).await {
                 Ok(_) => {}
                 Err(e) if e.api_kind() == Some(ApiErrorKind::Conflict) => {
