@@ -699,6 +699,62 @@ async fn volume_lifecycle_with_attachments_and_clones() {
         .expect("clone available");
     assert_eq!(clone.source_volid.as_deref(), Some(vol.id.as_str()));
 
+    // A volume from a snapshot of it, with an explicit volume type.
+    let snap = cloud
+        .volume()
+        .create_snapshot(
+            &vol.id,
+            "gc-vol-master",
+            &meta(&[("gluster.cluster-uid", "vol")]),
+        )
+        .await
+        .expect("snapshot");
+    let snap = cloud
+        .volume()
+        .wait_for_snapshot(&snap.id, fast_wait())
+        .await
+        .expect("available");
+    assert_eq!(snap.volume_id, vol.id);
+    let from_snap = cloud
+        .volume()
+        .create_volume(&VolumeCreate {
+            name: "gc-vol-from-snap".into(),
+            size_gib: 10,
+            availability_zone: Some("zone-a".into()),
+            volume_type: Some("__DEFAULT__".into()),
+            snapshot_id: Some(snap.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("from snapshot");
+    let from_snap = cloud
+        .volume()
+        .wait_for_volume(&from_snap.id, &[VolumeStatus::Available], fast_wait())
+        .await
+        .expect("available");
+    assert_eq!(from_snap.snapshot_id.as_deref(), Some(snap.id.as_str()));
+    assert_eq!(from_snap.volume_type.as_deref(), Some("__DEFAULT__"));
+    assert_eq!(from_snap.availability_zone.as_deref(), Some("zone-a"));
+    assert!(
+        cloud
+            .volume()
+            .delete_volume(&from_snap.id)
+            .await
+            .expect("delete")
+    );
+    cloud
+        .volume()
+        .wait_for_volume_deleted(&from_snap.id, fast_wait())
+        .await
+        .expect("gone");
+    assert!(
+        cloud
+            .volume()
+            .delete_snapshot(&snap.id)
+            .await
+            .expect("delete snapshot")
+    );
+
     // Attach to a server, see it, detach.
     let server = cloud
         .compute()
@@ -831,6 +887,24 @@ async fn volume_refusals_and_failures_carry_the_cloud_message() {
     );
     assert_eq!(calls(&sim, "POST", "/volume/v3/{project_id}/volumes"), 1);
 
+    // An unknown volume type: Cinder's 404, terminal.
+    let err = cloud
+        .volume()
+        .create_volume(&VolumeCreate {
+            name: "gc-t-0".into(),
+            size_gib: 1,
+            volume_type: Some("platinum".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no such type");
+    assert!(err.is_not_found() && !err.is_retryable(), "{err:?}");
+    assert!(
+        err.cloud_message().is_some_and(|m| m.contains("platinum")),
+        "{err:?}"
+    );
+    assert_eq!(calls(&sim, "POST", "/volume/v3/{project_id}/volumes"), 2);
+
     // Over the gigabytes quota: 413 with Cinder's quota message.
     let err = cloud
         .volume()
@@ -851,7 +925,7 @@ async fn volume_refusals_and_failures_carry_the_cloud_message() {
     assert!(err.request_id().is_some_and(|r| r.starts_with("req-")));
     assert_eq!(
         calls(&sim, "POST", "/volume/v3/{project_id}/volumes"),
-        2,
+        3,
         "quota is not retried"
     );
 

@@ -513,7 +513,12 @@ async fn a_duplicate_rule_409_counts_as_done() {
     // Two reconcilers widen the group at once; rule creates are slowed so both see the same
     // missing rules, and the second create of each rule meets Neutron's 409.
     sim.faults()
-        .add_http(fault("POST", RULES, FaultAction::Latency { ms: 1000 }, None))
+        .add_http(fault(
+            "POST",
+            RULES,
+            FaultAction::Latency { ms: 1000 },
+            None,
+        ))
         .expect("fault");
     let wider = group_spec(&["10.0.0.0/8", "192.0.2.0/24"]);
     let (a, b) = tokio::join!(
@@ -593,4 +598,34 @@ async fn a_busy_resource_409_is_retried_then_surfaced() {
             .expect("free now")
     );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_cloud_is_a_retryable_connect_error() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let sim = start(fast_config()).await;
+    let yaml = sim
+        .clouds_yaml()
+        .replace(&sim.base_url(), &format!("http://127.0.0.1:{port}"));
+    sim.shutdown().await;
+    let cloud =
+        gluster_operator::cloud::Cloud::from_clouds_yaml(&yaml, "sim", None, fast_options())
+            .expect("client");
+    let err = cloud.authenticate().await.expect_err("nobody listens");
+    assert!(
+        matches!(
+            err,
+            CloudError::Transport {
+                kind: gluster_operator::cloud::error::TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable() && err.is_not_sent() && !err.is_ambiguous());
+    assert_eq!(err.reason(), "CloudUnreachable");
 }

@@ -57,7 +57,7 @@ pub use limits::Limits;
 pub use network::{Network, Networking, Port, SecurityGroup, SecurityGroupSpec};
 pub use secret::Secret;
 pub use transport::Timeouts;
-pub use volume::{BlockStorage, Volume, VolumeCreate, VolumeQuery, VolumeStatus};
+pub use volume::{BlockStorage, Snapshot, Volume, VolumeCreate, VolumeQuery, VolumeStatus};
 pub use wait::WaitPolicy;
 
 use http::{ServiceClient, Session};

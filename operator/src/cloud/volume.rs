@@ -122,6 +122,26 @@ pub struct Volume {
     pub snapshot_id: Option<String>,
 }
 
+/// A volume snapshot (the "master" a brick can be cloned from).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Snapshot {
+    /// Its ID.
+    pub id: String,
+    /// Its name.
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// `creating`, `available`, `deleting`, `error`, …
+    pub status: String,
+    /// The volume it was taken of.
+    pub volume_id: String,
+    /// Size, GiB.
+    #[serde(default)]
+    pub size: u64,
+    /// Metadata.
+    #[serde(default, deserialize_with = "null_default")]
+    pub metadata: BTreeMap<String, String>,
+}
+
 /// What to create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeCreate {
@@ -324,6 +344,74 @@ impl BlockStorage {
             .get_json(Request::get("/os-availability-zone"))
             .await?;
         Ok(parse_zones(body))
+    }
+
+    /// Takes a snapshot of an available volume.
+    pub async fn create_snapshot(
+        &self,
+        volume_id: &str,
+        name: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Snapshot, CloudError> {
+        #[derive(Deserialize)]
+        struct One {
+            snapshot: Snapshot,
+        }
+        let body =
+            json!({"snapshot": {"volume_id": volume_id, "name": name, "metadata": metadata}});
+        let resp = self.client.send(Request::post("/snapshots", body)).await?;
+        Ok(resp.json::<One>()?.snapshot)
+    }
+
+    /// A snapshot by ID; `None` if it does not exist.
+    pub async fn get_snapshot(&self, id: &str) -> Result<Option<Snapshot>, CloudError> {
+        #[derive(Deserialize)]
+        struct One {
+            snapshot: Snapshot,
+        }
+        match self
+            .client
+            .send(Request::get(format!("/snapshots/{}", seg(id))))
+            .await
+        {
+            Ok(resp) => Ok(Some(resp.json::<One>()?.snapshot)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a snapshot: `Ok(false)` if it was already gone.
+    pub async fn delete_snapshot(&self, id: &str) -> Result<bool, CloudError> {
+        self.client
+            .delete_idempotent(Request::delete(format!("/snapshots/{}", seg(id))))
+            .await
+    }
+
+    /// Waits until the snapshot is `available`; [`CloudError::ResourceFailed`] on an error
+    /// status.
+    pub async fn wait_for_snapshot(
+        &self,
+        id: &str,
+        policy: WaitPolicy,
+    ) -> Result<Snapshot, CloudError> {
+        wait_for(policy, "snapshot", id, "available", || async {
+            let Some(snap) = self.get_snapshot(id).await? else {
+                return Err(CloudError::NotFound {
+                    kind: "snapshot",
+                    name: id.to_string(),
+                });
+            };
+            match snap.status.as_str() {
+                "available" => Ok(Poll::Ready(snap)),
+                s if s.starts_with("error") => Err(CloudError::ResourceFailed {
+                    kind: "snapshot",
+                    id: id.to_string(),
+                    status: snap.status.clone(),
+                }),
+                s => Ok(Poll::Pending(s.to_string())),
+            }
+        })
+        .await
     }
 
     /// Waits until the volume's status is one of `wanted`; [`CloudError::ResourceFailed`] if it
