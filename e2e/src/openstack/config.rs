@@ -672,7 +672,8 @@ mod tests {
     fn errors_name_the_field() {
         let mut c = SimConfig::default();
         c.networks[0].subnet.cidr = "127.0.0.0/8".into();
-        c.validate().expect("the default pool of 127.0.0.0/8 starts at 127.0.0.10");
+        c.validate()
+            .expect("the default pool of 127.0.0.0/8 starts at 127.0.0.10");
         c.networks[0].subnet.allocation_start = Some("127.0.0.1".into());
         let e = c.validate().expect_err("pool holds 127.0.0.1");
         assert!(e.to_string().contains("networks[0].subnet.cidr"), "{e}");
