@@ -169,3 +169,81 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cacert_error(tls: TlsConfig) -> String {
+        match build_http_client(&tls, Timeouts::default(), |p| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} absent", p.display()),
+            ))
+        }) {
+            Err(CloudError::Config { field, reason }) => {
+                assert_eq!(field, "cacert");
+                reason
+            }
+            other => panic!("expected a cacert error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_ca_settings_name_the_field() {
+        let reason = cacert_error(TlsConfig {
+            verify: true,
+            ca: Some(CaCert::Path("/nope/ca.pem".into())),
+        });
+        assert!(reason.contains("/nope/ca.pem"), "{reason}");
+        let reason = cacert_error(TlsConfig {
+            verify: true,
+            ca: Some(CaCert::Pem("not a certificate".into())),
+        });
+        assert!(reason.contains("certificate"), "{reason}");
+    }
+
+    #[test]
+    fn builds_with_and_without_verification() {
+        for verify in [true, false] {
+            build_http_client(&TlsConfig { verify, ca: None }, Timeouts::default(), |_| {
+                Ok(Vec::new())
+            })
+            .expect("client");
+        }
+    }
+
+    #[test]
+    fn api_errors_from_responses() {
+        let call = CallInfo {
+            service: super::super::error::ServiceType::BlockStorage,
+            method: "POST".into(),
+            path: "/v3/p/volumes".into(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().expect("header"));
+        let resp = RawResponse {
+            status: 503,
+            headers: headers.clone(),
+            body: br#"{"serviceUnavailable": {"message": "busy", "code": 503}}"#.to_vec(),
+            request_id: Some("req-1".into()),
+        };
+        let e = resp.to_api_error(&call);
+        assert_eq!(
+            e.kind,
+            ApiErrorKind::RateLimited,
+            "503 + Retry-After is a rate limit"
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(e.message, "busy");
+        let resp = RawResponse {
+            status: 413,
+            headers,
+            body: br#"{"overLimit": {"message": "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota.", "code": 413, "retryAfter": "0"}}"#.to_vec(),
+            request_id: None,
+        };
+        let e = resp.to_api_error(&call);
+        assert_eq!(e.kind, ApiErrorKind::QuotaExceeded);
+        assert_eq!(e.retry_after, None, "a quota is not waited out");
+    }
+}
