@@ -2,3 +2,4 @@
 //! emulator and the loopback gluster nodes (DESIGN.md §8). Test infrastructure only.
 
 pub mod kube;
+pub mod openstack;

@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod bootstrap;
+pub mod cloud;
 pub mod crd;
 pub mod plan;
