@@ -502,9 +502,10 @@ pub(crate) async fn create(
         w.servers
             .get(&id)
             .map(|s| {
-                s.security_groups
+                s.security_group_ids
                     .iter()
-                    .map(|g| json!({"name": g}))
+                    .filter_map(|g| w.security_groups.get(g))
+                    .map(|g| json!({"name": g.name}))
                     .collect()
             })
             .unwrap_or_default()
