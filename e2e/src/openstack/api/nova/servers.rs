@@ -180,6 +180,20 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
             "openstack-sim creates one server per request: min_count and max_count must be 1",
         ));
     }
+    for bdm in ["block_device_mapping", "block_device_mapping_v2"] {
+        if server
+            .get(bdm)
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                S,
+                format!(
+                    "openstack-sim does not model {bdm}: boot from an image and attach volumes afterwards"
+                ),
+            ));
+        }
+    }
     let user_data = match server.get("user_data") {
         None => None,
         Some(v @ Value::String(s)) => {
