@@ -463,7 +463,7 @@ async fn server_create_refuses_bad_input_like_nova() {
     );
     let a = create(with(
         "block_device_mapping_v2",
-        json!([{"boot_index": 0, "uuid": UBUNTU, "source_type": "image"}]),
+        json!([{"boot_index": 0, "uuid": UBUNTU, "source_type": "image", "destination_type": "volume", "volume_size": 10}]),
     ))
     .await;
     assert_eq!(

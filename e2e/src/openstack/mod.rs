@@ -57,7 +57,8 @@
 //!   already used 64 of 64 instances`, Cinder 413 `Maximum number of volumes allowed (N) exceeded
 //!   for quota 'volumes'.` with `Retry-After: 0`.
 //! - Not modelled: admin-only fields and APIs, server actions (reboot, resize, ...), boot from
-//!   volume (`block_device_mapping_v2` is refused), ports created through Neutron, key pair
+//!   volume (volumes in `block_device_mapping_v2` are refused; an image mapping boots from the
+//!   image), ports created through Neutron, key pair
 //!   generation (a `public_key` is required), Neutron quotas.
 
 mod api;

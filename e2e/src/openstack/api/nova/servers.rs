@@ -180,18 +180,41 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
             "openstack-sim creates one server per request: min_count and max_count must be 1",
         ));
     }
-    for bdm in ["block_device_mapping", "block_device_mapping_v2"] {
-        if server
-            .get(bdm)
-            .and_then(Value::as_array)
-            .is_some_and(|l| !l.is_empty())
-        {
-            return Err(ApiError::bad_request(
-                S,
-                format!(
-                    "openstack-sim does not model {bdm}: boot from an image and attach volumes afterwards"
-                ),
-            ));
+    // Clients put the image in a block device mapping too (image → local disk, boot index 0):
+    // that is booting from the image. Anything involving volumes is not modelled.
+    let mut bdm_image: Option<String> = None;
+    if server
+        .get("block_device_mapping")
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            S,
+            "openstack-sim does not model block_device_mapping",
+        ));
+    }
+    for bdm in server
+        .get("block_device_mapping_v2")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let source = bdm.get("source_type").and_then(Value::as_str);
+        let destination = bdm
+            .get("destination_type")
+            .and_then(Value::as_str)
+            .unwrap_or("local");
+        match (source, destination) {
+            (Some("image"), "local") => {
+                bdm_image = bdm.get("uuid").and_then(Value::as_str).map(str::to_string)
+            }
+            (Some("blank"), "local") => {}
+            _ => {
+                return Err(ApiError::bad_request(
+                    S,
+                    "openstack-sim does not model volumes in block_device_mapping_v2: boot from an image and attach volumes afterwards",
+                ));
+            }
         }
     }
     let user_data = match server.get("user_data") {
@@ -244,6 +267,8 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
     let image_id = server
         .get("imageRef")
         .and_then(ref_id)
+        .filter(|id| !id.is_empty())
+        .or(bdm_image)
         .filter(|id| cfg.images.iter().any(|i| &i.id == id))
         .ok_or_else(|| ApiError::bad_request(S, "Can not find requested image"))?;
     let availability_zone = match server.get("availability_zone") {
