@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo test lint fmt crds crds-check bench
+.PHONY: all setup build demo test lint fmt crds chart-crd crds-check bench
 
 all: build
 
@@ -16,6 +16,11 @@ setup:
 
 build:
 	cargo build --workspace --all-targets
+
+## demo: the main job. Until the reconciler exists: the planner over every example, said plainly.
+demo: setup
+	cargo build -q -p gluster-operator
+	@hack/demo.sh "$(BIN)"
 
 ## test: every test (unit, property, CEL, CRD sync, golden plans, real tools)
 test: setup lint
@@ -29,9 +34,14 @@ lint:
 fmt:
 	cargo fmt --all
 
-## crds: regenerate crds/glusterclusters.yaml from the Rust types
+## crds: regenerate crds/glusterclusters.yaml from the Rust types, and the Helm chart's copy
 crds:
 	cargo run -q -p gluster-operator -- crd > crds/glusterclusters.yaml
+	hack/chart-crd.sh
+
+## chart-crd: rewrite the chart's CRD (with helm.sh/resource-policy: keep) from crds/glusterclusters.yaml
+chart-crd:
+	hack/chart-crd.sh
 
 bench:
 	@echo "no benchmarks yet: time-to-Ready and cloud-call benchmarks come with the reconciler (issue 9)"

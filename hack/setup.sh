@@ -9,11 +9,12 @@ APT_PACKAGES=(
   xfsprogs util-linux           # mkfs.xfs, xfs_info, losetup, blkid: brick preparation
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
+  e2fsprogs fdisk               # mkfs.ext4, sfdisk: foreign disks the brick script must not format
 )
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -27,14 +28,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 hack/tools.sh
+hack/python-tools.sh
 
-# The real OpenStack CLI (PyPI python-openstackclient, pinned) in its own venv: the simulator's
-# tests run it to show that a client nobody here wrote accepts the simulator's responses.
+# The real OpenStack CLI (PyPI python-openstackclient, pinned) in its own venv (its many
+# dependencies stay apart from .tools/venv): the simulator's tests run it to show that a client
+# nobody here wrote accepts the simulator's responses.
 OSC_VERSION=10.5.0
 OSC_VENV=.tools/venv-osc
-if ! "$OSC_VENV/bin/openstack" --version 2>/dev/null | grep -qx "openstack $OSC_VERSION"; then
+if [ "$("$OSC_VENV/bin/openstack" --version 2>/dev/null)" != "openstack $OSC_VERSION" ]; then
   echo "setup: installing python-openstackclient $OSC_VERSION into $OSC_VENV"
   python3 -m venv "$OSC_VENV"
-  "$OSC_VENV/bin/pip" install --quiet --disable-pip-version-check "python-openstackclient==$OSC_VERSION"
+  "$OSC_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "python-openstackclient==$OSC_VERSION"
   "$OSC_VENV/bin/openstack" --version
 fi

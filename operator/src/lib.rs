@@ -3,4 +3,6 @@
 //! `bootstrap`) and an imperative shell (`cloud`, `gluster`, `controller`).
 
 pub mod api;
+pub mod bootstrap;
 pub mod crd;
+pub mod plan;

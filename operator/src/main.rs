@@ -1,8 +1,15 @@
 //! The `gluster-operator` command: the operator itself and the tools a user runs before it.
 
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use gluster_operator::bootstrap::{
+    AuthorizedKey, DistroFamily, PreviewRequest, SshKeyPair, render_preview,
+};
+use gluster_operator::plan::manifest::{Document, parse_documents};
+use gluster_operator::plan::{CloudFacts, CurrentState, plan_change, plan_cluster, report};
 
 /// Builds and runs GlusterFS storage clusters on OpenStack.
 #[derive(Parser)]
@@ -16,6 +23,58 @@ struct Cli {
 enum Command {
     /// Print the GlusterCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Show what the operator would build for GlusterCluster manifests, touching nothing: the
+    /// nodes per zone, the replica sets with each brick's zone, the exact gluster commands and
+    /// the storage choice per zone. A refused spec is reported on stderr with the reason, and
+    /// the exit status is 1.
+    Plan {
+        /// A manifest file (one or more YAML documents); `-` reads standard input. Repeatable.
+        #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// The availability zones whose block storage (Cinder) serves volumes, comma-separated.
+        /// Decides `storage: Auto`; without it, Auto zones are shown undecided.
+        #[arg(long, value_delimiter = ',', value_name = "ZONES")]
+        block_storage_zones: Option<Vec<String>>,
+        /// The manifests as they are applied now: for each cluster found there too (same
+        /// namespace and name), show the steps from that cluster's layout to the new spec
+        /// (scale-out, scale-in) instead of building it from scratch.
+        #[arg(long, value_name = "FILE")]
+        from: Option<String>,
+    },
+    /// Print the #cloud-config user-data a node of a GlusterCluster manifest boots with.
+    ///
+    /// The output holds a freshly generated SSH host key for the node: treat it as a secret.
+    RenderUserData(RenderUserData),
+}
+
+#[derive(Args)]
+struct RenderUserData {
+    /// The GlusterCluster manifest (YAML; `-` reads stdin).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: PathBuf,
+    /// The node: its name (e.g. demo-zone-a-1) or its 0-based index across the cluster (as `plan` prints it).
+    #[arg(long, value_name = "NAME|INDEX")]
+    node: String,
+    /// The GlusterCluster to use when the manifest holds several (its metadata.name).
+    #[arg(long, value_name = "NAME")]
+    cluster: Option<String>,
+    /// The image's distribution family: debian (Debian, Ubuntu) or el (CentOS, Rocky, Alma,
+    /// RHEL). Default: guessed from spec.image.
+    #[arg(long, value_name = "FAMILY")]
+    distro: Option<DistroFamily>,
+    /// The Cinder volume ID of the node's brick (zones whose bricks are volumes).
+    #[arg(long, value_name = "ID", conflicts_with = "ephemeral")]
+    volume_id: Option<String>,
+    /// Use the ephemeral disk as the brick (needed for zones with storage Auto).
+    #[arg(long)]
+    ephemeral: bool,
+    /// The public key the operator logs in with (an authorized_keys line). Default: a freshly
+    /// generated throwaway key.
+    #[arg(long, value_name = "FILE")]
+    ssh_public_key: Option<PathBuf>,
+    /// Extra #cloud-config to merge into the node's user-data.
+    #[arg(long, value_name = "FILE")]
+    extra_user_data: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -31,5 +90,228 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plan {
+            files,
+            block_storage_zones,
+            from,
+        } => {
+            let facts = CloudFacts {
+                block_storage_zones: block_storage_zones.map(|zones| {
+                    zones
+                        .into_iter()
+                        .map(|z| z.trim().to_string())
+                        .filter(|z| !z.is_empty())
+                        .collect()
+                }),
+            };
+            let previous = match from.as_deref().map(|f| read_previous(f, &facts)) {
+                None => Some(Vec::new()),
+                Some(Ok(previous)) => Some(previous),
+                Some(Err(e)) => {
+                    eprintln!("error: {e}");
+                    None
+                }
+            };
+            let Some(previous) = previous else {
+                return ExitCode::FAILURE;
+            };
+            if run_plan(&files, &facts, &previous) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::RenderUserData(args) => match render_user_data(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// A cluster as applied now (from `--from`): its identity and the state its plan leads to.
+struct Previous {
+    namespace: Option<String>,
+    name: String,
+    file: String,
+    state: CurrentState,
+}
+
+/// The clusters of the `--from` manifests, each as the state its own plan builds.
+fn read_previous(file: &str, facts: &CloudFacts) -> Result<Vec<Previous>, String> {
+    let text = read_input(file).map_err(|e| format!("{file}: {e}"))?;
+    let mut out = Vec::new();
+    for doc in parse_documents(&text) {
+        match doc.map_err(|e| format!("{file}: {e}"))? {
+            Document::Other { .. } => {}
+            Document::Cluster { cluster, .. } => {
+                let name = cluster.metadata.name.clone().unwrap_or_default();
+                let plan = plan_cluster(&name, &cluster.spec, facts).map_err(|e| {
+                    format!(
+                        "{file}: the current GlusterCluster {name} is refused itself [{}]: {e}",
+                        e.reason()
+                    )
+                })?;
+                out.push(Previous {
+                    namespace: cluster.metadata.namespace.clone(),
+                    name,
+                    file: file.to_string(),
+                    state: CurrentState::after(&plan),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Plan every GlusterCluster in `files` (as a change from `previous` where it names the same
+/// cluster); reports go to stdout, refusals and read errors to stderr. Returns whether
+/// everything was planned.
+fn run_plan(files: &[String], facts: &CloudFacts, previous: &[Previous]) -> bool {
+    let mut ok = true;
+    let mut printed = 0usize;
+    for file in files {
+        let text = match read_input(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {file}: {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let mut clusters = 0usize;
+        for doc in parse_documents(&text) {
+            match doc {
+                Err(e) => {
+                    eprintln!("error: {file}: {e}");
+                    ok = false;
+                }
+                Ok(Document::Other { document, kind }) => {
+                    let kind = if kind.is_empty() {
+                        "object without kind"
+                    } else {
+                        &kind
+                    };
+                    eprintln!(
+                        "note: {file}: document {document} is a {kind}, not a GlusterCluster; skipped"
+                    );
+                }
+                Ok(Document::Cluster { document, cluster }) => {
+                    clusters += 1;
+                    let name = cluster.metadata.name.as_deref().unwrap_or_default();
+                    let who = match cluster.metadata.namespace.as_deref() {
+                        Some(ns) => format!("GlusterCluster {ns}/{name}"),
+                        None => format!("GlusterCluster {name}"),
+                    };
+                    let before = previous
+                        .iter()
+                        .find(|p| p.name == name && p.namespace == cluster.metadata.namespace);
+                    let (result, title) = match before {
+                        Some(p) => (
+                            plan_change(name, &cluster.spec, facts, &p.state),
+                            format!("{who} ({file}), changing from {}", p.file),
+                        ),
+                        None => (
+                            plan_cluster(name, &cluster.spec, facts),
+                            format!("{who} ({file})"),
+                        ),
+                    };
+                    match result {
+                        Ok(plan) => {
+                            if printed > 0 {
+                                println!();
+                            }
+                            print!("{}", report::render(&title, &plan));
+                            printed += 1;
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "error: {who} ({file}, document {document}) refused [{}]: {e}",
+                                e.reason()
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        if clusters == 0 && ok {
+            eprintln!("note: {file}: no GlusterCluster found");
+        }
+    }
+    ok
+}
+
+fn read_input(file: &str) -> std::io::Result<String> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    if path == Path::new("-") {
+        return std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("{what}: reading stdin: {e}"));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+fn render_user_data(args: RenderUserData) -> Result<(), String> {
+    let manifest = read(&args.file, "manifest")?;
+    let mut throwaway = None;
+    let operator_key = match &args.ssh_public_key {
+        Some(path) => AuthorizedKey::parse(
+            &format!("--ssh-public-key {}", path.display()),
+            &read(path, "--ssh-public-key")?,
+        )
+        .map_err(|e| e.to_string())?,
+        None => {
+            let key = SshKeyPair::generate("gluster-operator@render-user-data")
+                .map_err(|e| e.to_string())?;
+            throwaway = Some(key.public_key().fingerprint().to_string());
+            key.public_key().clone()
+        }
+    };
+    let extra_user_data = args
+        .extra_user_data
+        .as_deref()
+        .map(|p| read(p, "--extra-user-data"))
+        .transpose()?;
+    let host_key = SshKeyPair::generate("gluster-operator-host-key").map_err(|e| e.to_string())?;
+    // The public half only: safe to show, and what the operator pins.
+    let host_fingerprint = host_key.public_key().fingerprint().to_string();
+    let preview = render_preview(
+        &manifest,
+        PreviewRequest {
+            node: args.node,
+            cluster: args.cluster,
+            distro: args.distro,
+            volume_id: args.volume_id,
+            ephemeral: args.ephemeral,
+            operator_key,
+            host_key,
+            extra_user_data,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(fingerprint) = throwaway {
+        eprintln!(
+            "note: authorized a throwaway operator key ({fingerprint}); pass --ssh-public-key FILE to authorize yours"
+        );
+    }
+    eprintln!(
+        "note: node {} ({} image), host key {host_fingerprint}; {} bytes, {} of Nova's 65535 once base64-encoded",
+        preview.node,
+        preview.distro,
+        preview.user_data.len(),
+        preview.user_data.base64_len(),
+    );
+    print!("{}", preview.user_data.as_str());
+    Ok(())
 }

@@ -30,7 +30,10 @@ pub fn set_condition(conditions: &mut Vec<Condition>, new: Condition) {
             } else {
                 new.last_transition_time.clone()
             };
-            *existing = Condition { last_transition_time, ..new };
+            *existing = Condition {
+                last_transition_time,
+                ..new
+            };
         }
         None => conditions.push(new),
     }
@@ -72,8 +75,18 @@ mod tests {
 
     #[test]
     fn same_status_keeps_transition_time_and_updates_message() {
-        let mut cs = vec![condition(READY, FALSE, "Creating", "booting", Some(1), at(10))];
-        set_condition(&mut cs, condition(READY, FALSE, "Joining", "probing peers", Some(2), at(20)));
+        let mut cs = vec![condition(
+            READY,
+            FALSE,
+            "Creating",
+            "booting",
+            Some(1),
+            at(10),
+        )];
+        set_condition(
+            &mut cs,
+            condition(READY, FALSE, "Joining", "probing peers", Some(2), at(20)),
+        );
         assert_eq!(cs.len(), 1);
         assert_eq!(cs[0].last_transition_time, at(10));
         assert_eq!(cs[0].reason, "Joining");
@@ -83,17 +96,40 @@ mod tests {
 
     #[test]
     fn status_change_moves_transition_time() {
-        let mut cs = vec![condition(READY, FALSE, "Creating", "booting", Some(1), at(10))];
-        set_condition(&mut cs, condition(READY, TRUE, "VolumeStarted", "ok", Some(1), at(30)));
+        let mut cs = vec![condition(
+            READY,
+            FALSE,
+            "Creating",
+            "booting",
+            Some(1),
+            at(10),
+        )];
+        set_condition(
+            &mut cs,
+            condition(READY, TRUE, "VolumeStarted", "ok", Some(1), at(30)),
+        );
         assert_eq!(cs[0].last_transition_time, at(30));
         assert_eq!(cs[0].status, TRUE);
     }
 
     #[test]
     fn new_type_is_appended() {
-        let mut cs = vec![condition(READY, FALSE, "Creating", "booting", Some(1), at(10))];
-        set_condition(&mut cs, condition(STALLED, TRUE, "InvalidSpec", "bad", Some(1), at(11)));
+        let mut cs = vec![condition(
+            READY,
+            FALSE,
+            "Creating",
+            "booting",
+            Some(1),
+            at(10),
+        )];
+        set_condition(
+            &mut cs,
+            condition(STALLED, TRUE, "InvalidSpec", "bad", Some(1), at(11)),
+        );
         assert_eq!(cs.len(), 2);
-        assert_eq!(find(&cs, STALLED).map(|c| c.reason.as_str()), Some("InvalidSpec"));
+        assert_eq!(
+            find(&cs, STALLED).map(|c| c.reason.as_str()),
+            Some("InvalidSpec")
+        );
     }
 }

@@ -12,7 +12,11 @@ use super::status::GlusterClusterStatus;
 /// A GlusterFS storage cluster on OpenStack: Nova servers with one brick each (a Cinder volume,
 /// or the local ephemeral disk of a larger flavor), a trusted pool and one gluster volume laid out
 /// across availability zones.
+// clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// Each printcolumn(...) repeats `type_ = ...`, which clippy mistakes for one attribute given twice.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "storage.glusterops.dev",
     version = "v1alpha1",
@@ -26,11 +30,35 @@ use super::status::GlusterClusterStatus;
     status = "GlusterClusterStatus",
     derive = "PartialEq",
     doc = "A GlusterFS storage cluster on OpenStack, built and run by gluster-operator.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Whether the volume is started and every node is ready"),
-    printcolumn(name = "Nodes", type_ = "string", json_path = ".status.nodeSummary", description = "Ready nodes / desired nodes"),
-    printcolumn(name = "Type", type_ = "string", json_path = ".status.volume.type", description = "Gluster volume type"),
-    printcolumn(name = "Capacity", type_ = "string", json_path = ".status.capacity", description = "Usable capacity of the gluster volume"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the volume is started and every node is ready"
+    ),
+    printcolumn(
+        name = "Nodes",
+        type_ = "string",
+        json_path = ".status.nodeSummary",
+        description = "Ready nodes / desired nodes"
+    ),
+    printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".status.volume.type",
+        description = "Gluster volume type"
+    ),
+    printcolumn(
+        name = "Capacity",
+        type_ = "string",
+        json_path = ".status.capacity",
+        description = "Usable capacity of the gluster volume"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("self.zones.all(z, self.zones.filter(y, y.name == z.name).size() == 1)").message("spec.zones[].name must be unique").field_path(".zones").reason(Reason::FieldValueDuplicate))]
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || !self.autoscaling.enabled || self.zones.all(z, has(z.minNodes) && has(z.maxNodes))").message("spec.autoscaling.enabled needs minNodes and maxNodes on every zone").field_path(".autoscaling"))]
@@ -78,7 +106,10 @@ pub struct GlusterClusterSpec {
 pub struct CloudSpec {
     /// Name of a Secret in the cluster's namespace with the key `clouds.yaml` (the standard
     /// OpenStack client configuration). Application credentials are recommended.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub secret_name: String,
     /// The entry of `clouds.yaml` to use (e.g. `openstack`).
     #[schemars(length(min = 1, max = 255))]
@@ -151,7 +182,10 @@ pub struct BrickSpec {
     /// Where the brick filesystem (XFS, inode size 512) is mounted on each node. Immutable.
     /// Default: `/export/<volume name>`. The brick itself is the subdirectory `brick` below it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$"), length(max = 200))]
+    #[schemars(
+        regex(pattern = r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$"),
+        length(max = 200)
+    )]
     pub mount_path: Option<String>,
 }
 
@@ -209,10 +243,12 @@ pub struct VolumeSpec {
     pub transport: Transport,
     /// Extra `gluster volume set` options, name to value (e.g. `performance.cache-size: 256MB`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 128))]
     pub options: BTreeMap<String, String>,
     /// Client networks allowed to mount the volume, as CIDRs (e.g. `10.0.0.0/8`); they become
     /// `auth.allow` and the security group's sources. Default: any client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 43)))]
     #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("volume.allowedClients must be CIDRs such as 10.0.0.0/8"))]
     pub allowed_clients: Vec<String>,
 }
