@@ -103,6 +103,7 @@ struct CreateRequest {
     flavor_id: String,
     image_id: String,
     availability_zone: String,
+    requested_zone: Option<String>,
     networks: Vec<usize>,
     security_groups: Vec<(String, String)>,
     key_name: Option<String>,
@@ -271,9 +272,9 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
         .or(bdm_image)
         .filter(|id| cfg.images.iter().any(|i| &i.id == id))
         .ok_or_else(|| ApiError::bad_request(S, "Can not find requested image"))?;
-    let availability_zone = match server.get("availability_zone") {
-        None | Some(Value::Null) => cfg.zones[0].name.clone(),
-        Some(Value::String(z)) if cfg.zones.iter().any(|c| &c.name == z) => z.clone(),
+    let requested_zone = match server.get("availability_zone") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(z)) if cfg.zones.iter().any(|c| &c.name == z) => Some(z.clone()),
         Some(_) => {
             return Err(ApiError::bad_request(
                 S,
@@ -281,6 +282,10 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
             ));
         }
     };
+    // Unpinned servers land in the first zone (a scheduler with one host per zone).
+    let availability_zone = requested_zone
+        .clone()
+        .unwrap_or_else(|| cfg.zones[0].name.clone());
     let networks = parse_networks(sh, server.get("networks"))?;
     let key_name = match server.get("key_name") {
         None | Some(Value::Null) => None,
@@ -346,6 +351,7 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
         flavor_id,
         image_id,
         availability_zone,
+        requested_zone,
         networks,
         security_groups,
         key_name,
@@ -513,6 +519,7 @@ pub(crate) async fn create(
                 flavor_id: req.flavor_id,
                 image_id: req.image_id,
                 availability_zone: req.availability_zone,
+                requested_zone: req.requested_zone,
                 networks: req.networks,
                 security_groups: names,
                 security_group_ids: ids,

@@ -146,7 +146,7 @@ pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool) -> 
         v["OS-EXT-SRV-ATTR:hostname"] = json!(hostname(&s.name));
     }
     if mv.at_least(2, 96) {
-        v["pinned_availability_zone"] = json!(s.availability_zone);
+        v["pinned_availability_zone"] = json!(s.requested_zone);
     }
     v
 }
