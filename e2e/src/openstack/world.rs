@@ -189,8 +189,7 @@ pub(crate) struct SgRule {
     pub created_at: DateTime<Utc>,
 }
 
-/// Everything the simulated cloud holds.
-#[derive(Debug)]
+/// Everything the simulated cloud holds. Not `Debug`: it holds the issued tokens.
 pub(crate) struct World {
     pub config: Arc<SimConfig>,
     pub tokens: HashMap<String, Token>,
