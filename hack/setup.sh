@@ -9,6 +9,8 @@ APT_PACKAGES=(
   xfsprogs util-linux           # mkfs.xfs, xfs_info, losetup, blkid: brick preparation
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
+  glusterfs-server glusterfs-client  # real glusterd, gluster CLI, glfsheal, FUSE mounts in tests
+  openssh-server openssh-client sudo # real sshd and ssh-keygen for the SSH executor tests
 )
 
 missing=()
