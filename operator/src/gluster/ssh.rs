@@ -310,6 +310,13 @@ impl SshExecutor {
         )
         .await;
         match collected {
+            Ok(Ok(output)) if output.exit_status.is_none() && output.exit_signal.is_none() => {
+                // sshd always reports how a command ended; silence means the connection went.
+                Err(RunFailure::Final(ExecError::Session {
+                    node: node.name.clone(),
+                    reason: "the connection closed before the command reported its exit".into(),
+                }))
+            }
             Ok(Ok(output)) => Ok(output),
             Ok(Err(Collect::TooLarge)) => {
                 let _ = channel.signal(Sig::KILL).await;
