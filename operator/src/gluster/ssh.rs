@@ -168,7 +168,7 @@ impl SshExecutor {
             return Ok(conn);
         }
         // Connect without holding the lock so nodes connect in parallel; if another task won
-        // the race for this node, keep its connection and close ours.
+        // the race for this node, keep its connection and drop ours (which closes it).
         let fresh = Arc::new(self.connect(node).await?);
         let mut cache = self.cache();
         match cache.get(&key) {
