@@ -10,6 +10,9 @@ APT_PACKAGES=(
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
   e2fsprogs fdisk               # mkfs.ext4, sfdisk: foreign disks the brick script must not format
+  glusterfs-server glusterfs-client  # e2e loopback nodes: real glusterd, bricks, FUSE mounts
+  openssh-server openssh-client # e2e loopback nodes: sshd per node; the ssh client of the tests
+  sudo passwd tini              # e2e loopback nodes: the operator's sudo rule, useradd, each node's init
 )
 
 missing=()

@@ -1,2 +1,4 @@
 //! End-to-end world for gluster-operator: the OpenStack simulator, the Kubernetes API
 //! emulator and the loopback gluster nodes (DESIGN.md §8). Test infrastructure only.
+
+pub mod nodes;
