@@ -94,7 +94,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert_eq!(err, "a test: `sh -c echo out; echo err >&2; exit 3` exit status: 3: out | err");
+        assert_eq!(
+            err,
+            "a test: `sh -c echo out; echo err >&2; exit 3` exit status: 3: out | err"
+        );
         let err = run(&mut Command::new("/nonexistent/x"), "nothing").unwrap_err();
         assert!(err.to_string().contains("could not be started"), "{err}");
         assert_eq!(run(Command::new("echo").arg("hi"), "echo").unwrap(), "hi\n");

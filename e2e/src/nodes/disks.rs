@@ -22,7 +22,10 @@ impl LoopDevice {
     /// Attaches `backing` to the first free loop device.
     pub fn attach(backing: &Path) -> Result<Self, NodeError> {
         let out = run(
-            Command::new("losetup").arg("--find").arg("--show").arg(backing),
+            Command::new("losetup")
+                .arg("--find")
+                .arg("--show")
+                .arg(backing),
             &format!("attaching {} to a loop device", backing.display()),
         )?;
         let device = out.trim().to_string();

@@ -105,7 +105,10 @@ impl fmt::Display for Problems<'_> {
 }
 
 impl NodeError {
-    pub(crate) fn io(what: impl Into<String>, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        what: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let (what, path) = (what.into(), path.into());
         move |source| Self::Io { what, path, source }
     }

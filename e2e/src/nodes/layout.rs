@@ -201,10 +201,7 @@ pub fn check_state_dir(dir: &Path) -> Result<(), NodeError> {
                 .to_string(),
         ));
     }
-    if let Some(target) = MOUNT_TARGETS
-        .iter()
-        .find(|t| dir.starts_with(t))
-    {
+    if let Some(target) = MOUNT_TARGETS.iter().find(|t| dir.starts_with(t)) {
         return Err(invalid(format!(
             "lies in {target}, which nodes mount over; put it elsewhere (e.g. under /tmp or /var/tmp)"
         )));
@@ -262,7 +259,16 @@ mod tests {
     fn state_dirs_stay_clear_of_mounted_paths() {
         check_state_dir(Path::new("/tmp/nodes-1")).unwrap();
         check_state_dir(Path::new("/work/devenv/nodes")).unwrap();
-        for bad in ["/run/x", "/etc", "/home/me/n", "/var/log/n", "relative", "/tmp/a,b", "/tmp/a b", "/mnt"] {
+        for bad in [
+            "/run/x",
+            "/etc",
+            "/home/me/n",
+            "/var/log/n",
+            "relative",
+            "/tmp/a,b",
+            "/tmp/a b",
+            "/mnt",
+        ] {
             let err = check_state_dir(Path::new(bad)).unwrap_err();
             assert!(err.to_string().starts_with("state_dir: "), "{bad}: {err}");
         }

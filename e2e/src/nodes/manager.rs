@@ -91,8 +91,18 @@ impl State {
         let taken = self
             .running
             .values()
-            .map(|n| (n.info().server_id.as_str(), n.info().address, n.volume_ids().map(str::to_string).collect::<Vec<_>>()))
-            .chain(self.starting.iter().map(|(id, (a, v))| (id.as_str(), *a, v.clone())));
+            .map(|n| {
+                (
+                    n.info().server_id.as_str(),
+                    n.info().address,
+                    n.volume_ids().map(str::to_string).collect::<Vec<_>>(),
+                )
+            })
+            .chain(
+                self.starting
+                    .iter()
+                    .map(|(id, (a, v))| (id.as_str(), *a, v.clone())),
+            );
         for (server_id, address, volumes) in taken {
             if address == spec.address {
                 return Err(NodeError::AddressInUse {
@@ -283,7 +293,11 @@ impl LoopbackNodes {
 
     /// Every running node, by server ID.
     pub fn nodes(&self) -> Vec<RunningNode> {
-        self.lock().running.values().map(|n| n.info().clone()).collect()
+        self.lock()
+            .running
+            .values()
+            .map(|n| n.info().clone())
+            .collect()
     }
 
     /// Stops every node; later starts are refused. Errors list every node that left something

@@ -38,7 +38,8 @@ pub struct Namespace {
 impl Namespace {
     /// Makes the namespaces; `log` receives what `unshare` and the init print on failure.
     pub fn spawn(log: &Path) -> Result<Self, NodeError> {
-        let log_file = File::create(log).map_err(NodeError::io("creating the namespace log", log))?;
+        let log_file =
+            File::create(log).map_err(NodeError::io("creating the namespace log", log))?;
         let mut cmd = Command::new("unshare");
         cmd.args([
             "--pid",
@@ -94,7 +95,10 @@ impl Namespace {
             return Err(failed(&mut child, "the node's init has no mount namespace"));
         };
         if ns_of(std::process::id(), "mnt").as_deref() == Some(mnt_ns.as_str()) {
-            return Err(failed(&mut child, "the node's init shares this process's mount namespace"));
+            return Err(failed(
+                &mut child,
+                "the node's init shares this process's mount namespace",
+            ));
         }
         Ok(Self {
             unshare: Some(child),
@@ -223,7 +227,7 @@ pub fn enter(init: u32, program: &str) -> Command {
     let mut cmd = Command::new("nsenter");
     cmd.arg("--target")
         .arg(init.to_string())
-        .args(["--mount", "--uts", "--pid", "--wdns", "/", "--"])
+        .args(["--mount", "--uts", "--pid", "--wdns=/", "--"])
         .arg(program);
     cmd
 }
@@ -269,7 +273,10 @@ fn all_pids() -> Vec<u32> {
 /// The children of a process, oldest first.
 fn children_of(pid: u32) -> Vec<u32> {
     if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-        return text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        return text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
     }
     // Kernels without CONFIG_PROC_CHILDREN: the parent field of every /proc/<pid>/stat.
     let mut children: Vec<u32> = all_pids()

@@ -216,8 +216,13 @@ impl Node {
         for (disk, id) in &self.disks {
             if let Some(id) = id {
                 let link = by_id.join(virtio_by_id_name(id));
-                symlink(&disk.device, &link).map_err(NodeError::io("linking a volume by ID", link))?;
-                self.log(&format!("volume {id}: {} as /dev/disk/by-id/{}", disk.device, virtio_by_id_name(id)));
+                symlink(&disk.device, &link)
+                    .map_err(NodeError::io("linking a volume by ID", link))?;
+                self.log(&format!(
+                    "volume {id}: {} as /dev/disk/by-id/{}",
+                    disk.device,
+                    virtio_by_id_name(id)
+                ));
             } else {
                 self.log(&format!("ephemeral disk: {}", disk.device));
             }
@@ -235,8 +240,16 @@ impl Node {
             .find(|(_, id)| id.is_none())
             .map(|(d, _)| d.device.clone());
         self.write("/etc/hostname", &format!("{hostname}\n"), 0o644)?;
-        self.write("/etc/hosts", &render::hosts(self.info.address, &hostname), 0o644)?;
-        self.write("/etc/fstab", &render::fstab(&hostname, ephemeral.as_deref()), 0o644)?;
+        self.write(
+            "/etc/hosts",
+            &render::hosts(self.info.address, &hostname),
+            0o644,
+        )?;
+        self.write(
+            "/etc/fstab",
+            &render::fstab(&hostname, ephemeral.as_deref()),
+            0o644,
+        )?;
 
         // ssh_deletekeys: the image's host keys go; the user-data's is the only one.
         let ssh_dir = self.node_path("/etc/ssh");
@@ -276,7 +289,8 @@ impl Node {
         if let Some(rules) = render::sudoers(&ud.users) {
             self.write(render::SUDOERS_PATH, &rules, 0o440)?;
             run(
-                self.in_node("visudo").args(["--check", "--quiet", "--file", render::SUDOERS_PATH]),
+                self.in_node("visudo")
+                    .args(["--check", "--quiet", "--file", render::SUDOERS_PATH]),
                 "checking the users' sudo rules",
             )?;
         }
@@ -344,7 +358,10 @@ impl Node {
         let (Some(uid), Some(gid)) = (uid, gid) else {
             return Err(NodeError::user_data(
                 format!("write_files {}", file.path),
-                format!("owner {}:{} does not exist in the node", file.owner, file.group),
+                format!(
+                    "owner {}:{} does not exist in the node",
+                    file.owner, file.group
+                ),
             ));
         };
         self.write(&file.path, &file.content, file.mode)?;
@@ -356,14 +373,21 @@ impl Node {
 
     fn start_sshd(&mut self) -> Result<(), NodeError> {
         run(
-            self.in_node("/usr/sbin/sshd").args(["-t", "-f", "/etc/ssh/sshd_config"]),
+            self.in_node("/usr/sbin/sshd")
+                .args(["-t", "-f", "/etc/ssh/sshd_config"]),
             "checking the node's sshd configuration",
         )?;
         let mut cmd = self.in_node("/usr/sbin/sshd");
-        cmd.args(["-D", "-f", "/etc/ssh/sshd_config", "-E", "/var/log/sshd.log"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "-D",
+            "-f",
+            "/etc/ssh/sshd_config",
+            "-E",
+            "/var/log/sshd.log",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         let child = cmd.spawn().map_err(|e| NodeError::Command {
             what: "starting the node's sshd".into(),
             command: describe(&cmd),
@@ -400,17 +424,17 @@ impl Node {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if let Some(sshd) = &mut self.sshd {
-                if let Ok(Some(status)) = sshd.try_wait() {
-                    let log = fs::read_to_string(self.info.log_dir().join("sshd.log"))
-                        .unwrap_or_default();
-                    return Err(NodeError::NotReady {
-                        node: self.info.server_id.clone(),
-                        what,
-                        waited: start.elapsed(),
-                        detail: format!("sshd exited ({status}){}", tail(&log)),
-                    });
-                }
+            if let Some(sshd) = &mut self.sshd
+                && let Ok(Some(status)) = sshd.try_wait()
+            {
+                let log =
+                    fs::read_to_string(self.info.log_dir().join("sshd.log")).unwrap_or_default();
+                return Err(NodeError::NotReady {
+                    node: self.info.server_id.clone(),
+                    what,
+                    waited: start.elapsed(),
+                    detail: format!("sshd exited ({status}){}", tail(&log)),
+                });
             }
             if start.elapsed() > timeout {
                 return Err(NodeError::NotReady {
@@ -432,7 +456,9 @@ impl Node {
         if let Some(mut ns) = self.ns.take() {
             let left = ns.terminate_daemons(grace);
             if !left.is_empty() {
-                self.log(&format!("still running after SIGTERM and {grace:?} (killed): {left:?}"));
+                self.log(&format!(
+                    "still running after SIGTERM and {grace:?} (killed): {left:?}"
+                ));
             }
             problems.extend(self.unmount_disks(&ns));
             problems.extend(ns.kill());
@@ -448,7 +474,11 @@ impl Node {
                 problems.push(e.to_string());
             }
         }
-        self.log(if problems.is_empty() { "stopped" } else { "stopped, with problems" });
+        self.log(if problems.is_empty() {
+            "stopped"
+        } else {
+            "stopped, with problems"
+        });
         if problems.is_empty() {
             Ok(())
         } else {
@@ -467,13 +497,17 @@ impl Node {
             .iter()
             .filter_map(|(d, _)| d.dev_number().ok())
             .collect();
-        let info = fs::read_to_string(format!("/proc/{}/mountinfo", ns.init_pid())).unwrap_or_default();
+        let info =
+            fs::read_to_string(format!("/proc/{}/mountinfo", ns.init_pid())).unwrap_or_default();
         let mut problems = Vec::new();
         for point in mount_points_of(&info, &devices) {
             let ok = output(ns.command("umount").arg(&point), "unmounting")
                 .is_ok_and(|o| o.status.success());
             if !ok {
-                let lazy = output(ns.command("umount").args(["--lazy", &point]), "unmounting lazily");
+                let lazy = output(
+                    ns.command("umount").args(["--lazy", &point]),
+                    "unmounting lazily",
+                );
                 if !lazy.is_ok_and(|o| o.status.success()) {
                     problems.push(format!("could not unmount {point} in the node"));
                 }
@@ -512,7 +546,8 @@ impl Node {
     fn write(&self, path: &str, content: &str, mode: u32) -> Result<(), NodeError> {
         let host = self.node_path(path);
         if let Some(dir) = host.parent() {
-            fs::create_dir_all(dir).map_err(NodeError::io("making a directory in the node", dir))?;
+            fs::create_dir_all(dir)
+                .map_err(NodeError::io("making a directory in the node", dir))?;
         }
         let _ = fs::remove_file(&host);
         let mut file = OpenOptions::new()
@@ -580,7 +615,9 @@ fn probe(address: SocketAddr, ssh: bool) -> Result<(), String> {
             .set_read_timeout(Some(Duration::from_secs(2)))
             .map_err(|e| e.to_string())?;
         let mut greeting = [0u8; 8];
-        stream.read_exact(&mut greeting).map_err(|e| e.to_string())?;
+        stream
+            .read_exact(&mut greeting)
+            .map_err(|e| e.to_string())?;
         if &greeting != b"SSH-2.0-" {
             return Err(format!(
                 "greeted with {:?} instead of SSH-2.0-",
@@ -649,7 +686,9 @@ pub fn passwd_entry(passwd: &str, name: &str) -> Option<(u32, u32, String)> {
 pub fn group_id(group: &str, name: &str) -> Option<u32> {
     group.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok()).flatten()
+        (f.len() >= 3 && f[0] == name)
+            .then(|| f[2].parse().ok())
+            .flatten()
     })
 }
 

@@ -87,6 +87,7 @@ pub const GLUSTERD_INIT_SCRIPT: &str = r#"#!/bin/sh
 PIDFILE=/run/glusterd.pid
 LOG_LEVEL=INFO
 GLUSTERD_OPTIONS=
+# shellcheck source=/dev/null # the packaged defaults, if any
 [ -r /etc/default/glusterd ] && . /etc/default/glusterd
 
 running() {
@@ -152,7 +153,9 @@ pub const SUDOERS_PATH: &str = "/etc/sudoers.d/90-cloud-init-users";
 /// The sudo rules of the user-data's users, as cloud-init writes them, or `None` when there are
 /// none.
 pub fn sudoers(users: &[UserSpec]) -> Option<String> {
-    let mut out = String::from("# Created by the e2e loopback node from the user-data (as cloud-init does)\n");
+    let mut out = String::from(
+        "# Created by the e2e loopback node from the user-data (as cloud-init does)\n",
+    );
     let mut any = false;
     for user in users.iter().filter(|u| !u.sudo.is_empty()) {
         out.push_str(&format!("\n# User rules for {}\n", user.name));
@@ -227,12 +230,19 @@ mod tests {
 
     #[test]
     fn fstab_hosts_sudoers_known_hosts() {
-        assert_eq!(fstab("n1", None), "# /etc/fstab of loopback node n1 (e2e)\n");
+        assert_eq!(
+            fstab("n1", None),
+            "# /etc/fstab of loopback node n1 (e2e)\n"
+        );
         assert!(fstab("n1", Some("/dev/loop4")).contains("\n/dev/loop4\t/mnt\tauto\t"));
         assert!(hosts(Ipv4Addr::new(127, 100, 0, 2), "n2").ends_with("\n127.100.0.2\tn2\n"));
         assert_eq!(sudoers(&[user("a", &[], 1)]), None);
-        let s = sudoers(&[user("gluster-operator", &["ALL=(root) NOPASSWD: /usr/sbin/gluster"], 1)])
-            .unwrap();
+        let s = sudoers(&[user(
+            "gluster-operator",
+            &["ALL=(root) NOPASSWD: /usr/sbin/gluster"],
+            1,
+        )])
+        .unwrap();
         assert!(s.ends_with("\ngluster-operator ALL=(root) NOPASSWD: /usr/sbin/gluster\n"));
         let u = user("a", &[], 2);
         assert_eq!(authorized_keys(&u).lines().count(), 2);

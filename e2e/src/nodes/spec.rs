@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: Vec<(fn(&mut NodeSpec), &str)> = vec![
+        type Change = fn(&mut NodeSpec);
+        let cases: Vec<(Change, &str)> = vec![
             (|s| s.server_id = String::new(), "server_id"),
             (|s| s.server_id = "../etc".into(), "server_id"),
             (|s| s.server_id = ".hidden".into(), "server_id"),
@@ -234,7 +235,10 @@ mod tests {
             (|s| s.address = Ipv4Addr::new(127, 0, 0, 0), "address"),
             (|s| s.address = Ipv4Addr::new(127, 255, 255, 255), "address"),
             (|s| s.volume_ids = vec!["../../sda".into()], "volume_ids"),
-            (|s| s.volume_ids = vec!["a".into(), "a".into()], "volume_ids"),
+            (
+                |s| s.volume_ids = vec!["a".into(), "a".into()],
+                "volume_ids",
+            ),
             (|s| s.ephemeral_bytes = Some(1 << 20), "ephemeral_bytes"),
         ];
         for (change, want) in cases {

@@ -193,9 +193,8 @@ pub fn parse_user_data(text: &str) -> Result<NodeUserData, NodeError> {
             "missing: the node needs the ed25519 host key the operator pinned (loopback nodes never generate one)",
         )
     })?;
-    let commands = commands.ok_or_else(|| {
-        NodeError::user_data("runcmd", "missing: nothing runs the brick script")
-    })?;
+    let commands = commands
+        .ok_or_else(|| NodeError::user_data("runcmd", "missing: nothing runs the brick script"))?;
     let brick = parse_runcmd(commands, &files, &mut skipped)?;
     Ok(NodeUserData {
         users,
@@ -255,13 +254,13 @@ fn parse_user(at: &str, m: &Mapping, skipped: &mut Vec<String>) -> Result<UserSp
         ));
     }
     let gecos = optional_str(m, at, "gecos")?;
-    if let Some(g) = &gecos {
-        if g.chars().any(|c| c.is_control() || c == ':') {
-            return Err(NodeError::user_data(
-                format!("{at}.gecos"),
-                "must be one line without ':'",
-            ));
-        }
+    if let Some(g) = &gecos
+        && g.chars().any(|c| c.is_control() || c == ':')
+    {
+        return Err(NodeError::user_data(
+            format!("{at}.gecos"),
+            "must be one line without ':'",
+        ));
     }
     let shell = optional_str(m, at, "shell")?.unwrap_or_else(|| "/bin/sh".to_string());
     if !shell.starts_with('/') || shell.chars().any(|c| c.is_whitespace() || c == ':') {
@@ -311,13 +310,13 @@ fn parse_user(at: &str, m: &Mapping, skipped: &mut Vec<String>) -> Result<UserSp
             ));
         }
     };
-    if let Some(lock) = m.get("lock_passwd") {
-        if !lock.is_bool() {
-            return Err(NodeError::user_data(
-                format!("{at}.lock_passwd"),
-                "expected true or false",
-            ));
-        }
+    if let Some(lock) = m.get("lock_passwd")
+        && !lock.is_bool()
+    {
+        return Err(NodeError::user_data(
+            format!("{at}.lock_passwd"),
+            "expected true or false",
+        ));
     }
     for key in m.keys().filter_map(Value::as_str) {
         if !matches!(
@@ -341,7 +340,10 @@ fn parse_user(at: &str, m: &Mapping, skipped: &mut Vec<String>) -> Result<UserSp
 fn sudo_rule(key: &str, rule: &str) -> Result<String, NodeError> {
     let rule = rule.trim();
     if rule.is_empty() || rule.contains(['\n', '\r']) {
-        return Err(NodeError::user_data(key, "expected one sudoers rule on one line"));
+        return Err(NodeError::user_data(
+            key,
+            "expected one sudoers rule on one line",
+        ));
     }
     Ok(rule.to_string())
 }
@@ -391,13 +393,13 @@ fn parse_files(value: &Value, skipped: &mut Vec<String>) -> Result<Vec<FileSpec>
         };
         let path = required_str(m, &at, "path")?;
         validate_file_path(&format!("{at}.path"), &path)?;
-        if let Some(encoding) = optional_str(m, &at, "encoding")? {
-            if !matches!(encoding.as_str(), "text/plain" | "text") {
-                return Err(NodeError::user_data(
-                    format!("{at}.encoding"),
-                    format!("`{encoding}` is not supported by loopback nodes (plain text only)"),
-                ));
-            }
+        if let Some(encoding) = optional_str(m, &at, "encoding")?
+            && !matches!(encoding.as_str(), "text/plain" | "text")
+        {
+            return Err(NodeError::user_data(
+                format!("{at}.encoding"),
+                format!("`{encoding}` is not supported by loopback nodes (plain text only)"),
+            ));
         }
         if m.get("append").and_then(Value::as_bool) == Some(true) {
             return Err(NodeError::user_data(
@@ -504,7 +506,10 @@ fn parse_runcmd(
         let base = program.rsplit('/').next().unwrap_or_default();
         if program == BRICK_SCRIPT_PATH && matches!(item, Value::Sequence(_)) {
             if brick.is_some() {
-                return Err(NodeError::user_data(at, "runs the brick script a second time"));
+                return Err(NodeError::user_data(
+                    at,
+                    "runs the brick script a second time",
+                ));
             }
             if !files.iter().any(|f| f.path == BRICK_SCRIPT_PATH) {
                 return Err(NodeError::user_data(
@@ -561,7 +566,10 @@ fn parse_brick_args(at: &str, args: Vec<String>) -> Result<BrickCommand, NodeErr
                 if !log.starts_with("/var/log/") {
                     return Err(NodeError::user_data(
                         format!("{at} --log"),
-                        format!("`{}`: loopback nodes keep logs under /var/log", log.escape_debug()),
+                        format!(
+                            "`{}`: loopback nodes keep logs under /var/log",
+                            log.escape_debug()
+                        ),
                     ));
                 }
                 i += 1;
@@ -625,7 +633,9 @@ fn validate_mount_path(key: &str, path: &str) -> Result<(), NodeError> {
     if parts.len() < 2 {
         return Err(NodeError::user_data(
             key,
-            format!("`{path}`: loopback nodes need the brick below a top-level directory, such as /export/vol"),
+            format!(
+                "`{path}`: loopback nodes need the brick below a top-level directory, such as /export/vol"
+            ),
         ));
     }
     if SYSTEM_DIRS.contains(&parts[0]) {
@@ -643,15 +653,17 @@ fn validate_mount_path(key: &str, path: &str) -> Result<(), NodeError> {
     {
         return Err(NodeError::user_data(
             key,
-            format!("`{}` may only contain letters, digits, '.', '_', '-' and '/'", path.escape_debug()),
+            format!(
+                "`{}` may only contain letters, digits, '.', '_', '-' and '/'",
+                path.escape_debug()
+            ),
         ));
     }
     Ok(())
 }
 
 fn required_str(m: &Mapping, at: &str, key: &str) -> Result<String, NodeError> {
-    optional_str(m, at, key)?
-        .ok_or_else(|| NodeError::user_data(format!("{at}.{key}"), "missing"))
+    optional_str(m, at, key)?.ok_or_else(|| NodeError::user_data(format!("{at}.{key}"), "missing"))
 }
 
 fn optional_str(m: &Mapping, at: &str, key: &str) -> Result<Option<String>, NodeError> {
@@ -722,7 +734,10 @@ mod tests {
 
         assert_eq!(parsed.files.len(), 1);
         assert_eq!(parsed.files[0].path, BRICK_SCRIPT_PATH);
-        assert_eq!(parsed.files[0].content, gluster_operator::bootstrap::BRICK_SCRIPT);
+        assert_eq!(
+            parsed.files[0].content,
+            gluster_operator::bootstrap::BRICK_SCRIPT
+        );
         assert_eq!(parsed.files[0].mode, 0o755);
 
         let params = gluster_operator::bootstrap::BrickScriptParams::new(
@@ -730,7 +745,10 @@ mod tests {
             "/export/vol",
         );
         assert_eq!(parsed.brick.args, params.args());
-        assert_eq!(parsed.brick.device, BrickDevice::Volume { id: VOLUME.into() });
+        assert_eq!(
+            parsed.brick.device,
+            BrickDevice::Volume { id: VOLUME.into() }
+        );
         assert_eq!(parsed.brick.mount_path, "/export/vol");
         assert_eq!(parsed.brick.mount_root(), "/export");
         assert!(parsed.brick.start_glusterd);
@@ -768,9 +786,27 @@ mod tests {
                 .into(),
         );
         let parsed = parse_user_data(&rendered(&node)).unwrap();
-        assert!(parsed.skipped.iter().any(|s| s == "runcmd[2]: `touch …` not run (loopback nodes run the brick script only)"), "{:?}", parsed.skipped);
-        assert!(parsed.skipped.iter().any(|s| s.starts_with("write_files[1]: /opt/x not written")));
-        assert!(parsed.skipped.iter().any(|s| s == "timezone: not applied by loopback nodes"));
+        assert!(
+            parsed
+                .skipped
+                .iter()
+                .any(|s| s
+                    == "runcmd[2]: `touch …` not run (loopback nodes run the brick script only)"),
+            "{:?}",
+            parsed.skipped
+        );
+        assert!(
+            parsed
+                .skipped
+                .iter()
+                .any(|s| s.starts_with("write_files[1]: /opt/x not written"))
+        );
+        assert!(
+            parsed
+                .skipped
+                .iter()
+                .any(|s| s == "timezone: not applied by loopback nodes")
+        );
         assert!(parsed.files.iter().any(|f| f.path == "/etc/motd"));
     }
 
@@ -785,7 +821,10 @@ mod tests {
             ("#cloud-config\nusers: [\n".into(), "document"),
             (good.replace("ssh_keys:", "ssh_keys_gone:"), "ssh_keys"),
             (good.replace("runcmd:", "runcmd_gone:"), "runcmd"),
-            (good.replace("ed25519_public:", "rsa_public:"), "ssh_keys.rsa_public"),
+            (
+                good.replace("ed25519_public:", "rsa_public:"),
+                "ssh_keys.rsa_public",
+            ),
             (
                 good.replace(
                     node.host_key.public_key().openssh(),
@@ -793,19 +832,49 @@ mod tests {
                 ),
                 "ssh_keys.ed25519_public",
             ),
-            (good.replace("name: gluster-operator", "name: Root!"), "users[1].name"),
-            (good.replace("- ssh-ed25519 ", "- ssh-nope "), "users[1].ssh_authorized_keys[0]"),
-            (good.replace("/dev/disk/by-id", "/srv/by-id"), "runcmd[1] --by-id-dir"),
-            (good.replace("- /export/vol", "- /var/vol"), "runcmd[1] --mount-path"),
-            (good.replace("- /export/vol", "- /export"), "runcmd[1] --mount-path"),
-            (good.replace("- --ephemeral-mount", "- --bogus"), "runcmd[1]"),
-            (good.replace("permissions: '0755'", "permissions: '0999'"), "write_files[0].permissions"),
-            (good.replace("path: /usr/local/sbin/gluster-brick-setup", "path: /usr/local/sbin/other"), "runcmd[1]"),
+            (
+                good.replace("name: gluster-operator", "name: Root!"),
+                "users[1].name",
+            ),
+            (
+                good.replace("- ssh-ed25519 ", "- ssh-nope "),
+                "users[1].ssh_authorized_keys[0]",
+            ),
+            (
+                good.replace("/dev/disk/by-id", "/srv/by-id"),
+                "runcmd[1] --by-id-dir",
+            ),
+            (
+                good.replace("- /export/vol", "- /var/vol"),
+                "runcmd[1] --mount-path",
+            ),
+            (
+                good.replace("- /export/vol", "- /export"),
+                "runcmd[1] --mount-path",
+            ),
+            (
+                good.replace("- --ephemeral-mount", "- --bogus"),
+                "runcmd[1]",
+            ),
+            (
+                good.replace("permissions: '0755'", "permissions: '0999'"),
+                "write_files[0].permissions",
+            ),
+            (
+                good.replace(
+                    "path: /usr/local/sbin/gluster-brick-setup",
+                    "path: /usr/local/sbin/other",
+                ),
+                "runcmd[1]",
+            ),
         ];
         for (text, want) in cases {
             let err = parse_user_data(&text).unwrap_err();
             let shown = err.to_string();
-            assert!(!shown.contains("PRIVATE KEY") && !shown.contains("b3BlbnNzaC1rZXk"), "{shown}");
+            assert!(
+                !shown.contains("PRIVATE KEY") && !shown.contains("b3BlbnNzaC1rZXk"),
+                "{shown}"
+            );
             assert_eq!(key_of(err), want, "{shown}");
         }
     }
@@ -815,7 +884,15 @@ mod tests {
         for ok in ["/export/vol", "/data/gluster/brick1", "/srv2/x"] {
             validate_mount_path("k", ok).unwrap();
         }
-        for bad in ["/export", "/var/lib/x", "/mnt/x", "/home/x", "/export/a b", "/export/../etc", "export/x"] {
+        for bad in [
+            "/export",
+            "/var/lib/x",
+            "/mnt/x",
+            "/home/x",
+            "/export/a b",
+            "/export/../etc",
+            "export/x",
+        ] {
             assert!(validate_mount_path("k", bad).is_err(), "{bad}");
         }
     }
