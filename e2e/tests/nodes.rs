@@ -55,6 +55,25 @@ fn check_node(world: &World, node: &RunningNode, known_hosts: &Path) {
     let who = world.ssh_ok(node, known_hosts, "hostname; id -un");
     assert_eq!(who, format!("{}\ngluster-operator\n", node.hostname));
 
+    // The operator's command runs in this node, against this node's glusterd, and says
+    // nothing on stderr (sudo resolves the node's own name).
+    let out = world.ssh(
+        node,
+        known_hosts,
+        "sudo -n gluster --mode=script --xml volume list",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(
+        xml_values(&String::from_utf8_lossy(&out.stdout), "opRet"),
+        ["0"]
+    );
+    let out = world.ssh(node, known_hosts, "sudo -n ls /root");
+    assert!(
+        !out.status.success(),
+        "sudo allows more than the gluster CLI"
+    );
+
     // A different pinned host key: refused by the client (no trust on first use).
     let other_host = SshKeyPair::generate("not-this-host").expect("key");
     let wrong_kh = world.dir.join(format!("known_hosts.wrong.{addr}"));
@@ -647,6 +666,111 @@ fn a_failed_test_leaves_nothing_behind() {
         .take()
         .expect("the node was started");
     assert_nothing_left(&[node], &dir, "127.100.4.");
+}
+
+const HELPER_ENV: &str = "E2E_NODES_HELPER_DIR";
+
+/// Run by `a_killed_manager_s_nodes_are_ended_by_the_next` in a process of its own, which it
+/// kills with SIGKILL: starts a node, says so, and waits.
+#[test]
+#[ignore = "a helper process of a_killed_manager_s_nodes_are_ended_by_the_next"]
+fn helper_starts_a_node_and_waits_to_be_killed() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os(HELPER_ENV)
+            .expect("run by a_killed_manager_s_nodes_are_ended_by_the_next"),
+    );
+    let world = World::at(&dir);
+    let node = world
+        .nodes
+        .start(world.volume_spec(
+            "e2e-killed-1",
+            "e2e-k-0",
+            address(5, 1),
+            &volume_id(5, 1),
+            MOUNT,
+        ))
+        .expect("node");
+    let facts = format!(
+        "{}\n{}\n{}\n",
+        node.init_pid,
+        node.mount_namespace,
+        node.disks[0].backing.display()
+    );
+    fs::write(dir.join("started.tmp"), facts).expect("facts");
+    fs::rename(dir.join("started.tmp"), dir.join("started")).expect("facts");
+    loop {
+        thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_killed_manager_s_nodes_are_ended_by_the_next() {
+    let _serial = serial();
+    nodes_support::require_root_and_tools();
+    let tmp = tempfile::Builder::new()
+        .prefix("nodes-killed-")
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let dir = tmp.path().canonicalize().expect("canonical");
+    let mut helper = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_starts_a_node_and_waits_to_be_killed",
+        ])
+        .env(HELPER_ENV, &dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("helper process");
+    let facts = eventually("the helper started its node", || {
+        if let Ok(Some(status)) = helper.try_wait() {
+            panic!("the helper ended ({status}) before starting its node");
+        }
+        fs::read_to_string(dir.join("started")).map_err(|e| e.to_string())
+    });
+    let mut lines = facts.lines();
+    let init: u32 = lines.next().and_then(|l| l.parse().ok()).expect("init pid");
+    let ns = lines.next().expect("mount namespace").to_string();
+    let backing = std::path::PathBuf::from(lines.next().expect("backing file"));
+    let in_ns = || {
+        fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                fs::read_link(e.path().join("ns/mnt")).is_ok_and(|l| l.to_string_lossy() == ns)
+            })
+            .count()
+    };
+
+    // SIGKILL: no drop runs, the node outlives its manager.
+    helper.kill().expect("SIGKILL the helper");
+    helper.wait().expect("reap the helper");
+    assert!(in_ns() > 0, "the node should outlive a killed manager");
+    assert!(!loops_of(&backing).expect("losetup").is_empty());
+    assert!(Path::new(&format!("/proc/{init}")).exists());
+
+    // The next manager on the same state directory ends it.
+    let world = World::at(&dir);
+    assert_eq!(in_ns(), 0, "processes of the killed manager's node remain");
+    assert!(
+        loops_of(&backing).expect("losetup").is_empty(),
+        "its loop device remains"
+    );
+    assert!(!dir.join("state/nodes/e2e-killed-1/running").exists());
+    // Its address is free again: a node starts there.
+    let node = world
+        .nodes
+        .start(world.volume_spec(
+            "e2e-killed-2",
+            "e2e-k-1",
+            address(5, 1),
+            &volume_id(5, 1),
+            MOUNT,
+        ))
+        .expect("a new node on the freed address");
+    world.nodes.shutdown().expect("shutdown");
+    assert_nothing_left(&[node], &dir, "127.100.5.");
 }
 
 /// The glusterd init script the nodes get passes shellcheck.

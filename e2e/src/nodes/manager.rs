@@ -5,7 +5,8 @@ use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::command::require_program;
 use super::disks::ensure_sparse_file;
@@ -13,6 +14,7 @@ use super::error::NodeError;
 use super::layout::{NodeLayout, check_brick_root, check_state_dir};
 use super::namespace::TINI;
 use super::node::{BootInput, Node, check_brick_device, check_ports_free};
+use super::record::reap_stale;
 use super::running::RunningNode;
 use super::spec::{NodeSpec, validate_server_id, validate_size, validate_volume_id};
 use super::user_data::parse_user_data;
@@ -136,7 +138,8 @@ impl State {
 
 impl LoopbackNodes {
     /// A manager keeping its nodes and volumes in `config.state_dir` (created if missing).
-    /// Fails unless run as root with every program nodes use installed.
+    /// Nodes that a killed manager left running in that directory are ended first. Fails
+    /// unless run as root with every program nodes use installed.
     pub fn new(config: NodesConfig) -> Result<Self, NodeError> {
         if !rustix::process::geteuid().is_root() {
             return Err(NodeError::Requirement(
@@ -151,6 +154,13 @@ impl LoopbackNodes {
         for sub in ["nodes", "volumes"] {
             let dir = config.state_dir.join(sub);
             fs::create_dir_all(&dir).map_err(NodeError::io("making the state directory", dir))?;
+        }
+        let reaped = reap_stale(&config.state_dir)?;
+        if !reaped.is_empty() {
+            tracing::warn!(
+                "loopback nodes: ended the nodes {reaped:?} a killed manager left in {}",
+                config.state_dir.display()
+            );
         }
         Ok(Self {
             config,
@@ -274,6 +284,19 @@ impl LoopbackNodes {
     /// are deleted. Its volumes stay (they outlive servers). Doing it twice is harmless.
     pub fn delete(&self, server_id: &str) -> Result<(), NodeError> {
         validate_server_id(server_id)?;
+        // A server deleted while its node boots: the boot finishes (or fails) first.
+        let started = Instant::now();
+        while self.lock().starting.contains_key(server_id) {
+            if started.elapsed() > self.config.ready_timeout * 3 {
+                return Err(NodeError::NotReady {
+                    node: server_id.to_string(),
+                    what: "the boot of a deleted server".into(),
+                    waited: started.elapsed(),
+                    detail: "still booting; delete it again later".into(),
+                });
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
         let stopped = match self.stop(server_id) {
             Err(NodeError::NotFound(_)) => Ok(()),
             other => other,

@@ -65,8 +65,10 @@
 //! - **Stop**: SIGTERM to the node's daemons, its disk mounts unmounted, its init killed (the
 //!   kernel kills whatever is left in its PID namespace), its loop devices detached.
 //!   [`LoopbackNodes`] stops every node on [`LoopbackNodes::shutdown`] and on drop, so a failed
-//!   test leaves no process, mount or loop device. (A process killed with SIGKILL cannot run
-//!   drop: its nodes stay until killed by hand.)
+//!   test leaves no process, mount or loop device. A process killed with SIGKILL runs no
+//!   drop: each running node keeps a record (`<node dir>/running`: its init, namespace and
+//!   loop devices), and the next [`LoopbackNodes::new`] on the same state directory ends the
+//!   nodes so recorded.
 //!
 //! On this machine a node leaves only two empty directories as mount points: `/dev/disk/by-id`
 //! (udev's, absent without udev) and the brick's top-level directory (e.g. `/export`).
@@ -78,6 +80,7 @@ pub mod layout;
 mod manager;
 mod namespace;
 mod node;
+mod record;
 pub mod render;
 mod running;
 mod spec;

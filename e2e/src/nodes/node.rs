@@ -24,6 +24,7 @@ use super::disks::{LoopDevice, ensure_sparse_file, format_ephemeral};
 use super::error::NodeError;
 use super::layout::NodeLayout;
 use super::namespace::Namespace;
+use super::record::{RECORD, Record};
 use super::render;
 use super::running::{NodeDisk, RunningNode};
 use super::spec::{NodeSpec, virtio_by_id_name};
@@ -137,10 +138,18 @@ impl Node {
         }
 
         self.attach_disks(input, first_boot)?;
+        let mut record = Record {
+            init: None,
+            loops: self.disks.iter().map(|(d, _)| d.clone()).collect(),
+        };
+        record.save(layout.dir())?;
         let ns = Namespace::spawn(&layout.holder_log())?;
         self.info.init_pid = ns.init_pid();
         self.info.mount_namespace = ns.mnt_ns().to_string();
+        record.init = Some((ns.init_pid(), ns.mnt_ns().to_string()));
+        let saved = record.save(layout.dir());
         let ns = self.ns.insert(ns);
+        saved?;
         for step in layout.mounts(&ud.brick.mount_root()) {
             run(
                 ns.command("mount").args(step.mount_args()),
@@ -152,6 +161,7 @@ impl Node {
             "setting the node's hostname",
         )?;
 
+        self.configure_machine(ud)?;
         if first_boot {
             self.configure(ud)?;
             if let Some((disk, _)) = self.disks.iter().find(|(_, id)| id.is_none()) {
@@ -230,8 +240,31 @@ impl Node {
         Ok(())
     }
 
-    /// cloud-init's per-instance work: hostname and hosts, host key, users and sudoers,
-    /// `write_files`, and the node's own sshd, glusterd and fstab configuration.
+    /// What the node's "image" holds, rewritten at every boot from the server's name and
+    /// address: hostname and hosts, the sshd configuration, glusterd's volfile and init script.
+    fn configure_machine(&mut self, ud: &NodeUserData) -> Result<(), NodeError> {
+        let hostname = self.info.hostname.clone();
+        self.write("/etc/hostname", &format!("{hostname}\n"), 0o644)?;
+        self.write(
+            "/etc/hosts",
+            &render::hosts(self.info.address, &hostname),
+            0o644,
+        )?;
+        self.write(
+            "/etc/ssh/sshd_config",
+            &render::sshd_config(self.info.address, &ud.users),
+            0o644,
+        )?;
+        self.write(
+            "/etc/glusterfs/glusterd.vol",
+            &render::glusterd_vol(self.info.address),
+            0o644,
+        )?;
+        self.write("/etc/init.d/glusterd", render::GLUSTERD_INIT_SCRIPT, 0o755)
+    }
+
+    /// cloud-init's per-instance work: fstab as cloud-init leaves it, host key, users and
+    /// sudoers, `write_files`.
     fn configure(&mut self, ud: &NodeUserData) -> Result<(), NodeError> {
         let hostname = self.info.hostname.clone();
         let ephemeral = self
@@ -239,12 +272,6 @@ impl Node {
             .iter()
             .find(|(_, id)| id.is_none())
             .map(|(d, _)| d.device.clone());
-        self.write("/etc/hostname", &format!("{hostname}\n"), 0o644)?;
-        self.write(
-            "/etc/hosts",
-            &render::hosts(self.info.address, &hostname),
-            0o644,
-        )?;
         self.write(
             "/etc/fstab",
             &render::fstab(&hostname, ephemeral.as_deref()),
@@ -271,17 +298,6 @@ impl Node {
             &format!("{}\n", ud.host_key.public_key().openssh()),
             0o644,
         )?;
-        self.write(
-            "/etc/ssh/sshd_config",
-            &render::sshd_config(self.info.address, &ud.users),
-            0o644,
-        )?;
-        self.write(
-            "/etc/glusterfs/glusterd.vol",
-            &render::glusterd_vol(self.info.address),
-            0o644,
-        )?;
-        self.write("/etc/init.d/glusterd", render::GLUSTERD_INIT_SCRIPT, 0o755)?;
 
         for user in &ud.users {
             self.create_user(user)?;
@@ -472,6 +488,14 @@ impl Node {
         for (disk, _) in self.disks.drain(..) {
             if let Err(e) = disk.detach(DETACH_TIMEOUT) {
                 problems.push(e.to_string());
+            }
+        }
+        if problems.is_empty() {
+            let record = self.info.dir.join(RECORD);
+            if let Err(e) = fs::remove_file(&record)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                problems.push(format!("removing {}: {e}", record.display()));
             }
         }
         self.log(if problems.is_empty() {

@@ -63,17 +63,26 @@ pub struct World {
     pub operator_key_file: PathBuf,
     pub dir: PathBuf,
     // Removed last: after `nodes` (declared first) has stopped every node.
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl World {
+    /// A world in a fresh scratch directory, removed with it.
     pub fn new(name: &str) -> Self {
-        require_root_and_tools();
         let tmp = tempfile::Builder::new()
             .prefix(&format!("nodes-{name}-"))
             .tempdir_in("/tmp")
             .expect("scratch dir");
         let dir = tmp.path().canonicalize().expect("canonical scratch dir");
+        let mut world = Self::at(&dir);
+        world._tmp = Some(tmp);
+        world
+    }
+
+    /// A world in `dir` (state in `dir/state`), which it leaves in place.
+    pub fn at(dir: &Path) -> Self {
+        require_root_and_tools();
+        let dir = dir.to_path_buf();
         let nodes =
             LoopbackNodes::new(NodesConfig::new(dir.join("state"))).expect("loopback nodes");
         let operator = SshKeyPair::generate("gluster-operator@e2e").expect("operator key");
@@ -84,7 +93,7 @@ impl World {
             operator,
             operator_key_file,
             dir,
-            _tmp: tmp,
+            _tmp: None,
         }
     }
 
