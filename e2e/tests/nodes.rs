@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
-use e2e::nodes::{NodeError, NodeSpec, RunningNode, loops_of};
+use e2e::nodes::{LoopbackNodes, NodeError, NodeSpec, NodesConfig, RunningNode, loops_of};
 use gluster_operator::bootstrap::{BRICK_LOG_PATH, BrickDevice, SshKeyPair};
 use nodes_support::{
     World, assert_nothing_left, eventually, listeners, run_ok, serial, ssh, write_private,
@@ -633,6 +633,13 @@ fn bad_servers_are_refused_before_anything_starts() {
         world.nodes.stop("nope"),
         Err(NodeError::NotFound(_))
     ));
+    // One manager per state directory.
+    let second = LoopbackNodes::new(NodesConfig::new(world.nodes.state_dir()));
+    let err = second
+        .expect_err("a second manager on the same state")
+        .to_string();
+    assert!(err.contains("is in use by another LoopbackNodes"), "{err}");
+    assert!(world.nodes.node(&good.server_id).is_some());
     world.nodes.shutdown().expect("shutdown");
     assert_nothing_left(&[node], &world.dir, "127.100.3.");
 }

@@ -74,6 +74,9 @@ impl NodesConfig {
 pub struct LoopbackNodes {
     config: NodesConfig,
     state: Mutex<State>,
+    /// An exclusive lock on `<state>/lock` for the manager's life: one manager per state
+    /// directory (the kernel lets it go when the process dies, however it dies).
+    _lock: fs::File,
 }
 
 #[derive(Debug, Default)]
@@ -139,7 +142,8 @@ impl State {
 impl LoopbackNodes {
     /// A manager keeping its nodes and volumes in `config.state_dir` (created if missing).
     /// Nodes that a killed manager left running in that directory are ended first. Fails
-    /// unless run as root with every program nodes use installed.
+    /// unless run as root with every program nodes use installed, or when another manager
+    /// uses the directory.
     pub fn new(config: NodesConfig) -> Result<Self, NodeError> {
         if !rustix::process::geteuid().is_root() {
             return Err(NodeError::Requirement(
@@ -155,6 +159,20 @@ impl LoopbackNodes {
             let dir = config.state_dir.join(sub);
             fs::create_dir_all(&dir).map_err(NodeError::io("making the state directory", dir))?;
         }
+        let lock_path = config.state_dir.join("lock");
+        let lock = fs::File::create(&lock_path).map_err(NodeError::io(
+            "opening the state directory's lock",
+            &lock_path,
+        ))?;
+        if let Err(e) = lock.try_lock() {
+            return Err(NodeError::InvalidSpec {
+                field: "state_dir",
+                reason: format!(
+                    "{} is in use by another LoopbackNodes (its lock is held: {e})",
+                    config.state_dir.display()
+                ),
+            });
+        }
         let reaped = reap_stale(&config.state_dir)?;
         if !reaped.is_empty() {
             tracing::warn!(
@@ -165,6 +183,7 @@ impl LoopbackNodes {
         Ok(Self {
             config,
             state: Mutex::new(State::default()),
+            _lock: lock,
         })
     }
 
