@@ -281,7 +281,7 @@ fn four_volume_nodes_serve_a_two_by_two_volume_over_ssh_and_fuse() {
     );
     assert_eq!(xml_values(&info, "brickCount"), ["4"]);
     assert_eq!(xml_values(&info, "replicaCount"), ["2"]);
-    eventually("every brick online", || {
+    let status = eventually("every brick online", || {
         let xml = world.ssh_ok(
             first,
             &kh,
@@ -291,8 +291,25 @@ fn four_volume_nodes_serve_a_two_by_two_volume_over_ssh_and_fuse() {
             .split("<node>")
             .filter(|n| n.contains(BRICK) && n.contains("<status>1</status>"))
             .count();
-        if online == 4 { Ok(()) } else { Err(xml) }
+        if online == 4 { Ok(xml) } else { Err(xml) }
     });
+    // Each brick process listens on its own node's address (glusterd hands it the bind
+    // address), on the port glusterd advertises.
+    for brick in status.split("<node>").filter(|n| n.contains(BRICK)) {
+        let host = xml_values(brick, "hostname").remove(0);
+        let port: u16 = xml_values(brick, "port")[0].parse().expect("brick port");
+        let on_port = listeners(port);
+        assert!(
+            on_port.contains(&format!("{host}:{port}")),
+            "brick {host}: {on_port:?}"
+        );
+        assert!(
+            !on_port
+                .iter()
+                .any(|l| l.starts_with("0.0.0.0:") || l.starts_with('*')),
+            "brick {host} listens on every address: {on_port:?}"
+        );
+    }
 
     // FUSE-mount it on this machine and write files.
     let mount = Mount::new(
