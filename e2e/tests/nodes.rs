@@ -176,7 +176,7 @@ fn four_volume_nodes_serve_a_two_by_two_volume_over_ssh_and_fuse() {
     let nodes: Vec<RunningNode> = thread::scope(|s| {
         let handles: Vec<_> = specs
             .iter()
-            .map(|spec| s.spawn(|| world.nodes.start(spec.clone())))
+            .map(|spec| s.spawn(|| world.boot(spec.clone())))
             .collect();
         handles
             .into_iter()
@@ -187,7 +187,7 @@ fn four_volume_nodes_serve_a_two_by_two_volume_over_ssh_and_fuse() {
     // Straight to stderr, past the test harness's capture: the figure shows in every run.
     let _ = writeln!(
         std::io::stderr(),
-        "four loopback nodes up from nothing in {:.2}s (each: {})",
+        "four loopback nodes up from nothing (sshd, XFS brick, glusterd) in {:.2}s; sshd listened after {}",
         elapsed.as_secs_f64(),
         nodes
             .iter()
@@ -440,7 +440,12 @@ fn an_ephemeral_node_takes_back_its_disk_and_survives_a_reboot() {
     let node = world
         .nodes
         .start(spec.clone())
-        .expect("ephemeral node starts");
+        .and_then(|n| {
+            world
+                .nodes
+                .wait_boot(&n.server_id, std::time::Duration::from_secs(120))
+        })
+        .expect("ephemeral node boots");
     assert_eq!(node.disks.len(), 1);
     assert_eq!(node.disks[0].volume_id, None);
     let device = node.disks[0].device.clone();
@@ -501,6 +506,8 @@ fn an_ephemeral_node_takes_back_its_disk_and_survives_a_reboot() {
     world.nodes.stop(&spec.server_id).expect("stop");
     assert_nothing_left(std::slice::from_ref(&node), &world.dir, "127.100.1.");
     let again = world.nodes.start(spec.clone()).expect("reboot");
+    // A reboot returns with glusterd up: nothing left to wait for.
+    assert_eq!(again.boot.state(), e2e::nodes::BootState::Finished);
     assert!(!again.first_boot);
     let mounted =
         run_ok(
@@ -552,6 +559,11 @@ fn a_reattached_volume_keeps_its_brick_until_the_volume_is_deleted() {
     let first = world
         .nodes
         .start(world.volume_spec("e2e-reattach-1", "e2e-r-0", address(2, 1), &id, MOUNT))
+        .and_then(|n| {
+            world
+                .nodes
+                .wait_boot(&n.server_id, std::time::Duration::from_secs(120))
+        })
         .expect("first server");
     fs::write(first.path(BRICK).join("precious"), "data").expect("write on the brick");
 
@@ -573,7 +585,7 @@ fn a_reattached_volume_keeps_its_brick_until_the_volume_is_deleted() {
     assert_nothing_left(std::slice::from_ref(&first), &world.dir, "127.100.2.");
 
     // A replacement server gets the same volume: the brick is mounted as it is, data and all.
-    let second = world.nodes.start(twin).expect("replacement server");
+    let second = world.boot(twin).expect("replacement server");
     assert_eq!(
         fs::read_to_string(second.path(BRICK).join("precious")).expect("kept"),
         "data"
@@ -596,6 +608,84 @@ fn a_reattached_volume_keeps_its_brick_until_the_volume_is_deleted() {
 }
 
 #[test]
+fn a_volume_attached_after_the_server_is_up_is_found_by_the_waiting_brick_script() {
+    let _serial = serial();
+    let world = World::new("attach");
+    let id = volume_id(6, 1);
+    // As the operator does it: the server is created, becomes ACTIVE, then gets its volume.
+    let mut spec = world.volume_spec("e2e-attach-1", "e2e-t-0", address(6, 1), &id, MOUNT);
+    spec.volume_ids.clear();
+    let node = world
+        .nodes
+        .start(spec)
+        .expect("server up without its volume");
+    assert!(node.disks.is_empty());
+    // Reachable, brick script waiting.
+    let kh = world.known_hosts(&[&node]);
+    assert_eq!(world.ssh_ok(&node, &kh, "id -un"), "gluster-operator\n");
+    let err = world
+        .nodes
+        .wait_boot(&node.server_id, std::time::Duration::from_secs(2))
+        .expect_err("the boot waits for the volume");
+    assert!(err.to_string().contains("still running"), "{err}");
+
+    let attached = world
+        .nodes
+        .attach_volume(&node.server_id, &id)
+        .expect("attach");
+    assert_eq!(attached.disks.len(), 1);
+    let booted = world
+        .nodes
+        .wait_boot(&node.server_id, std::time::Duration::from_secs(120))
+        .expect("the boot goes on once the volume is there");
+    let log = fs::read_to_string(booted.path(BRICK_LOG_PATH)).expect("brick log");
+    assert!(
+        log.contains(&format!("waiting up to 300s for Cinder volume {id}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("brick ready: device={}", attached.disks[0].device)),
+        "{log}"
+    );
+    assert!(listeners(24007).contains(&format!("{}:24007", node.address)));
+
+    // Another volume comes and goes while the node runs.
+    let extra = volume_id(6, 2);
+    let link = format!("/dev/disk/by-id/{}", e2e::nodes::virtio_by_id_name(&extra));
+    let with_extra = world
+        .nodes
+        .attach_volume(&node.server_id, &extra)
+        .expect("attach extra");
+    let extra_disk = with_extra
+        .disks
+        .iter()
+        .find(|d| d.volume_id.as_deref() == Some(extra.as_str()))
+        .expect("extra disk")
+        .clone();
+    assert!(node.path(&link).exists(), "{link} missing in the node");
+    world
+        .nodes
+        .detach_volume(&node.server_id, &extra)
+        .expect("detach extra");
+    assert!(!node.path(&link).exists(), "{link} left in the node");
+    eventually("the extra volume's loop device released", || {
+        let loops = loops_of(&extra_disk.backing).map_err(|e| e.to_string())?;
+        if loops.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{loops:?}"))
+        }
+    });
+    assert!(matches!(
+        world.nodes.detach_volume(&node.server_id, &extra),
+        Err(NodeError::VolumeNotAttached { .. })
+    ));
+
+    world.nodes.delete(&node.server_id).expect("delete");
+    assert_nothing_left(&[booted], &world.dir, "127.100.6.");
+}
+
+#[test]
 fn bad_servers_are_refused_before_anything_starts() {
     let _serial = serial();
     let world = World::new("refused");
@@ -607,11 +697,14 @@ fn bad_servers_are_refused_before_anything_starts() {
     let err = world.nodes.start(not_gluster).unwrap_err().to_string();
     assert!(err.starts_with("user_data ssh_keys: missing"), "{err}");
 
-    let mut unattached = good.clone();
-    unattached.volume_ids = vec![volume_id(3, 9)];
-    let err = world.nodes.start(unattached).unwrap_err().to_string();
+    let (ephemeral_user_data, _) = world.user_data("e2e-x-9", BrickDevice::Ephemeral, MOUNT);
+    let mut no_disk = good.clone();
+    no_disk.user_data = ephemeral_user_data;
+    let err = world.nodes.start(no_disk).unwrap_err().to_string();
     assert!(
-        err.starts_with("user_data runcmd brick script --volume-id: volume"),
+        err.starts_with(
+            "user_data runcmd brick script --ephemeral: server e2e-refused-1 has no ephemeral disk"
+        ),
         "{err}"
     );
 
@@ -708,8 +801,7 @@ fn helper_starts_a_node_and_waits_to_be_killed() {
     );
     let world = World::at(&dir);
     let node = world
-        .nodes
-        .start(world.volume_spec(
+        .boot(world.volume_spec(
             "e2e-killed-1",
             "e2e-k-0",
             address(5, 1),

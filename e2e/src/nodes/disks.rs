@@ -89,6 +89,21 @@ impl LoopDevice {
     }
 }
 
+impl LoopDevice {
+    /// Detaches the device without waiting: a device still in use is released when its last
+    /// user goes (losetup sets autoclear).
+    pub fn detach_lazily(&self) -> Result<(), NodeError> {
+        if !self.is_attached() {
+            return Ok(());
+        }
+        run(
+            Command::new("losetup").arg("--detach").arg(&self.device),
+            &format!("detaching {}", self.device),
+        )
+        .map(drop)
+    }
+}
+
 /// Creates a sparse file of `bytes` unless it exists (an existing one is kept as it is).
 pub fn ensure_sparse_file(path: &Path, bytes: u64) -> Result<bool, NodeError> {
     if path.exists() {

@@ -80,6 +80,14 @@ pub enum NodeError {
         /// The server whose node holds it.
         server_id: String,
     },
+    /// The volume is not attached to the server's node.
+    #[error("volume {volume_id} is not attached to the node of server {server_id}")]
+    VolumeNotAttached {
+        /// The Cinder volume ID.
+        volume_id: String,
+        /// The server.
+        server_id: String,
+    },
     /// No running node has this server ID.
     #[error("no running loopback node for server {0}")]
     NotFound(String),

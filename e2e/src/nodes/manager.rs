@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::boot::BootState;
 use super::command::require_program;
 use super::disks::ensure_sparse_file;
 use super::error::NodeError;
@@ -235,9 +236,11 @@ impl LoopbackNodes {
         }
     }
 
-    /// Starts the node of a server that became ACTIVE and returns once its sshd and glusterd
-    /// listen. The first start of a server is its first boot (cloud-init's work); a start after
-    /// [`Self::stop`] is a reboot that keeps its root disk.
+    /// Starts the node of a server that became ACTIVE and returns once its sshd listens (a few
+    /// seconds). On a first boot (cloud-init's work) the brick script goes on in the background
+    /// (it waits for its volume when that is attached later, see [`Self::attach_volume`]);
+    /// [`Self::wait_boot`] or [`RunningNode::boot`] tell when it is done. A start after
+    /// [`Self::stop`] is a reboot that keeps the root disk; it returns with glusterd listening.
     pub fn start(&self, spec: NodeSpec) -> Result<RunningNode, NodeError> {
         spec.validate()?;
         let user_data = parse_user_data(&spec.user_data)?;
@@ -286,6 +289,78 @@ impl LoopbackNodes {
             layout: NodeLayout::new(&self.config.state_dir, &spec.server_id),
             ready_timeout: self.config.ready_timeout,
         })
+    }
+
+    /// Waits up to `timeout` for the boot of a server's node to finish (the brick script done,
+    /// glusterd listening) and returns the node. A boot still running after `timeout` is a
+    /// [`NodeError::NotReady`]; a failed boot says why, with the end of the boot log.
+    pub fn wait_boot(&self, server_id: &str, timeout: Duration) -> Result<RunningNode, NodeError> {
+        let node = self
+            .node(server_id)
+            .ok_or_else(|| NodeError::NotFound(server_id.to_string()))?;
+        match node.boot.wait(timeout) {
+            BootState::Finished => self
+                .node(server_id)
+                .ok_or_else(|| NodeError::NotFound(server_id.to_string())),
+            BootState::Running => Err(NodeError::NotReady {
+                node: server_id.to_string(),
+                what: "the boot (brick script, glusterd)".into(),
+                waited: timeout,
+                detail: format!("still running; see {}", node.boot_log().display()),
+            }),
+            BootState::Failed(reason) => Err(NodeError::NotReady {
+                node: server_id.to_string(),
+                what: "the boot (brick script, glusterd)".into(),
+                waited: timeout,
+                detail: reason,
+            }),
+        }
+    }
+
+    /// A volume was attached to a running server: it shows up in the node under
+    /// `/dev/disk/by-id` (a brick script waiting for it goes on). Its backing file is created
+    /// with the default size unless [`Self::ensure_volume`] made it. Attaching it again is
+    /// harmless.
+    pub fn attach_volume(
+        &self,
+        server_id: &str,
+        volume_id: &str,
+    ) -> Result<RunningNode, NodeError> {
+        validate_volume_id(volume_id).map_err(|reason| NodeError::InvalidSpec {
+            field: "volume_id",
+            reason,
+        })?;
+        let mut state = self.lock();
+        if let Some(holder) = state.holder_of(volume_id).filter(|h| h != server_id) {
+            return Err(NodeError::VolumeInUse {
+                volume_id: volume_id.to_string(),
+                server_id: holder,
+            });
+        }
+        let backing = self.ensure_volume(volume_id, self.config.default_volume_bytes)?;
+        let node = state
+            .running
+            .get_mut(server_id)
+            .ok_or_else(|| NodeError::NotFound(server_id.to_string()))?;
+        node.attach_volume(volume_id, &backing)?;
+        Ok(node.info().clone())
+    }
+
+    /// A volume was detached from a running server: its link goes from the node, what the
+    /// node mounted from it is unmounted (lazily when busy), its loop device is released once
+    /// unused. Its backing file stays.
+    pub fn detach_volume(
+        &self,
+        server_id: &str,
+        volume_id: &str,
+    ) -> Result<RunningNode, NodeError> {
+        let mut state = self.lock();
+        let node = state
+            .running
+            .get_mut(server_id)
+            .ok_or_else(|| NodeError::NotFound(server_id.to_string()))?;
+        node.detach_volume(volume_id)?;
+        Ok(node.info().clone())
     }
 
     /// Stops the node of a server (shut off, or about to be deleted): its processes end, its

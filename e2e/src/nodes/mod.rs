@@ -16,19 +16,31 @@
 //!     user_data, // decoded #cloud-config from gluster_operator::bootstrap::render_user_data
 //!     volume_ids: vec!["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()],
 //!     ephemeral_bytes: None,
-//! })?;
+//! })?; // returns once sshd listens; the brick script goes on
+//! let node = nodes.wait_boot(&node.server_id, std::time::Duration::from_secs(120))?;
 //! // ssh -o StrictHostKeyChecking=yes gluster-operator@127.100.0.1 sudo -n gluster … (pin
 //! // node.known_hosts_line()); or node.command("gluster") inside the node.
 //! nodes.delete(&node.server_id)?; // the server was deleted: node stopped, loop device freed
 //! # Ok(()) }
 //! ```
 //!
-//! The simulator's boot hook maps its events onto [`LoopbackNodes`]: server ACTIVE →
-//! [`LoopbackNodes::start`] with a [`NodeSpec`] (its table says which field comes from where);
-//! server stopped → [`LoopbackNodes::stop`]; server deleted → [`LoopbackNodes::delete`]; volume
-//! created / deleted → [`LoopbackNodes::ensure_volume`] / [`LoopbackNodes::delete_volume`].
-//! `start` blocks until sshd and glusterd listen (a few seconds): call it from a blocking
-//! thread. User-data that is not a gluster node's (no brick script) is refused with
+//! The simulator's boot hook (`e2e::openstack::BootHook` on main) maps onto [`LoopbackNodes`]:
+//!
+//! | hook | call |
+//! |---|---|
+//! | `server_active(ServerEvent)` | [`LoopbackNodes::start`] with a [`NodeSpec`] (its table says which field comes from where) |
+//! | `server_deleted(ServerEvent)` | [`LoopbackNodes::delete`] (a stopped, not deleted, server: [`LoopbackNodes::stop`]; its next start is a reboot) |
+//! | `volume_attached(VolumeEvent)` | [`LoopbackNodes::ensure_volume`] (`size_gb`) then [`LoopbackNodes::attach_volume`] |
+//! | `volume_detached(VolumeEvent)` | [`LoopbackNodes::detach_volume`] |
+//! | a Cinder volume deleted | [`LoopbackNodes::delete_volume`] |
+//!
+//! `start` returns once the node's sshd listens (about a second; a server is ACTIVE and
+//! reachable before cloud-init is done). On a first boot the brick script goes on in the
+//! background, as cloud-init's final stage: when the operator attaches the brick volume after
+//! the server became ACTIVE, the script waits for it (up to the `--wait` of the user-data) and
+//! goes on once [`LoopbackNodes::attach_volume`] linked it. [`LoopbackNodes::wait_boot`] (or
+//! [`RunningNode::boot`]) tells when the brick is ready and glusterd listens. Call these from a
+//! blocking thread. User-data that is not a gluster node's (no brick script) is refused with
 //! [`NodeError::UserData`], which the hook may log and ignore.
 //!
 //! # What a node is
@@ -73,6 +85,7 @@
 //! On this machine a node leaves only two empty directories as mount points: `/dev/disk/by-id`
 //! (udev's, absent without udev) and the brick's top-level directory (e.g. `/export`).
 
+mod boot;
 mod command;
 mod disks;
 mod error;
@@ -86,6 +99,7 @@ mod running;
 mod spec;
 pub mod user_data;
 
+pub use boot::{BootProgress, BootState};
 pub use disks::loops_of;
 pub use error::NodeError;
 pub use manager::{LoopbackNodes, NodesConfig};

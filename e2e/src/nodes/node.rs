@@ -9,17 +9,18 @@
 //! by-id links are fresh, fstab is mounted and glusterd started as at boot.
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, chown, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use gluster_operator::bootstrap::BrickDevice;
 
-use super::command::{describe, failure, output, run, tail};
+use super::boot::{BootProgress, BootState, Watch, probe, watch as watch_boot};
+use super::command::{describe, output, run, tail};
 use super::disks::{LoopDevice, ensure_sparse_file, format_ephemeral};
 use super::error::NodeError;
 use super::layout::NodeLayout;
@@ -60,6 +61,8 @@ pub struct Node {
     ns: Option<Namespace>,
     sshd: Option<Child>,
     disks: Vec<(LoopDevice, Option<String>)>,
+    boot: BootProgress,
+    watcher: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -99,16 +102,20 @@ impl Node {
                 skipped: input.user_data.skipped.clone(),
                 first_boot,
                 boot_time: Duration::ZERO,
+                boot: BootProgress::running(),
             },
             ns: None,
             sshd: None,
             disks: Vec::new(),
+            boot: BootProgress::running(),
+            watcher: None,
         };
+        node.info.boot = node.boot.clone();
         match node.boot_steps(&input, first_boot) {
             Ok(()) => {
                 node.info.boot_time = started.elapsed();
                 node.log(&format!(
-                    "boot finished in {:.2}s",
+                    "up in {:.2}s (sshd listens)",
                     node.info.boot_time.as_secs_f64()
                 ));
                 Ok(node)
@@ -180,23 +187,21 @@ impl Node {
         }
         self.start_sshd()?;
         if first_boot {
-            self.run_brick_script(ud)?;
-        } else if ud.brick.start_glusterd {
-            let out = run(
-                self.in_node("service").args(["glusterd", "start"]),
-                "starting glusterd",
-            )?;
-            self.log(out.trim_end());
+            // cloud-init's final stage goes on in the background (the script may wait for its
+            // volume); `self.boot` tells when it is done.
+            self.run_brick_script(ud, input)?;
+        } else {
+            if ud.brick.start_glusterd {
+                let out = run(
+                    self.in_node("service").args(["glusterd", "start"]),
+                    "starting glusterd",
+                )?;
+                self.log(out.trim_end());
+                self.wait_ready(24007, input.ready_timeout)?;
+            }
+            self.boot.set(BootState::Finished);
         }
         self.wait_ready(22, input.ready_timeout)?;
-        if ud.brick.start_glusterd {
-            self.wait_ready(24007, input.ready_timeout)?;
-        }
-        if first_boot {
-            let marker = layout.path(BOOT_FINISHED);
-            fs::write(&marker, format!("{}\n", self.info.server_id))
-                .map_err(NodeError::io("marking the first boot finished", marker))?;
-        }
         Ok(())
     }
 
@@ -414,17 +419,131 @@ impl Node {
         Ok(())
     }
 
-    fn run_brick_script(&mut self, ud: &NodeUserData) -> Result<(), NodeError> {
+    /// Starts the brick script in the node, its output into the boot log, and the watcher that
+    /// waits for it.
+    fn run_brick_script(
+        &mut self,
+        ud: &NodeUserData,
+        input: &BootInput<'_>,
+    ) -> Result<(), NodeError> {
+        let log_path = self.info.boot_log();
+        let open_log = || {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .map_err(NodeError::io("opening the boot log", &log_path))
+        };
         let mut cmd = self.in_node(&ud.brick.program);
-        cmd.args(&ud.brick.args);
+        cmd.args(&ud.brick.args)
+            .stdin(Stdio::null())
+            .stdout(open_log()?)
+            .stderr(open_log()?);
         self.log(&format!("running: {}", describe(&cmd)));
-        let out = output(&mut cmd, "running the brick script")?;
-        self.log(String::from_utf8_lossy(&out.stdout).trim_end());
-        self.log(String::from_utf8_lossy(&out.stderr).trim_end());
-        if !out.status.success() {
-            return Err(failure(&cmd, "running the brick script", &out));
-        }
+        let script = cmd.spawn().map_err(|e| NodeError::Command {
+            what: "running the brick script".into(),
+            command: describe(&cmd),
+            outcome: format!("could not be started: {e}"),
+        })?;
+        let watch = Watch {
+            script,
+            glusterd: ud
+                .brick
+                .start_glusterd
+                .then(|| SocketAddr::from((self.info.address, 24007))),
+            ready_timeout: input.ready_timeout,
+            marker: input.layout.path(BOOT_FINISHED),
+            marker_text: format!("{}\n", self.info.server_id),
+            log: log_path.clone(),
+        };
+        self.watcher = Some(watch_boot(watch, self.boot.clone()));
         Ok(())
+    }
+
+    /// Attaches a volume to the running node: a loop device, linked in its
+    /// `/dev/disk/by-id` (where a waiting brick script finds it). Attaching it twice is harmless.
+    pub fn attach_volume(&mut self, volume_id: &str, backing: &Path) -> Result<(), NodeError> {
+        if self.volume_ids().any(|v| v == volume_id) {
+            return Ok(());
+        }
+        let disk = LoopDevice::attach(backing)?;
+        let link = self
+            .info
+            .dir
+            .join("by-id")
+            .join(virtio_by_id_name(volume_id));
+        let _ = fs::remove_file(&link);
+        if let Err(e) = symlink(&disk.device, &link) {
+            let _ = disk.detach(DETACH_TIMEOUT);
+            return Err(NodeError::io("linking a volume by ID", link)(e));
+        }
+        self.log(&format!(
+            "volume {volume_id} attached: {} as /dev/disk/by-id/{}",
+            disk.device,
+            virtio_by_id_name(volume_id)
+        ));
+        self.disks.push((disk, Some(volume_id.to_string())));
+        self.sync_disks()
+    }
+
+    /// Detaches a volume from the running node: its link goes, what the node mounted from it is
+    /// unmounted (lazily when busy), and its loop device is released (once nothing uses it).
+    pub fn detach_volume(&mut self, volume_id: &str) -> Result<(), NodeError> {
+        let Some(index) = self
+            .disks
+            .iter()
+            .position(|(_, id)| id.as_deref() == Some(volume_id))
+        else {
+            return Err(NodeError::VolumeNotAttached {
+                volume_id: volume_id.to_string(),
+                server_id: self.info.server_id.clone(),
+            });
+        };
+        let (disk, _) = self.disks.remove(index);
+        let link = self
+            .info
+            .dir
+            .join("by-id")
+            .join(virtio_by_id_name(volume_id));
+        let _ = fs::remove_file(&link);
+        let mut problems = match &self.ns {
+            Some(ns) => unmount_devices(ns, std::slice::from_ref(&disk)),
+            None => Vec::new(),
+        };
+        if let Err(e) = disk.detach_lazily() {
+            problems.push(e.to_string());
+        }
+        self.log(&format!("volume {volume_id} detached ({})", disk.device));
+        self.sync_disks()?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(NodeError::Stop {
+                server_id: self.info.server_id.clone(),
+                problems,
+            })
+        }
+    }
+
+    /// Brings the snapshot's disks and the node's record up to date.
+    fn sync_disks(&mut self) -> Result<(), NodeError> {
+        self.info.disks = self
+            .disks
+            .iter()
+            .map(|(d, id)| NodeDisk {
+                device: d.device.clone(),
+                backing: d.backing.clone(),
+                volume_id: id.clone(),
+            })
+            .collect();
+        Record {
+            init: self
+                .ns
+                .as_ref()
+                .map(|ns| (ns.init_pid(), ns.mnt_ns().to_string())),
+            loops: self.disks.iter().map(|(d, _)| d.clone()).collect(),
+        }
+        .save(&self.info.dir)
     }
 
     /// Waits until the node's `port` accepts connections (sshd's must also greet).
@@ -469,6 +588,7 @@ impl Node {
     /// detached. Its directory (root disk) stays. Errors list what was left behind.
     pub fn stop(mut self, grace: Duration) -> Result<(), NodeError> {
         let mut problems = Vec::new();
+        self.boot.stop();
         if let Some(mut ns) = self.ns.take() {
             let left = ns.terminate_daemons(grace);
             if !left.is_empty() {
@@ -476,8 +596,14 @@ impl Node {
                     "still running after SIGTERM and {grace:?} (killed): {left:?}"
                 ));
             }
-            problems.extend(self.unmount_disks(&ns));
+            let disks: Vec<LoopDevice> = self.disks.iter().map(|(d, _)| d.clone()).collect();
+            problems.extend(unmount_devices(&ns, &disks));
             problems.extend(ns.kill());
+        }
+        if let Some(watcher) = self.watcher.take()
+            && watcher.join().is_err()
+        {
+            problems.push("the boot watcher panicked".into());
         }
         if let Some(mut sshd) = self.sshd.take() {
             let _ = sshd.kill();
@@ -511,33 +637,6 @@ impl Node {
                 problems,
             })
         }
-    }
-
-    /// Unmounts what the node mounted from its loop devices (the brick, the ephemeral disk),
-    /// deepest first, so the devices are free once the namespace goes.
-    fn unmount_disks(&self, ns: &Namespace) -> Vec<String> {
-        let devices: Vec<String> = self
-            .disks
-            .iter()
-            .filter_map(|(d, _)| d.dev_number().ok())
-            .collect();
-        let info =
-            fs::read_to_string(format!("/proc/{}/mountinfo", ns.init_pid())).unwrap_or_default();
-        let mut problems = Vec::new();
-        for point in mount_points_of(&info, &devices) {
-            let ok = output(ns.command("umount").arg(&point), "unmounting")
-                .is_ok_and(|o| o.status.success());
-            if !ok {
-                let lazy = output(
-                    ns.command("umount").args(["--lazy", &point]),
-                    "unmounting lazily",
-                );
-                if !lazy.is_ok_and(|o| o.status.success()) {
-                    problems.push(format!("could not unmount {point} in the node"));
-                }
-            }
-        }
-        problems
     }
 
     fn in_node(&self, program: &str) -> Command {
@@ -599,6 +698,28 @@ impl Node {
     }
 }
 
+/// Unmounts what the node mounted from these loop devices (the brick, the ephemeral disk),
+/// deepest first, lazily when busy, so the devices are free once their users are gone.
+fn unmount_devices(ns: &Namespace, disks: &[LoopDevice]) -> Vec<String> {
+    let devices: Vec<String> = disks.iter().filter_map(|d| d.dev_number().ok()).collect();
+    let info = fs::read_to_string(format!("/proc/{}/mountinfo", ns.init_pid())).unwrap_or_default();
+    let mut problems = Vec::new();
+    for point in mount_points_of(&info, &devices) {
+        let ok = output(ns.command("umount").arg(&point), "unmounting")
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            let lazy = output(
+                ns.command("umount").args(["--lazy", &point]),
+                "unmounting lazily",
+            );
+            if !lazy.is_ok_and(|o| o.status.success()) {
+                problems.push(format!("could not unmount {point} in the node"));
+            }
+        }
+    }
+    problems
+}
+
 /// Makes the node's directories and the mount points this machine must have.
 fn prepare_directories(layout: &NodeLayout, brick_root: &str) -> Result<(), NodeError> {
     for dir in layout.directories() {
@@ -626,28 +747,6 @@ fn prepare_directories(layout: &NodeLayout, brick_root: &str) -> Result<(), Node
     // top-level directory. Both stay, empty, like any mount point.
     for dir in ["/dev/disk/by-id", brick_root] {
         fs::create_dir_all(dir).map_err(NodeError::io("making a mount point", dir))?;
-    }
-    Ok(())
-}
-
-/// Connects to `address`; with `ssh`, also reads the SSH greeting.
-fn probe(address: SocketAddr, ssh: bool) -> Result<(), String> {
-    let mut stream =
-        TcpStream::connect_timeout(&address, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    if ssh {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .map_err(|e| e.to_string())?;
-        let mut greeting = [0u8; 8];
-        stream
-            .read_exact(&mut greeting)
-            .map_err(|e| e.to_string())?;
-        if &greeting != b"SSH-2.0-" {
-            return Err(format!(
-                "greeted with {:?} instead of SSH-2.0-",
-                String::from_utf8_lossy(&greeting)
-            ));
-        }
     }
     Ok(())
 }
@@ -718,14 +817,9 @@ pub fn group_id(group: &str, name: &str) -> Option<u32> {
 
 /// Whether the brick device the user-data names is one the server has.
 pub fn check_brick_device(spec: &NodeSpec, ud: &NodeUserData) -> Result<(), NodeError> {
+    // A volume may be attached after the server is up (the script waits for it); an ephemeral
+    // disk comes with the flavor or never.
     match &ud.brick.device {
-        BrickDevice::Volume { id } if !spec.volume_ids.contains(id) => Err(NodeError::user_data(
-            "runcmd brick script --volume-id",
-            format!(
-                "volume {id} is not attached to server {} (attached: {:?}); the script would wait for it in vain",
-                spec.server_id, spec.volume_ids
-            ),
-        )),
         BrickDevice::Ephemeral if spec.ephemeral_bytes.is_none() => Err(NodeError::user_data(
             "runcmd brick script --ephemeral",
             format!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use gluster_operator::bootstrap::AuthorizedKey;
 
+use super::boot::BootProgress;
 use super::namespace::{enter, processes_in, root_of};
 use super::render::known_hosts_line;
 
@@ -51,8 +52,11 @@ pub struct RunningNode {
     /// Whether this start was the node's first boot (cloud-init's work done) rather than a
     /// restart of a stopped server.
     pub first_boot: bool,
-    /// How long the start took.
+    /// How long the start took (until sshd listened).
     pub boot_time: Duration,
+    /// The rest of the boot: on a first boot the brick script goes on after the start
+    /// returned (it may wait for its volume); [`BootProgress::wait`] waits for it.
+    pub boot: BootProgress,
 }
 
 impl RunningNode {

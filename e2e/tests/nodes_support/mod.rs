@@ -148,6 +148,13 @@ impl World {
         }
     }
 
+    /// Starts a node and waits for its boot to finish (brick ready, glusterd listening).
+    pub fn boot(&self, spec: NodeSpec) -> Result<RunningNode, e2e::nodes::NodeError> {
+        let node = self.nodes.start(spec)?;
+        self.nodes
+            .wait_boot(&node.server_id, Duration::from_secs(120))
+    }
+
     /// A known_hosts file pinning these nodes.
     pub fn known_hosts(&self, nodes: &[&RunningNode]) -> PathBuf {
         let path = self.dir.join("known_hosts");
