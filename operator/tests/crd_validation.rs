@@ -130,6 +130,10 @@ fn crd_names_and_columns_are_the_api() {
     let conditions = &schema()["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");
     assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+    // Zones merge by name under server-side apply (GitOps tools editing one zone's count).
+    let zones = &schema()["properties"]["spec"]["properties"]["zones"];
+    assert_eq!(zones["x-kubernetes-list-type"], "map");
+    assert_eq!(zones["x-kubernetes-list-map-keys"], json!(["name"]));
 }
 
 #[test]

@@ -60,7 +60,7 @@ use super::status::GlusterClusterStatus;
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[x_kube(validation = Rule::new("self.zones.all(z, self.zones.filter(y, y.name == z.name).size() == 1)").message("spec.zones[].name must be unique").field_path(".zones").reason(Reason::FieldValueDuplicate))]
+#[x_kube(validation = Rule::new("self.zones.all(z, self.zones.filter(y, y.name == z.name).size() == 1)").message("spec.zones[].name must be unique").field_path(".zones"))]
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || !self.autoscaling.enabled || self.zones.all(z, has(z.minNodes) && has(z.maxNodes))").message("spec.autoscaling.enabled needs minNodes and maxNodes on every zone").field_path(".autoscaling"))]
 #[serde(rename_all = "camelCase")]
 pub struct GlusterClusterSpec {
@@ -82,7 +82,9 @@ pub struct GlusterClusterSpec {
     pub key_name: Option<String>,
     /// The availability zones the cluster spans and how many nodes each holds. Replica sets are
     /// spread across zones (bricks interleave A1 B1 A2 B2 …).
+    /// A list keyed by `name`, so server-side apply merges zones by name.
     #[schemars(length(min = 1, max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub zones: Vec<ZoneSpec>,
     /// The brick each node contributes: its size, volume type, optional clone source and mount path.
     pub brick: BrickSpec,
