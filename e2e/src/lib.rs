@@ -3,4 +3,5 @@
 
 pub mod devenv;
 pub mod kube;
+pub mod nodes;
 pub mod openstack;
