@@ -28,6 +28,9 @@ enum Command {
         /// The state directory.
         #[arg(long)]
         dir: PathBuf,
+        /// Run no loopback gluster nodes: servers are only simulated (nodes need root).
+        #[arg(long)]
+        no_nodes: bool,
     },
     /// Stop the devenv whose state directory is DIR (SIGTERM, then wait for it to finish).
     Down {
@@ -48,15 +51,20 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Up { dir } => up(&dir).await,
+        Command::Up { dir, no_nodes } => up(&dir, !no_nodes).await,
         Command::Down { dir } => down(&dir).await,
     }
 }
 
-async fn up(dir: &Path) -> anyhow::Result<()> {
+async fn up(dir: &Path, with_nodes: bool) -> anyhow::Result<()> {
     // A stale `ready` from an earlier run must not be taken for this one.
     let _ = std::fs::remove_file(dir.join("ready"));
-    let env = DevEnv::start(DevEnvOptions::default()).await?;
+    let nodes_dir = dir.join("nodes");
+    let options = DevEnvOptions {
+        nodes_dir: with_nodes.then(|| nodes_dir.clone()),
+        ..DevEnvOptions::default()
+    };
+    let env = DevEnv::start(options).await?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join(PID_FILE), std::process::id().to_string())
         .with_context(|| format!("writing {}", dir.join(PID_FILE).display()))?;

@@ -6,8 +6,11 @@
 //! in-process with [`DevEnv::start`]. It does not start the operator: `gluster-operator run`
 //! finds the API through the kubeconfig this writes.
 
+mod hook;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ::kube::api::{Api, ObjectMeta, PostParams};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
@@ -16,7 +19,10 @@ use gluster_operator::api::GlusterCluster;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
+pub use hook::NodesHook;
+
 use crate::kube::Emulator;
+use crate::nodes::{LoopbackNodes, NodeError, NodesConfig};
 use crate::openstack::{SimConfig, Simulator};
 
 /// The namespace the credentials Secret lives in.
@@ -46,6 +52,17 @@ pub enum DevEnvError {
         /// The cause.
         source: ::kube::Error,
     },
+    /// The loopback nodes could not start or stop.
+    #[error("loopback gluster nodes: {0}")]
+    Nodes(#[from] NodeError),
+    /// A background task panicked or was cancelled.
+    #[error("{what}: {why}")]
+    Task {
+        /// What the task was doing.
+        what: &'static str,
+        /// The join error.
+        why: String,
+    },
     /// A file in the state directory could not be written.
     #[error("writing {path}: {source}")]
     Write {
@@ -65,6 +82,9 @@ pub struct DevEnvOptions {
     pub kube_listen: SocketAddr,
     /// The simulator's world (default: zones zone-a, zone-b with block storage, zone-c without).
     pub sim: SimConfig,
+    /// Where loopback gluster nodes keep their state; `None` runs no nodes (servers are only
+    /// simulated). Nodes need root.
+    pub nodes_dir: Option<PathBuf>,
 }
 
 impl Default for DevEnvOptions {
@@ -74,6 +94,7 @@ impl Default for DevEnvOptions {
             openstack_listen: any,
             kube_listen: any,
             sim: SimConfig::default(),
+            nodes_dir: None,
         }
     }
 }
@@ -83,19 +104,28 @@ pub struct DevEnv {
     sim: Simulator,
     emulator: Emulator,
     client: Client,
+    nodes: Option<Arc<LoopbackNodes>>,
 }
 
 impl DevEnv {
     /// Starts the simulator and the emulator, installs the CRD and creates the credentials
     /// Secret. Returns once all of it answers.
     pub async fn start(options: DevEnvOptions) -> Result<DevEnv, DevEnvError> {
+        let nodes = match &options.nodes_dir {
+            Some(dir) => Some(Arc::new(LoopbackNodes::new(NodesConfig::new(dir))?)),
+            None => None,
+        };
         let sim = Simulator::start(options.sim, options.openstack_listen).await?;
+        if let Some(nodes) = &nodes {
+            sim.set_boot_hook(Arc::new(NodesHook::new(nodes.clone(), sim.config())));
+        }
         let emulator = Emulator::start(options.kube_listen).await?;
         let client = client_for(&emulator.kubeconfig_yaml()).await?;
         let env = DevEnv {
             sim,
             emulator,
             client,
+            nodes,
         };
         env.install_crd().await?;
         env.create_secret().await?;
@@ -110,6 +140,11 @@ impl DevEnv {
     /// The Kubernetes API emulator.
     pub fn emulator(&self) -> &Emulator {
         &self.emulator
+    }
+
+    /// The loopback gluster nodes, when they run.
+    pub fn nodes(&self) -> Option<&Arc<LoopbackNodes>> {
+        self.nodes.as_ref()
     }
 
     /// A kube client of the emulator.
@@ -143,13 +178,24 @@ impl DevEnv {
         write("ready", "")
     }
 
-    /// Stops the emulator and the simulator.
+    /// Stops the simulator (no more boot events), every node (freeing its loop devices) and
+    /// the emulator.
     pub async fn shutdown(self) -> Result<(), DevEnvError> {
         // The client's idle keep-alive connection would hold the emulator's graceful shutdown.
         drop(self.client);
         self.sim.shutdown().await;
+        let nodes_stopped: Result<(), DevEnvError> = match self.nodes {
+            Some(nodes) => match tokio::task::spawn_blocking(move || nodes.shutdown()).await {
+                Ok(stopped) => stopped.map_err(DevEnvError::from),
+                Err(e) => Err(DevEnvError::Task {
+                    what: "stopping the loopback nodes",
+                    why: e.to_string(),
+                }),
+            },
+            None => Ok(()),
+        };
         self.emulator.shutdown().await?;
-        Ok(())
+        nodes_stopped
     }
 
     async fn install_crd(&self) -> Result<(), DevEnvError> {
