@@ -107,7 +107,7 @@ async fn servers_booted_through_the_simulator_become_a_mounted_gluster_volume() 
     let boots = plan.nodes.iter().map(|node| {
         let (cloud, spec, operator) = (&cloud, &cluster.spec, &operator);
         let (flavor_id, image_id, network_id) = (&flavor.id, &image.id, &network.id);
-        let (nodes, fast, cluster_name) = (nodes.clone(), fast.clone(), name.clone());
+        let (nodes, fast, cluster_name) = (nodes.clone(), fast, name.clone());
         async move {
             let volume = cloud
                 .volume()
@@ -121,7 +121,7 @@ async fn servers_booted_through_the_simulator_become_a_mounted_gluster_volume() 
                 .expect("volume created");
             cloud
                 .volume()
-                .wait_for_volume(&volume.id, &[VolumeStatus::Available], fast.clone())
+                .wait_for_volume(&volume.id, &[VolumeStatus::Available], fast)
                 .await
                 .expect("volume available");
             let host_key = SshKeyPair::generate(&node.name).expect("host key");
