@@ -30,13 +30,14 @@ fi
 hack/tools.sh
 hack/python-tools.sh
 
-# The real OpenStack CLI (PyPI python-openstackclient, pinned) in its own venv: the simulator's
-# tests run it to show that a client nobody here wrote accepts the simulator's responses.
+# The real OpenStack CLI (PyPI python-openstackclient, pinned) in its own venv (its many
+# dependencies stay apart from .tools/venv): the simulator's tests run it to show that a client
+# nobody here wrote accepts the simulator's responses.
 OSC_VERSION=10.5.0
 OSC_VENV=.tools/venv-osc
 if [ "$("$OSC_VENV/bin/openstack" --version 2>/dev/null)" != "openstack $OSC_VERSION" ]; then
   echo "setup: installing python-openstackclient $OSC_VERSION into $OSC_VENV"
   python3 -m venv "$OSC_VENV"
-  "$OSC_VENV/bin/pip" install --quiet --disable-pip-version-check "python-openstackclient==$OSC_VERSION"
+  "$OSC_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "python-openstackclient==$OSC_VERSION"
   "$OSC_VENV/bin/openstack" --version
 fi

@@ -461,6 +461,16 @@ async fn server_create_refuses_bad_input_like_nova() {
         a.body["badRequest"]["message"],
         "'networks' is a required property"
     );
+    let a = create(with(
+        "block_device_mapping_v2",
+        json!([{"boot_index": 0, "uuid": UBUNTU, "source_type": "image", "destination_type": "volume", "volume_size": 10}]),
+    ))
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::BAD_REQUEST,
+        "boot from volume is not modelled and says so"
+    );
     let a = create(with("tags", json!(["a/b"]))).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     // Tags at creation need 2.52.
@@ -1073,6 +1083,12 @@ async fn server_tags_and_keypairs() {
 async fn neutron_security_groups_rules_and_tags() {
     let sim = start(fast_config(5)).await;
     let c = Client::login(&sim).await;
+    let ext = c.get("/networking/v2.0/extensions/security-group").await;
+    assert_eq!(ext.body["extension"]["alias"], "security-group");
+    assert_eq!(
+        c.get("/networking/v2.0/extensions/qos").await.body["NeutronError"]["type"],
+        "ExtensionNotFound"
+    );
     let nets = c.get("/networking/v2.0/networks?name=private").await.body["networks"].clone();
     assert_eq!(nets.as_array().map(Vec::len), Some(1));
     assert_eq!(

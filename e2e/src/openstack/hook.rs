@@ -43,7 +43,8 @@ pub struct ServerEvent {
     pub key_name: Option<String>,
     /// The key pair's public key, if any.
     pub public_key: Option<String>,
-    /// Decoded user data (what cloud-init would read).
+    /// Decoded user data (what cloud-init would read); left out when serialised (it is bytes:
+    /// the `openstack-sim` binary adds it as text and base64).
     #[serde(skip)]
     pub user_data: Option<Vec<u8>>,
     /// Server metadata.

@@ -16,8 +16,50 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Endpoints (all under `http://ADDR`): see [`api`] for the service prefixes and
-//! `api::admin` for the `/_sim/...` admin endpoints.
+//! # Endpoints
+//!
+//! Everything is served under `http://ADDR`; the token's catalog lists these URLs (region
+//! `RegionOne`, interfaces `public` and `internal`):
+//!
+//! | prefix | service | catalog type |
+//! | --- | --- | --- |
+//! | `/identity/v3` | Keystone v3 (password, application credential) | `identity` |
+//! | `/compute/v2.1` | Nova, microversions 2.1–2.96 by default | `compute` |
+//! | `/volume/v3/{project_id}` | Cinder, microversions 3.0–3.71 by default | `volumev3`, `block-storage` |
+//! | `/networking/v2.0` | Neutron | `network` |
+//! | `/image/v2` | Glance | `image` |
+//!
+//! Admin endpoints of the simulator itself (not counted, never faulted, no token):
+//!
+//! | call | effect |
+//! | --- | --- |
+//! | `GET /_sim/counters` | `{"calls": {"GET /compute/v2.1/servers/{id}": 3, ...}, "total": N}` |
+//! | `DELETE /_sim/counters` | zero the counters |
+//! | `GET /_sim/faults` | the fault rules as they stand (`times` counts what is left) |
+//! | `PUT /_sim/faults` | replace the rules (body: [`FaultConfig`] as JSON) |
+//! | `POST /_sim/faults` | append rules (same body) |
+//! | `DELETE /_sim/faults` | remove every rule |
+//! | `DELETE /_sim/tokens` | expire every issued token (clients must re-authenticate) |
+//! | `POST /_sim/reset` | zero the counters and remove every rule |
+//! | `GET /_sim/state` | servers and volumes with status and addresses, for humans |
+//! | `GET /_sim/clouds.yaml` | the clouds.yaml of this simulator |
+//!
+//! # Behaviour
+//!
+//! - Servers: `BUILD` → (port and address allocated, [`BootHook::server_active`]) → `ACTIVE`
+//!   after `timing.server_build_ms`, or `ERROR` with a `fault` when a [`ResourceFault`] says so.
+//!   Addresses come lowest-first from the network's pool (127.100.0.10 onwards by default, never
+//!   127.0.0.1). `DELETE` answers 204, shows `task_state: deleting`, and the server is gone after
+//!   `timing.server_delete_ms` (its volumes detached, or deleted when `delete_on_termination`).
+//! - Volumes: `creating` → `available` (or `error`); attach through Nova: `attaching` → `in-use`;
+//!   detach: `detaching` → `available`; delete: `deleting` → gone. Snapshots likewise.
+//! - Quotas answer as the services do: Nova 403 `Quota exceeded for instances: Requested 1, but
+//!   already used 64 of 64 instances`, Cinder 413 `Maximum number of volumes allowed (N) exceeded
+//!   for quota 'volumes'.` with `Retry-After: 0`.
+//! - Not modelled: admin-only fields and APIs, server actions (reboot, resize, ...), boot from
+//!   volume (volumes in `block_device_mapping_v2` are refused; an image mapping boots from the
+//!   image), ports created through Neutron, key pair
+//!   generation (a `public_key` is required), Neutron quotas.
 
 mod api;
 mod clouds;
@@ -145,6 +187,12 @@ impl Simulator {
     /// Zeroes the call counters.
     pub fn reset_counters(&self) {
         self.shared.counters().calls.clear();
+    }
+
+    /// Expires every issued token now: the next call with one answers 401, as after the token
+    /// lifetime (`identity.token_ttl_secs`) has passed.
+    pub fn expire_tokens(&self) {
+        self.shared.world().tokens.clear();
     }
 
     /// Sets the hook called when servers become ACTIVE or are deleted and when volumes are

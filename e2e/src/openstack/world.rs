@@ -58,6 +58,8 @@ pub(crate) struct Server {
     pub flavor_id: String,
     pub image_id: String,
     pub availability_zone: String,
+    /// The zone the request named (Nova's `pinned_availability_zone`), if any.
+    pub requested_zone: Option<String>,
     /// Networks asked for (indexes into the configured networks).
     pub networks: Vec<usize>,
     /// Security group names (as Nova reports them).
@@ -187,8 +189,7 @@ pub(crate) struct SgRule {
     pub created_at: DateTime<Utc>,
 }
 
-/// Everything the simulated cloud holds.
-#[derive(Debug)]
+/// Everything the simulated cloud holds. Not `Debug`: it holds the issued tokens.
 pub(crate) struct World {
     pub config: Arc<SimConfig>,
     pub tokens: HashMap<String, Token>,

@@ -1,16 +1,4 @@
-//! Admin endpoints of the simulator itself (not OpenStack APIs; not counted, never faulted):
-//!
-//! | call | effect |
-//! | --- | --- |
-//! | `GET /_sim/counters` | `{"calls": {"GET /compute/v2.1/servers/{id}": 3, ...}, "total": N}` |
-//! | `DELETE /_sim/counters` | zero the counters |
-//! | `GET /_sim/faults` | the fault rules as they stand (`times` = what is left) |
-//! | `PUT /_sim/faults` | replace the rules (body: the `faults` section of the config, as JSON) |
-//! | `POST /_sim/faults` | append rules (same body; `seed` ignored) |
-//! | `DELETE /_sim/faults` | remove every rule |
-//! | `POST /_sim/reset` | zero the counters and remove every rule |
-//! | `GET /_sim/state` | servers and volumes with status and address, for humans |
-//! | `GET /_sim/clouds.yaml` | the clouds.yaml of this simulator |
+//! Admin endpoints of the simulator itself; the table is in the `openstack` module's docs.
 
 use super::Shared;
 use crate::openstack::faults::FaultConfig;
@@ -35,6 +23,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                 .delete(clear_faults),
         )
         .route("/_sim/reset", post(reset))
+        .route("/_sim/tokens", axum::routing::delete(expire_tokens))
         .route("/_sim/state", get(state))
         .route("/_sim/clouds.yaml", get(clouds))
 }
@@ -89,6 +78,11 @@ async fn add_faults(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
 
 async fn clear_faults(State(sh): State<Arc<Shared>>) -> StatusCode {
     sh.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn expire_tokens(State(sh): State<Arc<Shared>>) -> StatusCode {
+    sh.world().tokens.clear();
     StatusCode::NO_CONTENT
 }
 

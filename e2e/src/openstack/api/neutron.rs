@@ -22,6 +22,8 @@ const MAX_TAG_LEN: usize = 255;
 
 pub(crate) fn routes(sh: &Arc<Shared>) -> Router<Arc<Shared>> {
     let mut api = Router::new()
+        .route("/networking/v2.0/extensions", get(extensions))
+        .route("/networking/v2.0/extensions/{alias}", get(extension))
         .route("/networking/v2.0/networks", get(networks))
         .route("/networking/v2.0/networks/{id}", get(network))
         .route("/networking/v2.0/subnets", get(subnets))
@@ -82,6 +84,70 @@ async fn resources(State(sh): State<Arc<Shared>>) -> Response {
         })
         .collect();
     json_response(StatusCode::OK, json!({"resources": list}))
+}
+
+/// The API extensions whose behaviour the simulator serves.
+const EXTENSIONS: &[(&str, &str, &str)] = &[
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: subnet, network, port, security_group, ...",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+];
+
+fn extension_view(e: &(&str, &str, &str)) -> Value {
+    json!({"alias": e.0, "name": e.1, "description": e.2, "updated": "2024-01-01T00:00:00-00:00", "links": []})
+}
+
+async fn extensions() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({"extensions": EXTENSIONS.iter().map(extension_view).collect::<Vec<_>>()}),
+    )
+}
+
+async fn extension(Path(alias): Path<String>) -> Result<Response, ApiError> {
+    let e = EXTENSIONS.iter().find(|e| e.0 == alias).ok_or_else(|| {
+        not_found(
+            "ExtensionNotFound",
+            format!("Extension with alias {alias} does not exist"),
+        )
+    })?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"extension": extension_view(e)}),
+    ))
 }
 
 fn not_found(kind: &'static str, message: String) -> ApiError {

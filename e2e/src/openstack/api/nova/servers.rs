@@ -103,6 +103,7 @@ struct CreateRequest {
     flavor_id: String,
     image_id: String,
     availability_zone: String,
+    requested_zone: Option<String>,
     networks: Vec<usize>,
     security_groups: Vec<(String, String)>,
     key_name: Option<String>,
@@ -180,6 +181,43 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
             "openstack-sim creates one server per request: min_count and max_count must be 1",
         ));
     }
+    // Clients put the image in a block device mapping too (image → local disk, boot index 0):
+    // that is booting from the image. Anything involving volumes is not modelled.
+    let mut bdm_image: Option<String> = None;
+    if server
+        .get("block_device_mapping")
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            S,
+            "openstack-sim does not model block_device_mapping",
+        ));
+    }
+    for bdm in server
+        .get("block_device_mapping_v2")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let source = bdm.get("source_type").and_then(Value::as_str);
+        let destination = bdm
+            .get("destination_type")
+            .and_then(Value::as_str)
+            .unwrap_or("local");
+        match (source, destination) {
+            (Some("image"), "local") => {
+                bdm_image = bdm.get("uuid").and_then(Value::as_str).map(str::to_string)
+            }
+            (Some("blank"), "local") => {}
+            _ => {
+                return Err(ApiError::bad_request(
+                    S,
+                    "openstack-sim does not model volumes in block_device_mapping_v2: boot from an image and attach volumes afterwards",
+                ));
+            }
+        }
+    }
     let user_data = match server.get("user_data") {
         None => None,
         Some(v @ Value::String(s)) => {
@@ -230,11 +268,13 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
     let image_id = server
         .get("imageRef")
         .and_then(ref_id)
+        .filter(|id| !id.is_empty())
+        .or(bdm_image)
         .filter(|id| cfg.images.iter().any(|i| &i.id == id))
         .ok_or_else(|| ApiError::bad_request(S, "Can not find requested image"))?;
-    let availability_zone = match server.get("availability_zone") {
-        None | Some(Value::Null) => cfg.zones[0].name.clone(),
-        Some(Value::String(z)) if cfg.zones.iter().any(|c| &c.name == z) => z.clone(),
+    let requested_zone = match server.get("availability_zone") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(z)) if cfg.zones.iter().any(|c| &c.name == z) => Some(z.clone()),
         Some(_) => {
             return Err(ApiError::bad_request(
                 S,
@@ -242,6 +282,10 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
             ));
         }
     };
+    // Unpinned servers land in the first zone (a scheduler with one host per zone).
+    let availability_zone = requested_zone
+        .clone()
+        .unwrap_or_else(|| cfg.zones[0].name.clone());
     let networks = parse_networks(sh, server.get("networks"))?;
     let key_name = match server.get("key_name") {
         None | Some(Value::Null) => None,
@@ -307,6 +351,7 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
         flavor_id,
         image_id,
         availability_zone,
+        requested_zone,
         networks,
         security_groups,
         key_name,
@@ -474,6 +519,7 @@ pub(crate) async fn create(
                 flavor_id: req.flavor_id,
                 image_id: req.image_id,
                 availability_zone: req.availability_zone,
+                requested_zone: req.requested_zone,
                 networks: req.networks,
                 security_groups: names,
                 security_group_ids: ids,
@@ -502,9 +548,10 @@ pub(crate) async fn create(
         w.servers
             .get(&id)
             .map(|s| {
-                s.security_groups
+                s.security_group_ids
                     .iter()
-                    .map(|g| json!({"name": g}))
+                    .filter_map(|g| w.security_groups.get(g))
+                    .map(|g| json!({"name": g.name}))
                     .collect()
             })
             .unwrap_or_default()

@@ -76,10 +76,15 @@ pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool) -> 
             }
         })
         .collect();
+    // Nova shows each group's current Neutron name, whichever way the request named it.
     let mut groups: Vec<&str> = Vec::new();
-    for g in &s.security_groups {
-        if !groups.contains(&g.as_str()) {
-            groups.push(g);
+    for (given, id) in s.security_groups.iter().zip(&s.security_group_ids) {
+        let name = w
+            .security_groups
+            .get(id)
+            .map_or(given.as_str(), |g| g.name.as_str());
+        if !groups.contains(&name) {
+            groups.push(name);
         }
     }
     let task_state = if s.deleting {
@@ -141,7 +146,7 @@ pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool) -> 
         v["OS-EXT-SRV-ATTR:hostname"] = json!(hostname(&s.name));
     }
     if mv.at_least(2, 96) {
-        v["pinned_availability_zone"] = json!(s.availability_zone);
+        v["pinned_availability_zone"] = json!(s.requested_zone);
     }
     v
 }
