@@ -6,4 +6,5 @@ pub mod api;
 pub mod bootstrap;
 pub mod cloud;
 pub mod crd;
+pub mod gluster;
 pub mod plan;

@@ -1,0 +1,22 @@
+//! How the operator drives gluster on a node (DESIGN.md §5): a [`NodeExecutor`] runs argument
+//! vectors on a node — over SSH in production ([`SshExecutor`]: the cluster's own key pair, the
+//! node's pinned host key, timeouts everywhere) — the [`cli`] module builds gluster command
+//! lines (`--mode=script --xml`, an optional custom glusterd socket), and [`xml`] parses what
+//! gluster answers into typed values or a typed refusal carrying gluster's own message.
+//! [`GlusterClient`] puts the three together.
+
+pub mod cli;
+pub mod client;
+pub mod exec;
+pub mod keys;
+pub mod ssh;
+pub mod xml;
+
+pub use cli::{BrickRef, CliError, GlusterCli, VolumeName};
+pub use client::{GlusterClient, GlusterError, GlusterReply};
+pub use exec::{
+    CommandFailure, CommandOutput, ExecError, ExecFuture, ExitDescription, NodeEndpoint,
+    NodeExecutor, TimeoutPhase, render_command,
+};
+pub use keys::{KeyError, OperatorKey, PinnedHostKey};
+pub use ssh::{SshConfig, SshExecutor};
