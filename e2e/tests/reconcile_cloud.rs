@@ -1,0 +1,277 @@
+//! The controller's cloud side end to end, in-process: the Kubernetes API emulator, the
+//! OpenStack simulator and `controller::run`. A GlusterCluster becomes servers (tagged with its
+//! UID), attached brick volumes and a security group; a refused spec becomes `Stalled` with
+//! nothing created; a quota refusal is quoted in the condition; deleting the cluster leaves
+//! nothing of it in the cloud but its retained volumes.
+
+mod reconcile_support;
+
+use std::collections::BTreeMap;
+
+use e2e::openstack::{SimConfig, TimingConfig};
+use gluster_operator::api::{GlusterCluster, NodeState};
+use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery, VolumeStatus};
+use gluster_operator::controller::FINALIZER;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams};
+use reconcile_support::{NS, World, condition, example};
+
+fn fast() -> SimConfig {
+    SimConfig {
+        timing: TimingConfig::uniform(20),
+        ..SimConfig::default()
+    }
+}
+
+fn all_booted(c: &GlusterCluster) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.nodes.len() as u32 == s.desired_nodes
+            && s.desired_nodes > 0
+            && s.nodes.iter().all(|n| n.state == NodeState::Booting)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
+    let world = World::start(fast()).await;
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    let tag = format!("glusterops-uid:{uid}");
+
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    assert!(cluster.finalizers().contains(&FINALIZER.to_string()));
+    let status = cluster.status.clone().unwrap();
+    assert_eq!(status.node_summary.as_deref(), Some("0/4"));
+    assert_eq!(status.observed_generation, cluster.metadata.generation);
+    let (ready, reason, _) = condition(&cluster, "Ready").unwrap();
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "WaitingForGluster")
+    );
+    assert_eq!(condition(&cluster, "Stalled").unwrap().0, "False");
+    assert_eq!(condition(&cluster, "Reconciling").unwrap().0, "True");
+    let zones: Vec<_> = status
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.desired, format!("{:?}", z.storage)))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("zone-a", 2, "Some(Volume)".to_string()),
+            ("zone-b", 2, "Some(Volume)".to_string())
+        ]
+    );
+
+    // The cloud: 4 tagged servers, each in its node's zone, with its brick volume attached.
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut names: Vec<_> = servers.iter().map(|s| s.name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "twozones-zone-a-1",
+            "twozones-zone-a-2",
+            "twozones-zone-b-1",
+            "twozones-zone-b-2"
+        ]
+    );
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4);
+    for node in &status.nodes {
+        let server = servers
+            .iter()
+            .find(|s| Some(&s.id) == node.server_id.as_ref())
+            .unwrap();
+        assert_eq!(server.status, ServerStatus::Active);
+        assert_eq!(
+            server.availability_zone.as_deref(),
+            Some(node.zone.as_str())
+        );
+        assert_eq!(
+            server.metadata["gluster-operator:node-index"],
+            node.index.to_string()
+        );
+        let volume = volumes
+            .iter()
+            .find(|v| Some(&v.id) == node.volume_id.as_ref())
+            .unwrap();
+        assert_eq!(volume.name, format!("{}-brick", node.name));
+        assert_eq!(volume.status, VolumeStatus::InUse);
+        assert_eq!(volume.size, 10);
+        assert!(server.attached_volume_ids().contains(&volume.id.as_str()));
+        let address = node.address.as_deref().unwrap();
+        assert!(address.starts_with("127.100."), "{address}");
+        assert_eq!(
+            node.brick.as_deref(),
+            Some(format!("{address}:/export/shared/brick").as_str())
+        );
+    }
+    let groups = world
+        .cloud
+        .network()
+        .list_security_groups(None, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].name, "gluster-default-twozones");
+    assert!(
+        groups[0]
+            .security_group_rules
+            .iter()
+            .any(|r| r.port_range_min == Some(22)
+                && r.remote_ip_prefix.as_deref() == Some("127.0.0.0/8")),
+        "SSH from the allowed clients: {:?}",
+        groups[0].security_group_rules
+    );
+
+    // The SSH keys: one Secret owned by the cluster, the operator key and a host key per node.
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), NS);
+    let keys = secrets.get("twozones-ssh").await.unwrap();
+    let owners = keys.metadata.owner_references.clone().unwrap();
+    assert_eq!(
+        (owners[0].uid.as_str(), owners[0].controller),
+        (uid.as_str(), Some(true))
+    );
+    let mut entries: Vec<_> = keys.data.clone().unwrap().into_keys().collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            "host-twozones-zone-a-1",
+            "host-twozones-zone-a-2",
+            "host-twozones-zone-b-1",
+            "host-twozones-zone-b-2",
+            "id_ed25519"
+        ]
+    );
+
+    // Reconciles go on (requeues) without creating twins.
+    let posts = world.sim.counters().get("POST", "/compute/v2.1/servers");
+    assert_eq!(posts, 4);
+    let metrics = world.metrics.encode();
+    assert!(
+        metrics.contains(
+            "gluster_operator_nodes{namespace=\"default\",cluster=\"twozones\",state=\"Booting\"} 4"
+        ),
+        "{metrics}"
+    );
+
+    // Delete: servers and the security group go; the volumes stay (Retain), detached.
+    world
+        .clusters
+        .delete("twozones", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_deleted("twozones", &uid).await;
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(servers.is_empty(), "{servers:?}");
+    let groups = world
+        .cloud
+        .network()
+        .list_security_groups(None, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    assert!(groups.is_empty(), "{groups:?}");
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4);
+    assert!(
+        volumes.iter().all(|v| v.status == VolumeStatus::Available),
+        "{volumes:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_spec_is_stalled_and_creates_nothing() {
+    let world = World::start(fast()).await;
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.metadata.name = Some("refused".into());
+    cluster.spec.volume.replicas = Some(3);
+    world.apply(&cluster).await;
+    let refused = world
+        .wait_for("refused", "Stalled=True", |c| {
+            condition(c, "Stalled").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&refused, "Stalled").unwrap();
+    assert!(!reason.is_empty());
+    assert!(message.contains("replicas"), "{reason}: {message}");
+    assert_eq!(condition(&refused, "Ready").unwrap().0, "False");
+    let counters = world.sim.counters();
+    for (method, route) in [
+        ("POST", "/compute/v2.1/servers"),
+        ("POST", "/volume/v3/{project_id}/volumes"),
+        ("POST", "/networking/v2.0/security-groups"),
+    ] {
+        assert_eq!(
+            counters.get(method, route),
+            0,
+            "{method} {route}: {counters:?}"
+        );
+    }
+    assert!(
+        world.metrics.encode().contains(&format!(
+            "gluster_operator_reconcile_errors_total{{reason=\"{reason}\"}}"
+        )),
+        "{}",
+        world.metrics.encode()
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quota_is_stalled_with_the_clouds_message() {
+    let mut sim = fast();
+    sim.quotas.instances = 2;
+    let world = World::start(sim).await;
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    let stalled = world
+        .wait_for("twozones", "Stalled=True", |c| {
+            condition(c, "Stalled").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(reason, "QuotaExceeded", "{message}");
+    assert!(message.to_lowercase().contains("quota"), "{message}");
+    world.stop().await;
+}
