@@ -8,7 +8,7 @@ mod reconcile_support;
 
 use std::collections::BTreeMap;
 
-use e2e::openstack::{SimConfig, TimingConfig};
+use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
 use gluster_operator::api::{GlusterCluster, NodeState};
 use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery, VolumeStatus};
 use gluster_operator::controller::FINALIZER;
@@ -169,6 +169,23 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         ]
     );
 
+    // An Event for each step taken.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), NS);
+    let events = events.list(&Default::default()).await.unwrap();
+    let count = |reason: &str| {
+        events
+            .items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+            .sum::<i32>()
+    };
+    assert_eq!(count("ServerCreated"), 4, "{:?}", events.items);
+    assert_eq!(count("VolumeCreated"), 4);
+    assert_eq!(count("SecurityGroupCreated"), 1);
+    assert!(count("VolumeAttached") >= 4);
+
     // Reconciles go on (requeues) without creating twins.
     let posts = world.sim.counters().get("POST", "/compute/v2.1/servers");
     assert_eq!(posts, 4);
@@ -273,5 +290,129 @@ async fn over_quota_is_stalled_with_the_clouds_message() {
     let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
     assert_eq!(reason, "QuotaExceeded", "{message}");
     assert!(message.to_lowercase().contains("quota"), "{message}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_faults_are_ridden_out_and_an_error_server_replaced() {
+    let world = World::start(fast()).await;
+    let faults = world.sim.faults();
+    faults.fail_next_servers(1, None);
+    for (method, path, action) in [
+        (
+            "POST",
+            "/compute/v2.1/servers",
+            FaultAction::Error { status: 503 },
+        ),
+        ("GET", "/volume/*", FaultAction::Error { status: 500 }),
+        (
+            "GET",
+            "/compute/*",
+            FaultAction::Throttle {
+                retry_after_secs: 0,
+            },
+        ),
+    ] {
+        faults
+            .add_http(HttpFault {
+                method: Some(method.into()),
+                path: path.into(),
+                action,
+                probability: 1.0,
+                times: Some(2),
+            })
+            .unwrap();
+    }
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    let status = cluster.status.unwrap();
+    // One server went to ERROR and was replaced: 4 servers now, all ACTIVE, none twinned.
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    assert!(servers.iter().all(|s| s.status == ServerStatus::Active));
+    assert!(
+        world
+            .sim
+            .counters()
+            .get("DELETE", "/compute/v2.1/servers/{id}")
+            >= 1,
+        "the ERROR server was deleted"
+    );
+    // Its brick volume was kept and attached to the replacement: still one volume per node.
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4, "{volumes:?}");
+    assert!(status.nodes.iter().all(|n| n.message.is_none()));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_operator_adopts_what_exists() {
+    let mut sim = fast();
+    // Slow boots, so the crash lands while servers are still building.
+    sim.timing.server_build_ms = 1500;
+    let mut world = World::start(sim).await;
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    world
+        .wait_for("twozones", "servers being created", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.nodes.iter().any(|n| n.server_id.is_some()))
+        })
+        .await;
+    world.crash_and_restart_controller().await;
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    let counters = world.sim.counters();
+    assert_eq!(
+        counters.get("POST", "/compute/v2.1/servers"),
+        4,
+        "{counters:?}"
+    );
+    assert_eq!(
+        counters.get("POST", "/volume/v3/{project_id}/volumes"),
+        4,
+        "{counters:?}"
+    );
+    let status = cluster.status.unwrap();
+    assert_eq!(status.nodes.len(), 4);
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4);
     world.stop().await;
 }

@@ -85,23 +85,7 @@ impl World {
             Cloud::from_clouds_yaml(&sim.clouds_yaml(), "sim", None, ClientOptions::default())
                 .unwrap();
         let metrics = Arc::new(Metrics::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = ControllerConfig {
-            watch_namespace: Some(NS.into()),
-            requeue_working: Duration::from_millis(200),
-            requeue_error: Duration::from_millis(300),
-            requeue_stalled: Duration::from_secs(30),
-            instance: Some("test".into()),
-            ..ControllerConfig::default()
-        };
-        let controller = tokio::spawn(controller::run(
-            client.clone(),
-            config,
-            metrics.clone(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let (stop, controller) = start_controller(&client, &metrics);
         World {
             clusters: Api::namespaced(client.clone(), NS),
             kube,
@@ -162,6 +146,18 @@ impl World {
         .unwrap();
     }
 
+    /// Stops the controller (as a crash would, between any two calls: its task is aborted)
+    /// and starts a fresh one with empty caches.
+    pub async fn crash_and_restart_controller(&mut self) {
+        if let Some(c) = self.controller.take() {
+            c.abort();
+            let _ = c.await;
+        }
+        let (stop, controller) = start_controller(&self.client, &self.metrics);
+        self.stop = Some(stop);
+        self.controller = Some(controller);
+    }
+
     /// Stops the controller (waiting for it) and the servers.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -173,6 +169,33 @@ impl World {
         self.sim.shutdown().await;
         self.kube.shutdown().await.unwrap();
     }
+}
+
+fn start_controller(
+    client: &Client,
+    metrics: &Arc<Metrics>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = ControllerConfig {
+        watch_namespace: Some(NS.into()),
+        requeue_working: Duration::from_millis(200),
+        requeue_error: Duration::from_millis(300),
+        requeue_stalled: Duration::from_secs(30),
+        instance: Some("test".into()),
+        ..ControllerConfig::default()
+    };
+    let controller = tokio::spawn(controller::run(
+        client.clone(),
+        config,
+        metrics.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, controller)
 }
 
 async fn install_crd(client: &Client) {
