@@ -50,10 +50,17 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
     let status = cluster.status.clone().unwrap();
     assert_eq!(status.node_summary.as_deref(), Some("0/4"));
     assert_eq!(status.observed_generation, cluster.metadata.generation);
-    let (ready, reason, _) = condition(&cluster, "Ready").unwrap();
+    // No gluster host answers in this world (no loopback nodes behind the simulator): the
+    // gluster side is reached, tries every node and quotes the last refusal.
+    let (ready, reason, message) = condition(&cluster, "Ready").unwrap();
     assert_eq!(
         (ready.as_str(), reason.as_str()),
-        ("False", "WaitingForGluster")
+        ("False", "ConnectFailed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("cannot connect to 127.100.") && message.contains("twozones-zone-"),
+        "{message}"
     );
     assert_eq!(condition(&cluster, "Stalled").unwrap().0, "False");
     assert_eq!(condition(&cluster, "Reconciling").unwrap().0, "True");

@@ -12,7 +12,11 @@ use kube::api::Api;
 use kube::runtime::events::Recorder;
 
 use crate::api::CloudSpec;
+use crate::bootstrap::{GLUSTER_CLI, OPERATOR_USER};
 use crate::cloud::{ClientOptions, Cloud};
+use crate::gluster::{GlusterCli, OperatorKey, SshConfig, SshExecutor};
+
+use super::keys::ClusterKeys;
 
 use super::error::ReconcileError;
 use super::metrics::Metrics;
@@ -41,6 +45,14 @@ pub struct ControllerConfig {
     pub cloud_options: ClientOptions,
     /// The reporting instance in Events (the pod name).
     pub instance: Option<String>,
+    /// The nodes' SSH port.
+    pub ssh_port: u16,
+    /// How gluster is run on a node (program path, glusterd socket).
+    pub gluster_cli: GlusterCli,
+    /// Limit per gluster command.
+    pub gluster_timeout: Duration,
+    /// Limit for an SSH connection (TCP, handshake, authentication).
+    pub ssh_connect_timeout: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -55,6 +67,13 @@ impl Default for ControllerConfig {
             requeue_settled: Duration::from_secs(600),
             cloud_options: ClientOptions::default(),
             instance: None,
+            ssh_port: 22,
+            gluster_cli: GlusterCli {
+                program: GLUSTER_CLI.to_string(),
+                ..GlusterCli::default()
+            },
+            gluster_timeout: Duration::from_secs(180),
+            ssh_connect_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -80,6 +99,8 @@ pub struct Context {
     /// Tuning.
     pub config: ControllerConfig,
     clouds: Mutex<HashMap<CloudKey, Cloud>>,
+    /// SSH executors by cluster UID, with the operator key fingerprint they log in with.
+    executors: Mutex<HashMap<String, (String, Arc<SshExecutor>)>>,
 }
 
 impl Context {
@@ -96,6 +117,7 @@ impl Context {
             metrics,
             config,
             clouds: Mutex::new(HashMap::new()),
+            executors: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,6 +178,40 @@ impl Context {
         });
         clouds.insert(key, cloud.clone());
         Ok(cloud)
+    }
+
+    /// The SSH executor of cluster `uid` logging in with `keys.operator` (connections are
+    /// reused between reconciles; a new key gets a new executor).
+    pub fn ssh_executor(
+        &self,
+        uid: &str,
+        keys: &ClusterKeys,
+    ) -> Result<Arc<SshExecutor>, ReconcileError> {
+        let fingerprint = keys.operator.public_key().fingerprint().to_string();
+        let mut executors = self
+            .executors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((f, e)) = executors.get(uid)
+            && *f == fingerprint
+        {
+            return Ok(e.clone());
+        }
+        let key = OperatorKey::from_openssh(keys.operator.private_openssh())?;
+        let mut config = SshConfig::new(OPERATOR_USER, key);
+        config.sudo = true;
+        config.connect_timeout = self.config.ssh_connect_timeout;
+        let executor = Arc::new(SshExecutor::new(config));
+        executors.insert(uid.to_string(), (fingerprint, executor.clone()));
+        Ok(executor)
+    }
+
+    /// Drops the SSH executor of a deleted cluster.
+    pub fn forget_cluster(&self, uid: &str) {
+        self.executors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CloudKey, Cloud>> {

@@ -23,6 +23,12 @@ pub enum ReconcileError {
     /// A node's user-data could not be rendered.
     #[error("user-data: {0}")]
     Bootstrap(#[from] BootstrapError),
+    /// Gluster on a node failed or refused (gluster's own message kept).
+    #[error("gluster: {0}")]
+    Gluster(#[from] crate::gluster::GlusterError),
+    /// A key could not be used for SSH.
+    #[error("SSH key: {0}")]
+    SshKey(#[from] crate::gluster::KeyError),
     /// The planner refused the spec.
     #[error("{0}")]
     Plan(#[from] PlanError),
@@ -73,6 +79,8 @@ impl ReconcileError {
             ReconcileError::Keys(_) => "SshKeysInvalid",
             ReconcileError::Bootstrap(_) => "UserDataInvalid",
             ReconcileError::Plan(e) => e.reason(),
+            ReconcileError::Gluster(e) => e.reason(),
+            ReconcileError::SshKey(_) => "SshKeysInvalid",
             ReconcileError::Malformed(_) => "MalformedObject",
             ReconcileError::MissingMetadata(_) => "MissingMetadata",
             ReconcileError::Finalizer(_) => "FinalizerError",
@@ -89,10 +97,12 @@ impl ReconcileError {
             ReconcileError::Kube(_)
             | ReconcileError::Finalizer(_)
             | ReconcileError::MissingHostKey(_)
-            | ReconcileError::CleanupPending(_) => false,
+            | ReconcileError::CleanupPending(_)
+            | ReconcileError::Gluster(_) => false,
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)
             | ReconcileError::Keys(_)
+            | ReconcileError::SshKey(_)
             | ReconcileError::Bootstrap(_)
             | ReconcileError::Plan(_)
             | ReconcileError::Malformed(_)

@@ -6,15 +6,20 @@
 //! - [`run`]: the controller until `shutdown`; [`reconcile::reconcile`] one pass.
 //! - [`observe`], [`status`], [`owner`]: pure mappings (tested without I/O).
 //! - [`act`], [`cleanup`], [`keys`]: the imperative shell (cloud, Secrets).
+//! - [`gluster_step`]: once every server is active with its brick attached, gluster over SSH
+//!   (pinned host keys): observe the volume, run the planner's steps (peer probe, volume
+//!   create, options, start), report the volume and `status.mount`.
+//! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
 //! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //!
-//! Not yet here: the gluster side (peer probe, volume create and start over SSH) — nodes stop
-//! at `Booting` and `Ready` stays `False` with reason `WaitingForGluster`.
+//! Not yet here: scale-in/out steps past the initial build (add-brick, rebalance, remove-brick,
+//! heal waits) — the pass stops there with a `Reconciling` message naming the step.
 
 pub mod act;
 pub mod cleanup;
 pub mod context;
 pub mod error;
+pub mod gluster_step;
 pub mod http;
 pub mod keys;
 pub mod leader;

@@ -19,17 +19,26 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::api::{GlusterCluster, GlusterClusterStatus, NodeStatus};
-use crate::plan::plan_change;
+use std::collections::BTreeMap;
+
+use crate::api::{GlusterCluster, GlusterClusterStatus, NodeState, NodeStatus};
+use crate::gluster::{GlusterClient, NodeEndpoint, PinnedHostKey};
+use crate::plan::{ClusterPlan, format_bytes, plan_change};
 
 use super::act::act_cloud;
 use super::cleanup::cleanup_pass;
 use super::context::Context;
 use super::error::ReconcileError;
-use super::keys::ensure_keys;
-use super::observe::{cloud_facts, current_state, observe_cloud};
+use super::gluster_step::{
+    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, volume_status,
+};
+use super::keys::{ClusterKeys, ensure_keys};
+use super::observe::{Observed, cloud_facts, current_state, observe_cloud};
 use super::owner::Owner;
-use super::status::{Progress, build_status, cloud_progress, node_statuses, zone_statuses};
+use super::status::{
+    GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
+    node_statuses, zone_statuses,
+};
 
 /// The finalizer the operator puts on every GlusterCluster.
 pub const FINALIZER: &str = "storage.glusterops.dev/cleanup";
@@ -118,6 +127,7 @@ async fn stall_malformed(
             reason: err.reason().to_string(),
             message: err.to_string(),
         },
+        None,
         now(),
     );
     patch_status(api, &name, &status).await?;
@@ -180,6 +190,7 @@ async fn apply(
                     nodes,
                     zones,
                     &progress,
+                    None,
                     now(),
                 );
                 patch_status(api, &owner.name, &status).await?;
@@ -193,6 +204,7 @@ async fn apply(
                     nodes,
                     zones,
                     &progress,
+                    None,
                     now(),
                 );
                 patch_status(api, &owner.name, &status).await?;
@@ -250,10 +262,48 @@ async fn apply_steps(
     } else {
         observe_cloud(&cloud, owner).await?
     };
-    let nodes: Vec<NodeStatus> = node_statuses(&plan, &observed, &spec.network);
+    let mut nodes: Vec<NodeStatus> = node_statuses(&plan, &observed, &spec.network);
+    let mut progress = cloud_progress(&nodes);
+    let mut gluster = None;
+    let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
+    let mut requeue = ctx.config.requeue_working;
+    if booted {
+        match gluster_pass(cluster, owner, &plan, &observed, &keys, &nodes, ctx).await {
+            Ok((view, waiting)) => {
+                if let Some(volume) = &view.volume {
+                    mark_ready(&mut nodes, volume);
+                }
+                progress = gluster_progress(&nodes, view.volume.as_ref(), waiting.as_deref());
+                gluster = Some(view);
+            }
+            Err(e) => {
+                let reason = e.reason().to_string();
+                let message = e.condition_message();
+                ctx.metrics.error(&reason);
+                tracing::warn!(reason, error = %message, "gluster");
+                publish(
+                    ctx,
+                    cluster,
+                    EventType::Warning,
+                    &reason,
+                    "Gluster",
+                    &message,
+                )
+                .await;
+                progress = if e.is_terminal() {
+                    Progress::Stalled { reason, message }
+                } else {
+                    Progress::Working { reason, message }
+                };
+                requeue = ctx.config.requeue_error;
+            }
+        }
+    }
+    if matches!(progress, Progress::Ready { .. }) {
+        requeue = ctx.config.requeue_settled;
+    }
     ctx.metrics.nodes(&owner.namespace, &owner.name, &nodes);
     let zones = zone_statuses(&plan, &nodes);
-    let progress = cloud_progress(&nodes);
     let desired = plan.nodes.len() as u32;
     let status = build_status(
         cluster.status.as_ref(),
@@ -262,9 +312,93 @@ async fn apply_steps(
         nodes,
         zones,
         &progress,
+        gluster,
         now(),
     );
-    Ok((status, Action::requeue(ctx.config.requeue_working)))
+    Ok((status, Action::requeue(requeue)))
+}
+
+/// The gluster side of one pass: observe the volume, plan from there, run the steps, observe
+/// again if anything was done. Returns what gluster shows and why the steps stopped early.
+#[allow(clippy::too_many_arguments)]
+async fn gluster_pass(
+    cluster: &GlusterCluster,
+    owner: &Owner,
+    cloud_plan: &ClusterPlan,
+    observed: &Observed,
+    keys: &ClusterKeys,
+    nodes: &[NodeStatus],
+    ctx: &Context,
+) -> Result<(GlusterView, Option<String>), ReconcileError> {
+    let spec = &cluster.spec;
+    let mut gnodes = GlusterNodes {
+        endpoints: BTreeMap::new(),
+        order: Vec::new(),
+        addresses: BTreeMap::new(),
+    };
+    for node in nodes {
+        let address = node
+            .address
+            .clone()
+            .ok_or_else(|| ReconcileError::MissingMetadata("a node address"))?;
+        let host = keys
+            .hosts
+            .get(&node.name)
+            .ok_or_else(|| ReconcileError::MissingHostKey(node.name.clone()))?;
+        let pinned = PinnedHostKey::from_openssh(host.public_key().openssh())?;
+        gnodes.endpoints.insert(
+            node.name.clone(),
+            NodeEndpoint::new(&node.name, &address, ctx.config.ssh_port, pinned),
+        );
+        gnodes.order.push(node.name.clone());
+        gnodes.addresses.insert(node.name.clone(), address);
+    }
+    let executor = ctx.ssh_executor(&owner.uid, keys)?;
+    let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
+        .with_timeout(ctx.config.gluster_timeout);
+    let volume_name = &spec.volume.name;
+    let facts = cloud_facts(observed);
+    let mut current = current_state(observed);
+    let seen = observe_volume(&client, &gnodes, volume_name).await?;
+    current.volume = seen
+        .as_ref()
+        .map(|(info, _)| observed_volume(info, &gnodes));
+    let plan = plan_change(&owner.name, spec, &facts, &current)?;
+    let run = run_steps(&client, &gnodes, &plan.steps).await?;
+    for d in &run.done {
+        tracing::info!(reason = d.reason, "{}", d.note);
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            d.reason,
+            "Gluster",
+            &d.note,
+        )
+        .await;
+    }
+    let seen = if run.done.is_empty() {
+        seen
+    } else {
+        observe_volume(&client, &gnodes, volume_name).await?
+    };
+    let volume = seen
+        .as_ref()
+        .map(|(info, status)| volume_status(info, status.as_ref(), &gnodes));
+    let started = volume.as_ref().and_then(|v| v.state.as_deref()) == Some("Started");
+    let (mount, backups) = match mount_of(volume_name, &gnodes) {
+        Some((m, b)) if started => (Some(m), b),
+        _ => (None, Vec::new()),
+    };
+    Ok((
+        GlusterView {
+            capacity: volume.as_ref().map(|_| format_bytes(cloud_plan.capacity())),
+            volume,
+            mount,
+            backup_volfile_servers: backups,
+        },
+        run.waiting,
+    ))
 }
 
 /// Cleanup: one pass; the finalizer goes only when nothing of the cluster is left.
@@ -274,6 +408,7 @@ async fn cleanup(cluster: &GlusterCluster, ctx: &Context) -> Result<Action, Reco
     let left = cleanup_pass(&cloud, &owner, cluster.spec.deletion_policy).await?;
     if left.is_empty() {
         ctx.metrics.forget(&owner.namespace, &owner.name);
+        ctx.forget_cluster(&owner.uid);
         publish(
             ctx,
             cluster,

@@ -5,8 +5,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::conditions::{FALSE, READY, RECONCILING, STALLED, TRUE, condition, set_condition};
-use crate::api::{BrickStorage, GlusterClusterStatus, NodeState, NodeStatus, ZoneStatus};
-use crate::cloud::{ServerStatus, VolumeStatus};
+use crate::api::{
+    BrickStorage, GlusterClusterStatus, NodeState, NodeStatus, VolumeStatus, ZoneStatus,
+};
+use crate::cloud::{ServerStatus, VolumeStatus as CinderStatus};
 use crate::plan::ClusterPlan;
 
 use super::observe::Observed;
@@ -19,6 +21,11 @@ pub enum Progress {
         /// CamelCase reason.
         reason: String,
         /// What is happening.
+        message: String,
+    },
+    /// The volume is started and every desired node's brick is online (`Ready=True`).
+    Ready {
+        /// What is ready.
         message: String,
     },
     /// Cannot go on without a change to the spec, a Secret or the cloud (`Stalled=True`).
@@ -48,7 +55,7 @@ pub fn node_state(
         ServerStatus::Active => {
             let attached = match (storage, volume) {
                 (Some(BrickStorage::Volume), Some(v)) => {
-                    v.status == VolumeStatus::InUse
+                    v.status == CinderStatus::InUse
                         && server.attached_volume_ids().contains(&v.id.as_str())
                 }
                 (Some(BrickStorage::Volume), None) => false,
@@ -109,6 +116,8 @@ pub fn zone_statuses(plan: &ClusterPlan, nodes: &[NodeStatus]) -> Vec<ZoneStatus
 
 /// The whole status. `previous` keeps condition transition times; `nodes` and `zones` are
 /// empty when there is no plan (a refused spec).
+// Each argument is one independent input of the status; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn build_status(
     previous: Option<&GlusterClusterStatus>,
     generation: Option<i64>,
@@ -116,13 +125,16 @@ pub fn build_status(
     nodes: Vec<NodeStatus>,
     zones: Vec<ZoneStatus>,
     progress: &Progress,
+    gluster: Option<GlusterView>,
     now: Time,
 ) -> GlusterClusterStatus {
     let ready_nodes = nodes.iter().filter(|n| n.state == NodeState::Ready).count() as u32;
     let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
-    let (reconciling, stalled, reason, message) = match progress {
-        Progress::Working { reason, message } => (TRUE, FALSE, reason, message),
-        Progress::Stalled { reason, message } => (FALSE, TRUE, reason, message),
+    let ready_reason = "VolumeReady".to_string();
+    let (ready, reconciling, stalled, reason, message) = match progress {
+        Progress::Working { reason, message } => (FALSE, TRUE, FALSE, reason, message),
+        Progress::Stalled { reason, message } => (FALSE, FALSE, TRUE, reason, message),
+        Progress::Ready { message } => (TRUE, FALSE, FALSE, &ready_reason, message),
     };
     let mut set = |type_: &str, status: &str, reason: &str, message: &str| {
         set_condition(
@@ -130,7 +142,7 @@ pub fn build_status(
             condition(type_, status, reason, message, generation, now.clone()),
         );
     };
-    set(READY, FALSE, reason, message);
+    set(READY, ready, reason, message);
     set(RECONCILING, reconciling, reason, message);
     set(STALLED, stalled, reason, message);
     GlusterClusterStatus {
@@ -141,14 +153,87 @@ pub fn build_status(
         node_summary: Some(format!("{ready_nodes}/{desired_nodes}")),
         zones,
         nodes,
-        // The gluster side (volume, capacity, mount) is observed by the gluster step; until it
-        // reports, what was there stays.
-        volume: previous.and_then(|p| p.volume.clone()),
-        capacity: previous.and_then(|p| p.capacity.clone()),
-        mount: previous.and_then(|p| p.mount.clone()),
-        backup_volfile_servers: previous
-            .map(|p| p.backup_volfile_servers.clone())
-            .unwrap_or_default(),
+        volume: match &gluster {
+            Some(g) => g.volume.clone(),
+            None => previous.and_then(|p| p.volume.clone()),
+        },
+        capacity: match &gluster {
+            Some(g) => g.capacity.clone(),
+            None => previous.and_then(|p| p.capacity.clone()),
+        },
+        mount: match &gluster {
+            Some(g) => g.mount.clone(),
+            None => previous.and_then(|p| p.mount.clone()),
+        },
+        backup_volfile_servers: match gluster {
+            Some(g) => g.backup_volfile_servers,
+            None => previous
+                .map(|p| p.backup_volfile_servers.clone())
+                .unwrap_or_default(),
+        },
+    }
+}
+
+/// What gluster showed this pass (when it was reached): the volume, its capacity and mount.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GlusterView {
+    /// The volume, if it exists.
+    pub volume: Option<VolumeStatus>,
+    /// Usable capacity (e.g. `20Gi`), once the volume exists.
+    pub capacity: Option<String>,
+    /// `address:/volume`, once the volume is started.
+    pub mount: Option<String>,
+    /// The other nodes' addresses.
+    pub backup_volfile_servers: Vec<String>,
+}
+
+/// Marks nodes whose brick is online in `volume` as `Ready` (pure).
+pub fn mark_ready(nodes: &mut [NodeStatus], volume: &VolumeStatus) {
+    for node in nodes.iter_mut() {
+        if volume
+            .bricks
+            .iter()
+            .any(|b| b.node == node.name && b.online)
+        {
+            node.state = NodeState::Ready;
+        } else if node.state == NodeState::Booting
+            && volume.bricks.iter().any(|b| b.node == node.name)
+        {
+            node.state = NodeState::Joined;
+        }
+    }
+}
+
+/// The progress once gluster has been reached: ready when the volume is started with every
+/// desired node's brick online.
+pub fn gluster_progress(
+    nodes: &[NodeStatus],
+    volume: Option<&VolumeStatus>,
+    waiting: Option<&str>,
+) -> Progress {
+    let ready = nodes.iter().filter(|n| n.state == NodeState::Ready).count();
+    match volume {
+        Some(v)
+            if v.state.as_deref() == Some("Started")
+                && ready == nodes.len()
+                && waiting.is_none() =>
+        {
+            Progress::Ready {
+                message: format!(
+                    "volume {} started ({}, {} bricks), every brick online",
+                    v.name,
+                    v.type_,
+                    v.bricks.len()
+                ),
+            }
+        }
+        _ => Progress::Working {
+            reason: "ConfiguringGluster".into(),
+            message: match waiting {
+                Some(w) => w.to_string(),
+                None => format!("{ready}/{} bricks online", nodes.len()),
+            },
+        },
     }
 }
 
@@ -222,7 +307,7 @@ mod tests {
             reason: "ReplicasNotDivisor".into(),
             message: "spec.volume.replicas: 3 does not divide 4".into(),
         };
-        let status = build_status(None, Some(2), 4, vec![], vec![], &progress, at(10));
+        let status = build_status(None, Some(2), 4, vec![], vec![], &progress, None, at(10));
         let c = |t| {
             find(&status.conditions, t)
                 .expect("condition present")
@@ -245,7 +330,16 @@ mod tests {
             reason: "CreatingServers".into(),
             message: m.into(),
         };
-        let first = build_status(None, Some(1), 2, vec![], vec![], &working("a"), at(10));
+        let first = build_status(
+            None,
+            Some(1),
+            2,
+            vec![],
+            vec![],
+            &working("a"),
+            None,
+            at(10),
+        );
         let second = build_status(
             Some(&first),
             Some(1),
@@ -253,6 +347,7 @@ mod tests {
             vec![],
             vec![],
             &working("b"),
+            None,
             at(20),
         );
         let r = find(&second.conditions, RECONCILING).expect("present");
