@@ -423,3 +423,161 @@ async fn a_restarted_operator_adopts_what_exists() {
     assert_eq!(servers.len(), 4);
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_without_block_storage_gets_the_fallback_flavor_and_an_ephemeral_brick() {
+    let world = World::start(fast()).await;
+    let created = world.apply(&example("ephemeral-zone.yaml")).await;
+    let uid = created.uid().unwrap();
+    let cluster = world
+        .wait_for("mixed", "4 servers active with bricks attached", all_booted)
+        .await;
+    let status = cluster.status.unwrap();
+    let zones: Vec<_> = status
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), format!("{:?}", z.storage)))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("zone-a", "Some(Volume)".to_string()),
+            ("zone-c", "Some(Ephemeral)".to_string())
+        ]
+    );
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    let xlarge = world.cloud.compute().flavor("m1.xlarge").await.unwrap();
+    let medium = world.cloud.compute().flavor("m1.medium").await.unwrap();
+    for server in &servers {
+        let zone = server.availability_zone.as_deref().unwrap();
+        let flavor = server
+            .flavor
+            .id
+            .clone()
+            .or(server.flavor.original_name.clone())
+            .unwrap();
+        let want = if zone == "zone-c" { &xlarge } else { &medium };
+        assert!(
+            flavor == want.id || flavor == want.name,
+            "{} in {zone}: flavor {flavor}",
+            server.name
+        );
+        let attached = server.attached_volume_ids().len();
+        assert_eq!(attached, usize::from(zone == "zone-a"), "{}", server.name);
+    }
+    let zone_c: Vec<_> = status.nodes.iter().filter(|n| n.zone == "zone-c").collect();
+    assert_eq!(zone_c.len(), 2);
+    assert!(zone_c.iter().all(|n| n.volume_id.is_none()));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_delete_removes_the_volumes_too() {
+    let world = World::start(fast()).await;
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.spec.deletion_policy = gluster_operator::api::DeletionPolicy::Delete;
+    let created = world.apply(&cluster).await;
+    let uid = created.uid().unwrap();
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    world
+        .clusters
+        .delete("twozones", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_deleted("twozones", &uid).await;
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert!(volumes.is_empty(), "{volumes:?}");
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(servers.is_empty(), "{servers:?}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_object_is_stalled_not_a_broken_watch() {
+    // A CRD whose spec schema accepts anything (as when the CRD in the cluster is newer or
+    // older than the operator): an object the operator cannot read reaches it.
+    let world = World::start_with_crd(fast(), |crd| {
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+            serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    })
+    .await;
+    let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        NS,
+        &kube::discovery::ApiResource::erase::<GlusterCluster>(&()),
+    );
+    let bad: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "storage.glusterops.dev/v1alpha1",
+        "kind": "GlusterCluster",
+        "metadata": {"name": "bad"},
+        "spec": {"zones": "not a list"},
+    }))
+    .unwrap();
+    dynamic
+        .create(&kube::api::PostParams::default(), &bad)
+        .await
+        .unwrap();
+    // A good cluster beside it is still reconciled: the watch is not broken.
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    let status_of_bad = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            let obj = dynamic.get("bad").await.unwrap();
+            let stalled = obj.data["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Stalled").cloned());
+            if let Some(c) = stalled {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the malformed object got a Stalled condition");
+    assert_eq!(status_of_bad["status"], "True");
+    assert_eq!(status_of_bad["reason"], "MalformedObject");
+    assert!(
+        status_of_bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.zones: "),
+        "{status_of_bad}"
+    );
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    world.stop().await;
+}

@@ -55,6 +55,15 @@ pub struct World {
 impl World {
     /// Starts everything with the simulator configured by `sim`.
     pub async fn start(sim: SimConfig) -> World {
+        Self::start_with_crd(sim, |_| {}).await
+    }
+
+    /// Starts everything, installing the project's CRD as changed by `edit` (a JSON value of
+    /// the CRD document).
+    pub async fn start_with_crd(
+        sim: SimConfig,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> World {
         let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -63,7 +72,7 @@ impl World {
             .await
             .unwrap();
         let client = Client::try_from(cfg).unwrap();
-        install_crd(&client).await;
+        install_crd(&client, edit).await;
         let sim = Simulator::start(sim, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -198,10 +207,12 @@ fn start_controller(
     (stop, controller)
 }
 
-async fn install_crd(client: &Client) {
+async fn install_crd(client: &Client, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = workspace().join("crds/glusterclusters.yaml");
-    let crd: CustomResourceDefinition =
+    let mut doc: serde_json::Value =
         serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut doc);
+    let crd: CustomResourceDefinition = serde_json::from_value(doc).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = crd.name_any();
     crds.create(&PostParams::default(), &crd).await.unwrap();

@@ -9,7 +9,7 @@ use std::time::Instant;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
@@ -115,7 +115,19 @@ async fn stall_malformed(
         .name
         .clone()
         .ok_or(ReconcileError::MissingMetadata("metadata.name"))?;
-    let err = ReconcileError::Malformed(invalid.error.clone());
+    // The raw object names the field that does not fit; the guard only kept serde's message.
+    let dynamic: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        &invalid.metadata.namespace.clone().unwrap_or_default(),
+        &ApiResource::erase::<GlusterCluster>(&()),
+    );
+    let detail = match dynamic.get_opt(&name).await {
+        Ok(Some(raw)) => serde_json::to_value(&raw)
+            .ok()
+            .and_then(|v| malformed_field(&v)),
+        _ => None,
+    };
+    let err = ReconcileError::Malformed(detail.unwrap_or_else(|| invalid.error.clone()));
     ctx.metrics.error(err.reason());
     let status = build_status(
         None,
@@ -132,6 +144,13 @@ async fn stall_malformed(
     );
     patch_status(api, &name, &status).await?;
     Ok(Action::await_change())
+}
+
+/// Where an object fails to be a GlusterCluster: `path: serde's message`, or `None` when it
+/// is one (pure).
+pub fn malformed_field(object: &Value) -> Option<String> {
+    let result: Result<GlusterCluster, _> = serde_path_to_error::deserialize(object);
+    result.err().map(|e| format!("{}: {}", e.path(), e.inner()))
 }
 
 fn owner_of(cluster: &GlusterCluster) -> Result<Owner, ReconcileError> {
@@ -491,6 +510,23 @@ fn now() -> Time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_objects_name_the_field() {
+        let bad = json!({
+            "apiVersion": "storage.glusterops.dev/v1alpha1",
+            "kind": "GlusterCluster",
+            "metadata": {"name": "bad"},
+            "spec": {"cloud": {"secretName": "s", "cloudName": "c"}, "image": "i",
+                     "flavor": "f", "network": "n", "zones": [{"name": "a", "nodes": "two"}],
+                     "brick": {"size": "1Gi"}, "volume": {"name": "v"}},
+        });
+        let detail = malformed_field(&bad).expect("malformed");
+        assert!(detail.starts_with("spec.zones[0].nodes: "), "{detail}");
+        let mut good = bad.clone();
+        good["spec"]["zones"][0]["nodes"] = json!(2);
+        assert_eq!(malformed_field(&good), None);
+    }
 
     #[test]
     fn status_patch_nulls_what_is_absent() {
