@@ -15,7 +15,7 @@ use gluster_operator::controller::FINALIZER;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
-use reconcile_support::{NS, World, condition, example};
+use reconcile_support::{NS, Replica, World, condition, example};
 
 fn fast() -> SimConfig {
     SimConfig {
@@ -579,5 +579,45 @@ async fn a_malformed_object_is_stalled_not_a_broken_watch() {
             all_booted,
         )
         .await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
+    let world = World::start_without_controller(fast()).await;
+    let a = Replica::start(&world.client, "replica-a");
+    // a leads before b starts campaigning, so the roles are known.
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while !a.leads() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a leads");
+    let b = Replica::start(&world.client, "replica-b");
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    assert!(a.reconciles() > 0);
+    assert_eq!(b.reconciles(), 0, "the standby does not reconcile");
+    assert!(!b.leads());
+
+    // a shuts down (releasing the Lease); b takes over and reconciles.
+    a.stop().await;
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while b.reconciles() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("b took over and reconciled");
+    assert!(b.leads());
+    assert_eq!(world.sim.counters().get("POST", "/compute/v2.1/servers"), 4);
+    b.stop().await;
     world.stop().await;
 }

@@ -64,6 +64,19 @@ impl World {
         sim: SimConfig,
         edit: impl FnOnce(&mut serde_json::Value),
     ) -> World {
+        Self::start_inner(sim, edit, true).await
+    }
+
+    /// Starts the emulator and the simulator only: the test runs its own controllers.
+    pub async fn start_without_controller(sim: SimConfig) -> World {
+        Self::start_inner(sim, |_| {}, false).await
+    }
+
+    async fn start_inner(
+        sim: SimConfig,
+        edit: impl FnOnce(&mut serde_json::Value),
+        with_controller: bool,
+    ) -> World {
         let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -94,7 +107,12 @@ impl World {
             Cloud::from_clouds_yaml(&sim.clouds_yaml(), "sim", None, ClientOptions::default())
                 .unwrap();
         let metrics = Arc::new(Metrics::default());
-        let (stop, controller) = start_controller(&client, &metrics);
+        let (stop, controller) = if with_controller {
+            let (s, c) = start_controller(&client, &metrics);
+            (Some(s), Some(c))
+        } else {
+            (None, None)
+        };
         World {
             clusters: Api::namespaced(client.clone(), NS),
             kube,
@@ -102,8 +120,8 @@ impl World {
             client,
             cloud,
             metrics,
-            stop: Some(stop),
-            controller: Some(controller),
+            stop,
+            controller,
         }
     }
 
@@ -180,6 +198,85 @@ impl World {
     }
 }
 
+/// One operator replica taking part in leader election.
+pub struct Replica {
+    /// Its metrics (`gluster_operator_leader` says whether it leads).
+    pub metrics: Arc<Metrics>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Replica {
+    /// Starts replica `identity` campaigning for the Lease `gluster-operator` in [`NS`].
+    pub fn start(client: &Client, identity: &str) -> Replica {
+        let metrics = Arc::new(Metrics::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let elector = gluster_operator::controller::leader::LeaderElector::new(
+            client.clone(),
+            gluster_operator::controller::leader::LeaseConfig {
+                name: "gluster-operator".into(),
+                namespace: NS.into(),
+                identity: identity.into(),
+                duration: Duration::from_secs(30),
+                retry_period: Duration::from_millis(100),
+            },
+        );
+        let handle = tokio::spawn(controller::run_elected(
+            client.clone(),
+            test_config(identity),
+            metrics.clone(),
+            Some(elector),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Replica {
+            metrics,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Whether it leads now.
+    pub fn leads(&self) -> bool {
+        self.metrics
+            .encode()
+            .lines()
+            .any(|l| l == "gluster_operator_leader 1")
+    }
+
+    /// Reconciles it ran.
+    pub fn reconciles(&self) -> u64 {
+        self.metrics
+            .encode()
+            .lines()
+            .find_map(|l| l.strip_prefix("gluster_operator_reconciles_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Shuts it down gracefully (it releases the Lease) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+    }
+}
+
+fn test_config(instance: &str) -> ControllerConfig {
+    ControllerConfig {
+        watch_namespace: Some(NS.into()),
+        requeue_working: Duration::from_millis(200),
+        requeue_error: Duration::from_millis(300),
+        requeue_stalled: Duration::from_secs(30),
+        instance: Some(instance.into()),
+        ..ControllerConfig::default()
+    }
+}
+
 fn start_controller(
     client: &Client,
     metrics: &Arc<Metrics>,
@@ -188,17 +285,9 @@ fn start_controller(
     tokio::task::JoinHandle<()>,
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = ControllerConfig {
-        watch_namespace: Some(NS.into()),
-        requeue_working: Duration::from_millis(200),
-        requeue_error: Duration::from_millis(300),
-        requeue_stalled: Duration::from_secs(30),
-        instance: Some("test".into()),
-        ..ControllerConfig::default()
-    };
     let controller = tokio::spawn(controller::run(
         client.clone(),
-        config,
+        test_config("test"),
         metrics.clone(),
         async move {
             let _ = stopped.await;

@@ -101,7 +101,7 @@ pub async fn run_elected(
             _ = elector.acquire() => {}
             _ = shutdown.clone() => return,
         }
-        tracing::info!(lease = %elector.config().name, "leading");
+        tracing::info!(lease = %elector.config().name, identity = %elector.config().identity, "leading");
         metrics.set_leader(true);
         // The renew loop runs as its own task and reports a lost Lease through a channel.
         let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
