@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo test lint fmt crds chart-crd crds-check bench
+.PHONY: all setup build demo devenv test lint fmt crds chart-crd crds-check bench
 
 all: build
 
@@ -21,6 +21,12 @@ build:
 demo: setup
 	cargo build -q -p gluster-operator
 	@hack/demo.sh "$(BIN)"
+
+## devenv: the local world (OpenStack simulator + Kubernetes API emulator) in the foreground
+DEVENV_DIR ?= /tmp/gluster-devenv
+devenv: setup
+	cargo build -q -p e2e --bin devenv
+	$(CARGO_TARGET_DIR)/debug/devenv up --dir $(DEVENV_DIR)
 
 ## test: every test (unit, property, CEL, CRD sync, golden plans, real tools)
 test: setup lint

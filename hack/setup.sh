@@ -10,6 +10,9 @@ APT_PACKAGES=(
   shellcheck                    # lint of the rendered brick script
   cloud-init                    # `cloud-init schema` validates rendered user-data
   e2fsprogs fdisk               # mkfs.ext4, sfdisk: foreign disks the brick script must not format
+  glusterfs-server glusterfs-client  # real glusterd, gluster CLI, glfsheal, FUSE mounts in tests
+  openssh-server openssh-client sudo # real sshd and ssh-keygen for the SSH executor tests
+  passwd tini                   # e2e loopback nodes: useradd, each node's init (PID 1)
 )
 
 missing=()

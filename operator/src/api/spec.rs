@@ -331,6 +331,25 @@ pub enum DeletionPolicy {
     Delete,
 }
 
+/// Volume names the gluster CLI refuses (its `cli_validate_volname` list, plus `help`, which its
+/// parser takes for a request for help). The planner and the node executor both check them.
+pub const RESERVED_VOLUME_NAMES: [&str; 14] = [
+    "volume",
+    "type",
+    "help",
+    "subvolumes",
+    "option",
+    "end-volume",
+    "all",
+    "volume_not_in_ring",
+    "description",
+    "force",
+    "snap-max-hard-limit",
+    "snap-max-soft-limit",
+    "auto-delete",
+    "activate-on-create",
+];
+
 fn default_scale_out_threshold() -> u32 {
     80
 }

@@ -40,23 +40,6 @@ pub enum CliError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VolumeName(String);
 
-const RESERVED_VOLUME_NAMES: &[&str] = &[
-    "volume",
-    "type",
-    "help",
-    "subvolumes",
-    "option",
-    "end-volume",
-    "all",
-    "volume_not_in_ring",
-    "description",
-    "force",
-    "snap-max-hard-limit",
-    "snap-max-soft-limit",
-    "auto-delete",
-    "activate-on-create",
-];
-
 impl VolumeName {
     /// Checks `name` and wraps it.
     pub fn new(name: impl Into<String>) -> Result<Self, CliError> {
@@ -80,7 +63,7 @@ impl VolumeName {
         {
             return Err(bad("only letters, digits, '_' and '-' are allowed"));
         }
-        if RESERVED_VOLUME_NAMES.contains(&name.as_str()) {
+        if crate::api::RESERVED_VOLUME_NAMES.contains(&name.as_str()) {
             return Err(bad("a reserved word"));
         }
         Ok(Self(name))

@@ -294,3 +294,166 @@ fn interpret<T>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::gluster::exec::ExecFuture;
+    use crate::gluster::keys::PinnedHostKey;
+
+    /// Answers every command with one canned output and records the argv it was given. The
+    /// real executors are exercised against real programs in tests/gluster_*.rs; this one pins
+    /// down how outputs map to results.
+    struct Canned {
+        output: CommandOutput,
+        seen: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl NodeExecutor for Canned {
+        fn run<'a>(
+            &'a self,
+            _node: &'a NodeEndpoint,
+            argv: &'a [String],
+            _timeout: Duration,
+        ) -> ExecFuture<'a> {
+            self.seen.lock().unwrap().push(argv.to_vec());
+            let output = self.output.clone();
+            Box::pin(async move { Ok(output) })
+        }
+    }
+
+    fn node() -> NodeEndpoint {
+        use russh::keys::PrivateKey;
+        use russh::keys::ssh_key::private::Ed25519Keypair;
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&[5; 32]));
+        let public = key.public_key().to_openssh().unwrap();
+        NodeEndpoint::new(
+            "n1",
+            "10.0.0.1",
+            22,
+            PinnedHostKey::from_openssh(&public).unwrap(),
+        )
+    }
+
+    fn client(status: Option<u32>, stdout: &str, stderr: &str) -> GlusterClient<Arc<Canned>> {
+        let canned = Arc::new(Canned {
+            output: CommandOutput {
+                exit_status: status,
+                exit_signal: status.is_none().then(|| "KILL".to_string()),
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+            },
+            seen: Mutex::new(Vec::new()),
+        });
+        GlusterClient::new(canned, GlusterCli::new())
+    }
+
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    const REFUSED: &str = "<?xml version=\"1.0\"?><cliOutput><opRet>-1</opRet><opErrno>30800</opErrno>\
+        <opErrstr>Volume gv0 is not started</opErrstr></cliOutput>";
+
+    #[test]
+    fn the_envelope_decides_whatever_the_exit_status() {
+        let vol = VolumeName::new("gv0").unwrap();
+        for status in [Some(0), Some(1), Some(234)] {
+            let c = client(status, REFUSED, "");
+            let e = block(c.volume_status(&node(), &vol)).unwrap_err();
+            let refusal = e.gluster_refusal().unwrap();
+            assert_eq!(refusal.message, "Volume gv0 is not started");
+            assert_eq!(e.reason(), "GlusterRefused");
+            assert!(e.to_string().starts_with("node n1: `gluster"), "{e}");
+        }
+    }
+
+    #[test]
+    fn no_xml_is_no_answer_with_stderr_or_stdout() {
+        let c = client(
+            Some(1),
+            "Connection failed. Please check if gluster daemon is operational.\n",
+            "",
+        );
+        let e = block(c.pool_list(&node())).unwrap_err();
+        assert!(
+            matches!(&e, GlusterError::NoAnswer { exit, message, .. }
+                if exit == "1" && message.starts_with("Connection failed")),
+            "{e:?}"
+        );
+        let c = client(None, "", "sh: gluster: not found\n");
+        let e = block(c.pool_list(&node())).unwrap_err();
+        assert!(
+            matches!(&e, GlusterError::NoAnswer { exit, message, .. }
+                if exit == "signal KILL" && message == "sh: gluster: not found"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_xml_is_unreadable() {
+        let c = client(
+            Some(0),
+            "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><peerStatus><peer><uuid>x</uuid></peer></peerStatus></cliOutput>",
+            "",
+        );
+        let e = block(c.peer_status(&node())).unwrap_err();
+        assert_eq!(e.reason(), "GlusterOutputUnreadable");
+        assert!(e.to_string().contains("peer[0].hostname"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_volume_is_none_and_execute_sends_the_adapted_command() {
+        let missing = "<?xml version=\"1.0\"?><cliOutput><opRet>-1</opRet><opErrno>30806</opErrno>\
+            <opErrstr>Volume does not exist</opErrstr><volInfo><volumes><count>0</count></volumes></volInfo></cliOutput>";
+        let c = client(Some(0), missing, "");
+        let vol = VolumeName::new("gv0").unwrap();
+        assert_eq!(block(c.volume_info(&node(), &vol)).unwrap(), None);
+
+        let ok = "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/>\
+            <volCreate><volume><name>gv0</name></volume></volCreate></cliOutput>";
+        let c = client(Some(0), ok, "");
+        let planned: Vec<String> = [
+            "gluster",
+            "--mode=script",
+            "volume",
+            "create",
+            "gv0",
+            "h:/b",
+        ]
+        .map(String::from)
+        .to_vec();
+        let reply = block(c.execute(&node(), &planned)).unwrap();
+        assert_eq!(reply.envelope.op_ret, 0);
+        let seen = c.executor().seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [[
+                "gluster",
+                "--xml",
+                "--mode=script",
+                "volume",
+                "create",
+                "gv0",
+                "h:/b"
+            ]]
+        );
+        let e = block(c.execute(&node(), &["ls".to_string()])).unwrap_err();
+        assert_eq!(e.reason(), "InvalidGlusterCommand");
+    }
+
+    #[test]
+    fn executors_are_object_safe() {
+        let canned: Arc<dyn NodeExecutor> = Arc::new(Canned {
+            output: CommandOutput::default(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let c = GlusterClient::new(canned, GlusterCli::new());
+        assert!(block(c.pool_list(&node())).is_err());
+    }
+}

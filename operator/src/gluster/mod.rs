@@ -4,6 +4,7 @@
 //! lines (`--mode=script --xml`, an optional custom glusterd socket), and [`xml`] parses what
 //! gluster answers into typed values or a typed refusal carrying gluster's own message.
 //! [`GlusterClient`] puts the three together.
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod client;

@@ -31,6 +31,11 @@ pub struct SshConfig {
     pub connect_timeout: Duration,
     /// Prefix every command with `sudo -n --` (for a non-root user allowed to run gluster).
     pub sudo: bool,
+    /// Also bound every command on the node with coreutils `timeout` (a little longer than the
+    /// executor's own limit), so that a command the executor gave up on does not keep running
+    /// there. sshd refuses the SSH `signal` request for root and sudo sessions, so this is the
+    /// reliable way; turn it off only for nodes without coreutils.
+    pub remote_timeout: bool,
     /// Interval of SSH keepalives on idle reused connections; a connection whose peer stops
     /// answering three of them is dropped and the next command reconnects.
     pub keepalive_interval: Duration,
@@ -40,13 +45,15 @@ pub struct SshConfig {
 }
 
 impl SshConfig {
-    /// Defaults: 15 s to connect, no sudo, keepalive every 15 s, 16 MiB of output.
+    /// Defaults: 15 s to connect, no sudo, remote timeout on, keepalive every 15 s, 16 MiB of
+    /// output.
     pub fn new(user: impl Into<String>, key: OperatorKey) -> Self {
         Self {
             user: user.into(),
             key,
             connect_timeout: Duration::from_secs(15),
             sudo: false,
+            remote_timeout: true,
             keepalive_interval: Duration::from_secs(15),
             max_output_bytes: 16 << 20,
         }
@@ -60,6 +67,7 @@ impl fmt::Debug for SshConfig {
             .field("key", &self.key)
             .field("connect_timeout", &self.connect_timeout)
             .field("sudo", &self.sudo)
+            .field("remote_timeout", &self.remote_timeout)
             .field("keepalive_interval", &self.keepalive_interval)
             .field("max_output_bytes", &self.max_output_bytes)
             .finish()
@@ -160,7 +168,7 @@ impl SshExecutor {
             return Ok(conn);
         }
         // Connect without holding the lock so nodes connect in parallel; if another task won
-        // the race for this node, keep its connection and close ours.
+        // the race for this node, keep its connection and drop ours (which closes it).
         let fresh = Arc::new(self.connect(node).await?);
         let mut cache = self.cache();
         match cache.get(&key) {
@@ -302,6 +310,13 @@ impl SshExecutor {
         )
         .await;
         match collected {
+            Ok(Ok(output)) if output.exit_status.is_none() && output.exit_signal.is_none() => {
+                // sshd always reports how a command ended; silence means the connection went.
+                Err(RunFailure::Final(ExecError::Session {
+                    node: node.name.clone(),
+                    reason: "the connection closed before the command reported its exit".into(),
+                }))
+            }
             Ok(Ok(output)) => Ok(output),
             Ok(Err(Collect::TooLarge)) => {
                 let _ = channel.signal(Sig::KILL).await;
@@ -373,6 +388,30 @@ async fn collect(
     })
 }
 
+/// Seconds the node's own `timeout` allows beyond the executor's limit: the executor reports
+/// the timeout first, the node kills the command just after.
+const REMOTE_TIMEOUT_GRACE_SECS: u64 = 2;
+
+/// The words sent to the node: `[sudo -n --] [timeout -k 5 Ns] argv…`.
+fn remote_words(config: &SshConfig, argv: &[String], limit: Duration) -> Vec<String> {
+    let mut words: Vec<String> = Vec::with_capacity(argv.len() + 7);
+    if config.sudo {
+        words.extend(["sudo", "-n", "--"].map(String::from));
+    }
+    if config.remote_timeout {
+        let secs =
+            limit.as_secs() + u64::from(limit.subsec_nanos() > 0) + REMOTE_TIMEOUT_GRACE_SECS;
+        words.extend([
+            "timeout".to_string(),
+            "-k".to_string(),
+            "5".to_string(),
+            format!("{secs}s"),
+        ]);
+    }
+    words.extend(argv.iter().cloned());
+    words
+}
+
 fn sig_name(sig: &Sig) -> String {
     match sig {
         Sig::Custom(name) => name.clone(),
@@ -395,11 +434,7 @@ impl NodeExecutor for SshExecutor {
         limit: Duration,
     ) -> ExecFuture<'a> {
         Box::pin(async move {
-            let mut words: Vec<String> = Vec::with_capacity(argv.len() + 3);
-            if self.config.sudo {
-                words.extend(["sudo", "-n", "--"].map(String::from));
-            }
-            words.extend(argv.iter().cloned());
+            let words = remote_words(&self.config, argv, limit);
             let line = render_command(&words).map_err(|reason| ExecError::InvalidCommand {
                 node: node.name.clone(),
                 reason,
@@ -471,5 +506,63 @@ impl client::Handler for PinnedKeyCheck {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(seen);
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_text() -> String {
+        use russh::keys::PrivateKey;
+        use russh::keys::ssh_key::{LineEnding, private::Ed25519Keypair};
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&[3; 32]));
+        key.to_openssh(LineEnding::LF).unwrap().to_string()
+    }
+
+    fn config() -> SshConfig {
+        SshConfig::new(
+            "gluster-operator",
+            OperatorKey::from_openssh(&key_text()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn remote_words_bound_the_command_on_the_node() {
+        let argv = vec!["gluster".to_string(), "pool".into(), "list".into()];
+        let mut c = config();
+        assert_eq!(
+            remote_words(&c, &argv, Duration::from_millis(1500)),
+            ["timeout", "-k", "5", "4s", "gluster", "pool", "list"]
+        );
+        c.sudo = true;
+        assert_eq!(
+            remote_words(&c, &argv, Duration::from_secs(60)),
+            [
+                "sudo", "-n", "--", "timeout", "-k", "5", "62s", "gluster", "pool", "list"
+            ]
+        );
+        c.remote_timeout = false;
+        assert_eq!(
+            remote_words(&c, &argv, Duration::from_secs(60)),
+            ["sudo", "-n", "--", "gluster", "pool", "list"]
+        );
+    }
+
+    #[test]
+    fn debug_output_has_no_key_material() {
+        let c = config();
+        let shown = format!("{:?}", SshExecutor::new(c.clone()));
+        assert!(
+            shown.contains("gluster-operator") && shown.contains("SHA256:"),
+            "{shown}"
+        );
+        for line in key_text()
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("-----"))
+        {
+            assert!(!shown.contains(line), "{shown}");
+        }
     }
 }

@@ -11,23 +11,6 @@ use super::error::{PlanError, zone_counts};
 use super::names::name_part;
 use super::quantity::{GIB, parse_bytes};
 
-/// Volume names the gluster CLI refuses (`cli_validate_volname`).
-const RESERVED_VOLUME_NAMES: [&str; 13] = [
-    "volume",
-    "type",
-    "subvolumes",
-    "option",
-    "end-volume",
-    "all",
-    "volume_not_in_ring",
-    "description",
-    "force",
-    "snap-max-hard-limit",
-    "snap-max-soft-limit",
-    "auto-delete",
-    "activate-on-create",
-];
-
 /// What the checks derive from the spec.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
@@ -153,7 +136,7 @@ fn check_volume_name(name: &str) -> Result<(), PlanError> {
     if !name.as_bytes()[0].is_ascii_alphanumeric() {
         return Err(bad("it must start with a letter or digit"));
     }
-    if RESERVED_VOLUME_NAMES.contains(&name) {
+    if crate::api::RESERVED_VOLUME_NAMES.contains(&name) {
         return Err(bad("gluster reserves this word"));
     }
     Ok(())

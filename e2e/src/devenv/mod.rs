@@ -1,0 +1,196 @@
+//! The whole local world in one process (DESIGN.md §8): the OpenStack simulator with its default
+//! world, the Kubernetes API emulator with the GlusterCluster CRD installed, the namespace
+//! `default` and the credentials Secret `openstack` (key `clouds.yaml`, cloud `sim`).
+//!
+//! `devenv up --dir DIR` (e2e/src/bin/devenv.rs) runs this until SIGINT/SIGTERM; tests start it
+//! in-process with [`DevEnv::start`]. It does not start the operator: `gluster-operator run`
+//! finds the API through the kubeconfig this writes.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ::kube::api::{Api, ObjectMeta, PostParams};
+use ::kube::config::{KubeConfigOptions, Kubeconfig};
+use ::kube::{Client, CustomResourceExt};
+use gluster_operator::api::GlusterCluster;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use crate::kube::Emulator;
+use crate::openstack::{SimConfig, Simulator};
+
+/// The namespace the credentials Secret lives in.
+pub const NAMESPACE: &str = "default";
+/// The credentials Secret's name, as the examples' `spec.cloud.secretName` says.
+pub const SECRET_NAME: &str = "openstack";
+/// The cloud entry of the simulator's clouds.yaml the examples use.
+pub const CLOUD_NAME: &str = "sim";
+
+/// Errors while bringing the world up or down.
+#[derive(Debug, thiserror::Error)]
+pub enum DevEnvError {
+    /// The OpenStack simulator did not start.
+    #[error("starting the OpenStack simulator: {0}")]
+    Simulator(#[from] crate::openstack::SimError),
+    /// The Kubernetes API emulator did not start or stop cleanly.
+    #[error("Kubernetes API emulator: {0}")]
+    Emulator(#[from] crate::kube::Error),
+    /// A client of the emulator could not be built from its kubeconfig.
+    #[error("kubeconfig of the emulator: {0}")]
+    Kubeconfig(#[from] ::kube::config::KubeconfigError),
+    /// A request to the emulator failed.
+    #[error("Kubernetes API request ({what}): {source}")]
+    Api {
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        source: ::kube::Error,
+    },
+    /// A file in the state directory could not be written.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Where the world listens; port 0 picks free ports.
+#[derive(Debug, Clone)]
+pub struct DevEnvOptions {
+    /// The simulator's listen address.
+    pub openstack_listen: SocketAddr,
+    /// The emulator's listen address.
+    pub kube_listen: SocketAddr,
+    /// The simulator's world (default: zones zone-a, zone-b with block storage, zone-c without).
+    pub sim: SimConfig,
+}
+
+impl Default for DevEnvOptions {
+    fn default() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        DevEnvOptions {
+            openstack_listen: any,
+            kube_listen: any,
+            sim: SimConfig::default(),
+        }
+    }
+}
+
+/// A running local world.
+pub struct DevEnv {
+    sim: Simulator,
+    emulator: Emulator,
+    client: Client,
+}
+
+impl DevEnv {
+    /// Starts the simulator and the emulator, installs the CRD and creates the credentials
+    /// Secret. Returns once all of it answers.
+    pub async fn start(options: DevEnvOptions) -> Result<DevEnv, DevEnvError> {
+        let sim = Simulator::start(options.sim, options.openstack_listen).await?;
+        let emulator = Emulator::start(options.kube_listen).await?;
+        let client = client_for(&emulator.kubeconfig_yaml()).await?;
+        let env = DevEnv {
+            sim,
+            emulator,
+            client,
+        };
+        env.install_crd().await?;
+        env.create_secret().await?;
+        Ok(env)
+    }
+
+    /// The OpenStack simulator.
+    pub fn sim(&self) -> &Simulator {
+        &self.sim
+    }
+
+    /// The Kubernetes API emulator.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// A kube client of the emulator.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The kubeconfig pointing at the emulator.
+    pub fn kubeconfig_yaml(&self) -> String {
+        self.emulator.kubeconfig_yaml()
+    }
+
+    /// The simulator's clouds.yaml (cloud `sim`, and `sim-appcred`).
+    pub fn clouds_yaml(&self) -> String {
+        self.sim.clouds_yaml()
+    }
+
+    /// Writes `kubeconfig` and `clouds.yaml` into `dir`, then `ready` last, so a reader that
+    /// sees `ready` finds the other two complete.
+    pub fn write_state(&self, dir: &Path) -> Result<(), DevEnvError> {
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| DevEnvError::Write { path, source })
+        };
+        std::fs::create_dir_all(dir).map_err(|source| DevEnvError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        write("kubeconfig", &self.kubeconfig_yaml())?;
+        write("clouds.yaml", &self.clouds_yaml())?;
+        write("ready", "")
+    }
+
+    /// Stops the emulator and the simulator.
+    pub async fn shutdown(self) -> Result<(), DevEnvError> {
+        // The client's idle keep-alive connection would hold the emulator's graceful shutdown.
+        drop(self.client);
+        self.sim.shutdown().await;
+        self.emulator.shutdown().await?;
+        Ok(())
+    }
+
+    async fn install_crd(&self) -> Result<(), DevEnvError> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        crds.create(&PostParams::default(), &GlusterCluster::crd())
+            .await
+            .map_err(|source| DevEnvError::Api {
+                what: "creating the GlusterCluster CRD",
+                source,
+            })?;
+        Ok(())
+    }
+
+    async fn create_secret(&self) -> Result<(), DevEnvError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NAMESPACE);
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(SECRET_NAME.to_owned()),
+                ..ObjectMeta::default()
+            },
+            string_data: Some([("clouds.yaml".to_owned(), self.clouds_yaml())].into()),
+            ..Secret::default()
+        };
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|source| DevEnvError::Api {
+                what: "creating the openstack Secret",
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+/// A kube client for the kubeconfig text.
+pub async fn client_for(kubeconfig_yaml: &str) -> Result<Client, DevEnvError> {
+    let kubeconfig = Kubeconfig::from_yaml(kubeconfig_yaml)?;
+    let config =
+        ::kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    Client::try_from(config).map_err(|source| DevEnvError::Api {
+        what: "building a client",
+        source,
+    })
+}
