@@ -392,12 +392,11 @@ async fn collect(
 /// the timeout first, the node kills the command just after.
 const REMOTE_TIMEOUT_GRACE_SECS: u64 = 2;
 
-/// The words sent to the node: `[sudo -n --] [timeout -k 5 Ns] argv…`.
+/// The words sent to the node: `[timeout -k 5 Ns] [sudo -n --] argv…`. `timeout` stays
+/// outside `sudo`: the nodes' sudoers rule allows the gluster CLI only (bootstrap's
+/// `NOPASSWD: /usr/sbin/gluster`), and sudo relays timeout's TERM to the command.
 fn remote_words(config: &SshConfig, argv: &[String], limit: Duration) -> Vec<String> {
     let mut words: Vec<String> = Vec::with_capacity(argv.len() + 7);
-    if config.sudo {
-        words.extend(["sudo", "-n", "--"].map(String::from));
-    }
     if config.remote_timeout {
         let secs =
             limit.as_secs() + u64::from(limit.subsec_nanos() > 0) + REMOTE_TIMEOUT_GRACE_SECS;
@@ -407,6 +406,9 @@ fn remote_words(config: &SshConfig, argv: &[String], limit: Duration) -> Vec<Str
             "5".to_string(),
             format!("{secs}s"),
         ]);
+    }
+    if config.sudo {
+        words.extend(["sudo", "-n", "--"].map(String::from));
     }
     words.extend(argv.iter().cloned());
     words
@@ -539,7 +541,7 @@ mod tests {
         assert_eq!(
             remote_words(&c, &argv, Duration::from_secs(60)),
             [
-                "sudo", "-n", "--", "timeout", "-k", "5", "62s", "gluster", "pool", "list"
+                "timeout", "-k", "5", "62s", "sudo", "-n", "--", "gluster", "pool", "list"
             ]
         );
         c.remote_timeout = false;
