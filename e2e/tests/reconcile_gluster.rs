@@ -192,6 +192,41 @@ async fn two_zones_become_a_ready_distributed_replicated_volume() {
     assert_eq!(status.backup_volfile_servers.len(), 3);
     g.mount_write_read(&status, "hello.txt");
 
+    // What a user sees with the real kubectl.
+    let kubeconfig = g.scratch.path().join("kubeconfig");
+    g.world.kube.write_kubeconfig(&kubeconfig).unwrap();
+    let kubectl = |args: &[&str]| {
+        let kubectl = std::env::var("KUBECTL")
+            .unwrap_or_else(|_| format!("{}/../.tools/bin/kubectl", env!("CARGO_MANIFEST_DIR")));
+        let out = std::process::Command::new(&kubectl)
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", g.scratch.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{kubectl}: {e} (run `make setup`)"));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let waited = kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "gcl/twozones",
+        "--timeout=60s",
+    ]);
+    assert!(waited.contains("condition met"), "{waited}");
+    let table = kubectl(&["get", "glusterclusters"]);
+    let row = table.lines().find(|l| l.starts_with("twozones")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        &cells[..5],
+        ["twozones", "True", "4/4", "Distributed-Replicate", "20Gi"],
+        "{table}"
+    );
+
     // Delete: the nodes go with their servers; the volumes stay (Retain).
     let uid = ready.metadata.uid.clone().unwrap();
     g.world
