@@ -204,7 +204,25 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         "{metrics}"
     );
 
-    // Delete: servers and the security group go; the volumes stay (Retain), detached.
+    // Delete: servers, their ports and the security group go; the volumes stay (Retain),
+    // detached.
+    let server_ids: Vec<String> = status
+        .nodes
+        .iter()
+        .filter_map(|n| n.server_id.clone())
+        .collect();
+    assert_eq!(server_ids.len(), 4);
+    for id in &server_ids {
+        assert!(
+            !world
+                .cloud
+                .network()
+                .ports_by_device(id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
     world
         .clusters
         .delete("twozones", &DeleteParams::default())
@@ -221,6 +239,10 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         .await
         .unwrap();
     assert!(servers.is_empty(), "{servers:?}");
+    for id in &server_ids {
+        let ports = world.cloud.network().ports_by_device(id).await.unwrap();
+        assert!(ports.is_empty(), "ports of {id} left: {ports:?}");
+    }
     let groups = world
         .cloud
         .network()
