@@ -5,6 +5,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod cloud;
+pub mod controller;
 pub mod crd;
 pub mod gluster;
 pub mod plan;

@@ -45,6 +45,38 @@ enum Command {
     ///
     /// The output holds a freshly generated SSH host key for the node: treat it as a secret.
     RenderUserData(RenderUserData),
+    /// Run the operator: reconcile GlusterClusters (in-cluster config or KUBECONFIG), serve
+    /// /healthz, /readyz and /metrics, log JSON lines to stderr. Stops on SIGTERM or SIGINT.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR:PORT")]
+    http_addr: std::net::SocketAddr,
+    /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info` or
+    /// `info,gluster_operator=debug`.
+    #[arg(long, default_value = "info", value_name = "FILTER")]
+    log_level: String,
+    /// Take part in leader election on this Lease (in $POD_NAMESPACE, held as $POD_NAME): only
+    /// the holder reconciles. Without it, this process always reconciles.
+    #[arg(long, value_name = "NAME")]
+    leader_election_lease: Option<String>,
+    /// Only reconcile GlusterClusters of this namespace (default: all namespaces).
+    #[arg(long, value_name = "NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// The namespace of the leader Lease.
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        default_value = "default",
+        value_name = "NAMESPACE"
+    )]
+    pod_namespace: String,
+    /// This replica's identity in the Lease and in Events (default: the host name).
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    pod_name: Option<String>,
 }
 
 #[derive(Args)]
@@ -121,6 +153,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Run(args) => match run_operator(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::RenderUserData(args) => match render_user_data(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -314,4 +353,104 @@ fn render_user_data(args: RenderUserData) -> Result<(), String> {
     );
     print!("{}", preview.user_data.as_str());
     Ok(())
+}
+
+/// `gluster-operator run`.
+fn run_operator(args: RunArgs) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .map_err(|e| format!("--log-level {:?}: {e}", args.log_level))?;
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(operator_main(args))
+}
+
+async fn operator_main(args: RunArgs) -> Result<(), String> {
+    use gluster_operator::controller::{self, ControllerConfig, Metrics, http, leader};
+    use std::sync::Arc;
+
+    let identity = args
+        .pod_name
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("gluster-operator-{}", std::process::id()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            // Err: the sender is gone, which also means stop.
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let metrics = Arc::new(Metrics::default());
+    let health = http::Health {
+        metrics: metrics.clone(),
+        ready: Default::default(),
+    };
+    let (addr, server) = http::serve(args.http_addr, health.clone(), stopped())
+        .await
+        .map_err(|e| format!("--http-addr {}: {e}", args.http_addr))?;
+    tracing::info!(%addr, "serving /healthz, /readyz, /metrics");
+    let server = tokio::spawn(server);
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("Kubernetes client: {e}"))?;
+    let elector = args.leader_election_lease.as_ref().map(|name| {
+        leader::LeaderElector::new(
+            client.clone(),
+            leader::LeaseConfig {
+                name: name.clone(),
+                namespace: args.pod_namespace.clone(),
+                identity: identity.clone(),
+                duration: std::time::Duration::from_secs(15),
+                retry_period: std::time::Duration::from_secs(5),
+            },
+        )
+    });
+    let config = ControllerConfig {
+        watch_namespace: args.watch_namespace.clone(),
+        instance: Some(identity),
+        ..ControllerConfig::default()
+    };
+    health.set_ready();
+    controller::run_elected(client, config, metrics, elector, stopped()).await;
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("HTTP server: {e}")),
+        Err(e) => Err(format!("HTTP server task: {e}")),
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; SIGINT only");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -1,0 +1,645 @@
+//! The controller's cloud side end to end, in-process: the Kubernetes API emulator, the
+//! OpenStack simulator and `controller::run`. A GlusterCluster becomes servers (tagged with its
+//! UID), attached brick volumes and a security group; a refused spec becomes `Stalled` with
+//! nothing created; a quota refusal is quoted in the condition; deleting the cluster leaves
+//! nothing of it in the cloud but its retained volumes.
+
+mod reconcile_support;
+
+use std::collections::BTreeMap;
+
+use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
+use gluster_operator::api::{GlusterCluster, NodeState};
+use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery, VolumeStatus};
+use gluster_operator::controller::FINALIZER;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams};
+use reconcile_support::{NS, Replica, World, condition, example};
+
+fn fast() -> SimConfig {
+    SimConfig {
+        timing: TimingConfig::uniform(20),
+        ..SimConfig::default()
+    }
+}
+
+fn all_booted(c: &GlusterCluster) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.nodes.len() as u32 == s.desired_nodes
+            && s.desired_nodes > 0
+            && s.nodes.iter().all(|n| n.state == NodeState::Booting)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
+    let world = World::start(fast()).await;
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    let tag = format!("glusterops-uid:{uid}");
+
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    assert!(cluster.finalizers().contains(&FINALIZER.to_string()));
+    let status = cluster.status.clone().unwrap();
+    assert_eq!(status.node_summary.as_deref(), Some("0/4"));
+    assert_eq!(status.observed_generation, cluster.metadata.generation);
+    // No gluster host answers in this world (no loopback nodes behind the simulator): the
+    // gluster side is reached, tries every node and quotes the last refusal.
+    let (ready, reason, message) = condition(&cluster, "Ready").unwrap();
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "ConnectFailed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("cannot connect to 127.100.") && message.contains("twozones-zone-"),
+        "{message}"
+    );
+    assert_eq!(condition(&cluster, "Stalled").unwrap().0, "False");
+    assert_eq!(condition(&cluster, "Reconciling").unwrap().0, "True");
+    let zones: Vec<_> = status
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.desired, format!("{:?}", z.storage)))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("zone-a", 2, "Some(Volume)".to_string()),
+            ("zone-b", 2, "Some(Volume)".to_string())
+        ]
+    );
+
+    // The cloud: 4 tagged servers, each in its node's zone, with its brick volume attached.
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut names: Vec<_> = servers.iter().map(|s| s.name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "twozones-zone-a-1",
+            "twozones-zone-a-2",
+            "twozones-zone-b-1",
+            "twozones-zone-b-2"
+        ]
+    );
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4);
+    for node in &status.nodes {
+        let server = servers
+            .iter()
+            .find(|s| Some(&s.id) == node.server_id.as_ref())
+            .unwrap();
+        assert_eq!(server.status, ServerStatus::Active);
+        assert_eq!(
+            server.availability_zone.as_deref(),
+            Some(node.zone.as_str())
+        );
+        assert_eq!(
+            server.metadata["gluster-operator:node-index"],
+            node.index.to_string()
+        );
+        let volume = volumes
+            .iter()
+            .find(|v| Some(&v.id) == node.volume_id.as_ref())
+            .unwrap();
+        assert_eq!(volume.name, format!("{}-brick", node.name));
+        assert_eq!(volume.status, VolumeStatus::InUse);
+        assert_eq!(volume.size, 10);
+        assert!(server.attached_volume_ids().contains(&volume.id.as_str()));
+        let address = node.address.as_deref().unwrap();
+        assert!(address.starts_with("127.100."), "{address}");
+        assert_eq!(
+            node.brick.as_deref(),
+            Some(format!("{address}:/export/shared/brick").as_str())
+        );
+    }
+    let groups = world
+        .cloud
+        .network()
+        .list_security_groups(None, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].name, "gluster-default-twozones");
+    assert!(
+        groups[0]
+            .security_group_rules
+            .iter()
+            .any(|r| r.port_range_min == Some(22)
+                && r.remote_ip_prefix.as_deref() == Some("127.0.0.0/8")),
+        "SSH from the allowed clients: {:?}",
+        groups[0].security_group_rules
+    );
+
+    // The SSH keys: one Secret owned by the cluster, the operator key and a host key per node.
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), NS);
+    let keys = secrets.get("twozones-ssh").await.unwrap();
+    let owners = keys.metadata.owner_references.clone().unwrap();
+    assert_eq!(
+        (owners[0].uid.as_str(), owners[0].controller),
+        (uid.as_str(), Some(true))
+    );
+    let mut entries: Vec<_> = keys.data.clone().unwrap().into_keys().collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            "host-twozones-zone-a-1",
+            "host-twozones-zone-a-2",
+            "host-twozones-zone-b-1",
+            "host-twozones-zone-b-2",
+            "id_ed25519"
+        ]
+    );
+
+    // An Event for each step taken.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), NS);
+    let events = events.list(&Default::default()).await.unwrap();
+    let count = |reason: &str| {
+        events
+            .items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+            .sum::<i32>()
+    };
+    assert_eq!(count("ServerCreated"), 4, "{:?}", events.items);
+    assert_eq!(count("VolumeCreated"), 4);
+    assert_eq!(count("SecurityGroupCreated"), 1);
+    assert!(count("VolumeAttached") >= 4);
+
+    // Reconciles go on (requeues) without creating twins.
+    let posts = world.sim.counters().get("POST", "/compute/v2.1/servers");
+    assert_eq!(posts, 4);
+    let metrics = world.metrics.encode();
+    assert!(
+        metrics.contains(
+            "gluster_operator_nodes{namespace=\"default\",cluster=\"twozones\",state=\"Booting\"} 4"
+        ),
+        "{metrics}"
+    );
+
+    // Delete: servers, their ports and the security group go; the volumes stay (Retain),
+    // detached.
+    let server_ids: Vec<String> = status
+        .nodes
+        .iter()
+        .filter_map(|n| n.server_id.clone())
+        .collect();
+    assert_eq!(server_ids.len(), 4);
+    for id in &server_ids {
+        assert!(
+            !world
+                .cloud
+                .network()
+                .ports_by_device(id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    world
+        .clusters
+        .delete("twozones", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_deleted("twozones", &uid).await;
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(servers.is_empty(), "{servers:?}");
+    for id in &server_ids {
+        let ports = world.cloud.network().ports_by_device(id).await.unwrap();
+        assert!(ports.is_empty(), "ports of {id} left: {ports:?}");
+    }
+    let groups = world
+        .cloud
+        .network()
+        .list_security_groups(None, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    assert!(groups.is_empty(), "{groups:?}");
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4);
+    assert!(
+        volumes.iter().all(|v| v.status == VolumeStatus::Available),
+        "{volumes:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_spec_is_stalled_and_creates_nothing() {
+    let world = World::start(fast()).await;
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.metadata.name = Some("refused".into());
+    cluster.spec.volume.replicas = Some(3);
+    world.apply(&cluster).await;
+    let refused = world
+        .wait_for("refused", "Stalled=True", |c| {
+            condition(c, "Stalled").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&refused, "Stalled").unwrap();
+    assert!(!reason.is_empty());
+    assert!(message.contains("replicas"), "{reason}: {message}");
+    assert_eq!(condition(&refused, "Ready").unwrap().0, "False");
+    let counters = world.sim.counters();
+    for (method, route) in [
+        ("POST", "/compute/v2.1/servers"),
+        ("POST", "/volume/v3/{project_id}/volumes"),
+        ("POST", "/networking/v2.0/security-groups"),
+    ] {
+        assert_eq!(
+            counters.get(method, route),
+            0,
+            "{method} {route}: {counters:?}"
+        );
+    }
+    assert!(
+        world.metrics.encode().contains(&format!(
+            "gluster_operator_reconcile_errors_total{{reason=\"{reason}\"}}"
+        )),
+        "{}",
+        world.metrics.encode()
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quota_is_stalled_with_the_clouds_message() {
+    let mut sim = fast();
+    sim.quotas.instances = 2;
+    let world = World::start(sim).await;
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    let stalled = world
+        .wait_for("twozones", "Stalled=True", |c| {
+            condition(c, "Stalled").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(reason, "QuotaExceeded", "{message}");
+    assert!(message.to_lowercase().contains("quota"), "{message}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_faults_are_ridden_out_and_an_error_server_replaced() {
+    let world = World::start(fast()).await;
+    let faults = world.sim.faults();
+    faults.fail_next_servers(1, None);
+    for (method, path, action) in [
+        (
+            "POST",
+            "/compute/v2.1/servers",
+            FaultAction::Error { status: 503 },
+        ),
+        ("GET", "/volume/*", FaultAction::Error { status: 500 }),
+        (
+            "GET",
+            "/compute/*",
+            FaultAction::Throttle {
+                retry_after_secs: 0,
+            },
+        ),
+    ] {
+        faults
+            .add_http(HttpFault {
+                method: Some(method.into()),
+                path: path.into(),
+                action,
+                probability: 1.0,
+                times: Some(2),
+            })
+            .unwrap();
+    }
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    let status = cluster.status.unwrap();
+    // One server went to ERROR and was replaced: 4 servers now, all ACTIVE, none twinned.
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    assert!(servers.iter().all(|s| s.status == ServerStatus::Active));
+    assert!(
+        world
+            .sim
+            .counters()
+            .get("DELETE", "/compute/v2.1/servers/{id}")
+            >= 1,
+        "the ERROR server was deleted"
+    );
+    // Its brick volume was kept and attached to the replacement: still one volume per node.
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4, "{volumes:?}");
+    assert!(status.nodes.iter().all(|n| n.message.is_none()));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_operator_adopts_what_exists() {
+    let mut sim = fast();
+    // Slow boots, so the crash lands while servers are still building.
+    sim.timing.server_build_ms = 1500;
+    let mut world = World::start(sim).await;
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    world
+        .wait_for("twozones", "servers being created", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.nodes.iter().any(|n| n.server_id.is_some()))
+        })
+        .await;
+    world.crash_and_restart_controller().await;
+    let cluster = world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    let counters = world.sim.counters();
+    assert_eq!(
+        counters.get("POST", "/compute/v2.1/servers"),
+        4,
+        "{counters:?}"
+    );
+    assert_eq!(
+        counters.get("POST", "/volume/v3/{project_id}/volumes"),
+        4,
+        "{counters:?}"
+    );
+    let status = cluster.status.unwrap();
+    assert_eq!(status.nodes.len(), 4);
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_without_block_storage_gets_the_fallback_flavor_and_an_ephemeral_brick() {
+    let world = World::start(fast()).await;
+    let created = world.apply(&example("ephemeral-zone.yaml")).await;
+    let uid = created.uid().unwrap();
+    let cluster = world
+        .wait_for("mixed", "4 servers active with bricks attached", all_booted)
+        .await;
+    let status = cluster.status.unwrap();
+    let zones: Vec<_> = status
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), format!("{:?}", z.storage)))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("zone-a", "Some(Volume)".to_string()),
+            ("zone-c", "Some(Ephemeral)".to_string())
+        ]
+    );
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    let xlarge = world.cloud.compute().flavor("m1.xlarge").await.unwrap();
+    let medium = world.cloud.compute().flavor("m1.medium").await.unwrap();
+    for server in &servers {
+        let zone = server.availability_zone.as_deref().unwrap();
+        let flavor = server
+            .flavor
+            .id
+            .clone()
+            .or(server.flavor.original_name.clone())
+            .unwrap();
+        let want = if zone == "zone-c" { &xlarge } else { &medium };
+        assert!(
+            flavor == want.id || flavor == want.name,
+            "{} in {zone}: flavor {flavor}",
+            server.name
+        );
+        let attached = server.attached_volume_ids().len();
+        assert_eq!(attached, usize::from(zone == "zone-a"), "{}", server.name);
+    }
+    let zone_c: Vec<_> = status.nodes.iter().filter(|n| n.zone == "zone-c").collect();
+    assert_eq!(zone_c.len(), 2);
+    assert!(zone_c.iter().all(|n| n.volume_id.is_none()));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_delete_removes_the_volumes_too() {
+    let world = World::start(fast()).await;
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.spec.deletion_policy = gluster_operator::api::DeletionPolicy::Delete;
+    let created = world.apply(&cluster).await;
+    let uid = created.uid().unwrap();
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    world
+        .clusters
+        .delete("twozones", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_deleted("twozones", &uid).await;
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert!(volumes.is_empty(), "{volumes:?}");
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(servers.is_empty(), "{servers:?}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_object_is_stalled_not_a_broken_watch() {
+    // A CRD whose spec schema accepts anything (as when the CRD in the cluster is newer or
+    // older than the operator): an object the operator cannot read reaches it.
+    let world = World::start_with_crd(fast(), |crd| {
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+            serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    })
+    .await;
+    let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        NS,
+        &kube::discovery::ApiResource::erase::<GlusterCluster>(&()),
+    );
+    let bad: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "storage.glusterops.dev/v1alpha1",
+        "kind": "GlusterCluster",
+        "metadata": {"name": "bad"},
+        "spec": {"zones": "not a list"},
+    }))
+    .unwrap();
+    dynamic
+        .create(&kube::api::PostParams::default(), &bad)
+        .await
+        .unwrap();
+    // A good cluster beside it is still reconciled: the watch is not broken.
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    let status_of_bad = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            let obj = dynamic.get("bad").await.unwrap();
+            let stalled = obj.data["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Stalled").cloned());
+            if let Some(c) = stalled {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the malformed object got a Stalled condition");
+    assert_eq!(status_of_bad["status"], "True");
+    assert_eq!(status_of_bad["reason"], "MalformedObject");
+    assert!(
+        status_of_bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.zones: "),
+        "{status_of_bad}"
+    );
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
+    let world = World::start_without_controller(fast()).await;
+    let a = Replica::start(&world.client, "replica-a");
+    // a leads before b starts campaigning, so the roles are known.
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while !a.leads() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a leads");
+    let b = Replica::start(&world.client, "replica-b");
+    world.apply(&example("two-zones-replica2.yaml")).await;
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    assert!(a.reconciles() > 0);
+    assert_eq!(b.reconciles(), 0, "the standby does not reconcile");
+    assert!(!b.leads());
+
+    // a shuts down (releasing the Lease); b takes over and reconciles.
+    a.stop().await;
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while b.reconciles() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("b took over and reconciled");
+    assert!(b.leads());
+    assert_eq!(world.sim.counters().get("POST", "/compute/v2.1/servers"), 4);
+    b.stop().await;
+    world.stop().await;
+}

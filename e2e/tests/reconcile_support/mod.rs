@@ -1,0 +1,321 @@
+//! Shared world of the reconcile tests: the Kubernetes API emulator and the OpenStack
+//! simulator in-process on 127.0.0.1:0, the CRD installed, the `openstack` Secret made from the
+//! simulator's clouds.yaml, and the operator's controller running in-process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::kube::Emulator;
+use e2e::openstack::{SimConfig, Simulator};
+use gluster_operator::api::GlusterCluster;
+use gluster_operator::cloud::{ClientOptions, Cloud};
+use gluster_operator::controller::{self, ControllerConfig, Metrics};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Client, ResourceExt};
+
+/// The namespace every test uses.
+pub const NS: &str = "default";
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A GlusterCluster from `examples/<file>`.
+pub fn example(file: &str) -> GlusterCluster {
+    let path = workspace().join("examples").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The running world.
+pub struct World {
+    /// The Kubernetes API emulator.
+    pub kube: Emulator,
+    /// The OpenStack simulator.
+    pub sim: Simulator,
+    /// A client of the emulator.
+    pub client: Client,
+    /// GlusterClusters in [`NS`].
+    pub clusters: Api<GlusterCluster>,
+    /// The operator's cloud client, pointed at the simulator (to look at what exists).
+    pub cloud: Cloud,
+    /// The controller's metrics.
+    pub metrics: Arc<Metrics>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl World {
+    /// Starts everything with the simulator configured by `sim`.
+    pub async fn start(sim: SimConfig) -> World {
+        Self::start_with_crd(sim, |_| {}).await
+    }
+
+    /// Starts everything, installing the project's CRD as changed by `edit` (a JSON value of
+    /// the CRD document).
+    pub async fn start_with_crd(
+        sim: SimConfig,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> World {
+        Self::start_inner(sim, edit, true).await
+    }
+
+    /// Starts the emulator and the simulator only: the test runs its own controllers.
+    pub async fn start_without_controller(sim: SimConfig) -> World {
+        Self::start_inner(sim, |_| {}, false).await
+    }
+
+    async fn start_inner(
+        sim: SimConfig,
+        edit: impl FnOnce(&mut serde_json::Value),
+        with_controller: bool,
+    ) -> World {
+        let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let kc = kube::config::Kubeconfig::from_yaml(&kube.kubeconfig_yaml()).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        let client = Client::try_from(cfg).unwrap();
+        install_crd(&client, edit).await;
+        let sim = Simulator::start(sim, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
+        let mut secret = Secret::default();
+        secret.metadata.name = Some("openstack".into());
+        secret.data = Some(
+            [(
+                "clouds.yaml".to_string(),
+                ByteString(sim.clouds_yaml().into_bytes()),
+            )]
+            .into(),
+        );
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let cloud =
+            Cloud::from_clouds_yaml(&sim.clouds_yaml(), "sim", None, ClientOptions::default())
+                .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (stop, controller) = if with_controller {
+            let (s, c) = start_controller(&client, &metrics);
+            (Some(s), Some(c))
+        } else {
+            (None, None)
+        };
+        World {
+            clusters: Api::namespaced(client.clone(), NS),
+            kube,
+            sim,
+            client,
+            cloud,
+            metrics,
+            stop,
+            controller,
+        }
+    }
+
+    /// Creates `cluster` in [`NS`].
+    pub async fn apply(&self, cluster: &GlusterCluster) -> GlusterCluster {
+        self.clusters
+            .create(&PostParams::default(), cluster)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `cond` holds for the named cluster (a hang guard of 120 s, not a speed
+    /// check), returning it.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        cond: impl Fn(&GlusterCluster) -> bool + Send + 'static,
+    ) -> GlusterCluster {
+        let waited = tokio::time::timeout(
+            Duration::from_secs(120),
+            await_condition(
+                self.clusters.clone(),
+                name,
+                move |o: Option<&GlusterCluster>| o.is_some_and(&cond),
+            ),
+        )
+        .await;
+        match waited {
+            Ok(Ok(Some(obj))) => obj,
+            other => {
+                let now = self.clusters.get_opt(name).await.ok().flatten();
+                panic!(
+                    "{name} never reached: {what} ({other:?}); now: {:#?}",
+                    now.and_then(|o| o.status)
+                )
+            }
+        }
+    }
+
+    /// Waits until the named cluster is gone.
+    pub async fn wait_deleted(&self, name: &str, uid: &str) {
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            await_condition(self.clusters.clone(), name, conditions::is_deleted(uid)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{name} was never deleted"))
+        .unwrap();
+    }
+
+    /// Stops the controller (as a crash would, between any two calls: its task is aborted)
+    /// and starts a fresh one with empty caches.
+    pub async fn crash_and_restart_controller(&mut self) {
+        if let Some(c) = self.controller.take() {
+            c.abort();
+            let _ = c.await;
+        }
+        let (stop, controller) = start_controller(&self.client, &self.metrics);
+        self.stop = Some(stop);
+        self.controller = Some(controller);
+    }
+
+    /// Stops the controller (waiting for it) and the servers.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(c) = self.controller.take() {
+            c.await.unwrap();
+        }
+        self.sim.shutdown().await;
+        self.kube.shutdown().await.unwrap();
+    }
+}
+
+/// One operator replica taking part in leader election.
+pub struct Replica {
+    /// Its metrics (`gluster_operator_leader` says whether it leads).
+    pub metrics: Arc<Metrics>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Replica {
+    /// Starts replica `identity` campaigning for the Lease `gluster-operator` in [`NS`].
+    pub fn start(client: &Client, identity: &str) -> Replica {
+        let metrics = Arc::new(Metrics::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let elector = gluster_operator::controller::leader::LeaderElector::new(
+            client.clone(),
+            gluster_operator::controller::leader::LeaseConfig {
+                name: "gluster-operator".into(),
+                namespace: NS.into(),
+                identity: identity.into(),
+                duration: Duration::from_secs(30),
+                retry_period: Duration::from_millis(100),
+            },
+        );
+        let handle = tokio::spawn(controller::run_elected(
+            client.clone(),
+            test_config(identity),
+            metrics.clone(),
+            Some(elector),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Replica {
+            metrics,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Whether it leads now.
+    pub fn leads(&self) -> bool {
+        self.metrics
+            .encode()
+            .lines()
+            .any(|l| l == "gluster_operator_leader 1")
+    }
+
+    /// Reconciles it ran.
+    pub fn reconciles(&self) -> u64 {
+        self.metrics
+            .encode()
+            .lines()
+            .find_map(|l| l.strip_prefix("gluster_operator_reconciles_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Shuts it down gracefully (it releases the Lease) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+    }
+}
+
+fn test_config(instance: &str) -> ControllerConfig {
+    ControllerConfig {
+        watch_namespace: Some(NS.into()),
+        requeue_working: Duration::from_millis(200),
+        requeue_error: Duration::from_millis(300),
+        requeue_stalled: Duration::from_secs(30),
+        instance: Some(instance.into()),
+        ..ControllerConfig::default()
+    }
+}
+
+fn start_controller(
+    client: &Client,
+    metrics: &Arc<Metrics>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(controller::run(
+        client.clone(),
+        test_config("test"),
+        metrics.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, controller)
+}
+
+async fn install_crd(client: &Client, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = workspace().join("crds/glusterclusters.yaml");
+    let mut doc: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut doc);
+    let crd: CustomResourceDefinition = serde_json::from_value(doc).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = crd.name_any();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    await_condition(crds, &name, conditions::is_crd_established())
+        .await
+        .unwrap();
+}
+
+/// The condition `type_` of a cluster as (status, reason, message).
+pub fn condition(c: &GlusterCluster, type_: &str) -> Option<(String, String, String)> {
+    c.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|x| x.type_ == type_)
+        .map(|x| (x.status.clone(), x.reason.clone(), x.message.clone()))
+}

@@ -1,0 +1,223 @@
+//! What every reconcile shares: the Kubernetes client, the event recorder, the metrics, the
+//! tuning, and one OpenStack client per cloud Secret version (so a token is reused between
+//! reconciles, and a changed Secret takes effect at once).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::events::Recorder;
+
+use crate::api::CloudSpec;
+use crate::bootstrap::{GLUSTER_CLI, OPERATOR_USER};
+use crate::cloud::{ClientOptions, Cloud};
+use crate::gluster::{GlusterCli, OperatorKey, SshConfig, SshExecutor};
+
+use super::keys::ClusterKeys;
+
+use super::error::ReconcileError;
+use super::metrics::Metrics;
+
+/// The Secret key holding the clouds.yaml text.
+pub const CLOUDS_YAML: &str = "clouds.yaml";
+
+/// Tuning of the controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Only this namespace's GlusterClusters (all namespaces when `None`).
+    pub watch_namespace: Option<String>,
+    /// Concurrent cloud creations (volumes, servers) per reconcile.
+    pub create_limit: usize,
+    /// Reconciles running at once (0: no limit).
+    pub concurrency: u16,
+    /// Requeue delay while waiting for the cloud (boots, attachments, deletions).
+    pub requeue_working: Duration,
+    /// Requeue delay after an error worth retrying.
+    pub requeue_error: Duration,
+    /// Requeue delay of a Stalled cluster (a quota may be raised meanwhile).
+    pub requeue_stalled: Duration,
+    /// Requeue delay of a settled cluster (drift check).
+    pub requeue_settled: Duration,
+    /// The OpenStack client's options.
+    pub cloud_options: ClientOptions,
+    /// The reporting instance in Events (the pod name).
+    pub instance: Option<String>,
+    /// The nodes' SSH port.
+    pub ssh_port: u16,
+    /// How gluster is run on a node (program path, glusterd socket).
+    pub gluster_cli: GlusterCli,
+    /// Limit per gluster command.
+    pub gluster_timeout: Duration,
+    /// Limit for an SSH connection (TCP, handshake, authentication).
+    pub ssh_connect_timeout: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            watch_namespace: None,
+            create_limit: 8,
+            concurrency: 4,
+            requeue_working: Duration::from_secs(5),
+            requeue_error: Duration::from_secs(15),
+            requeue_stalled: Duration::from_secs(300),
+            requeue_settled: Duration::from_secs(600),
+            cloud_options: ClientOptions::default(),
+            instance: None,
+            ssh_port: 22,
+            gluster_cli: GlusterCli {
+                program: GLUSTER_CLI.to_string(),
+                ..GlusterCli::default()
+            },
+            gluster_timeout: Duration::from_secs(180),
+            ssh_connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Identifies one cloud client: the Secret's version and the entry used.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CloudKey {
+    namespace: String,
+    secret: String,
+    resource_version: String,
+    cloud: String,
+    region: Option<String>,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Events about GlusterClusters.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Tuning.
+    pub config: ControllerConfig,
+    clouds: Mutex<HashMap<CloudKey, Cloud>>,
+    /// SSH executors by cluster UID, with the operator key fingerprint they log in with.
+    executors: Mutex<HashMap<String, (String, Arc<SshExecutor>)>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(
+        client: Client,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        config: ControllerConfig,
+    ) -> Self {
+        Self {
+            client,
+            recorder,
+            metrics,
+            config,
+            clouds: Mutex::new(HashMap::new()),
+            executors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cloud client of a cluster in `namespace` with `spec`, from its Secret (read with
+    /// `get`; the operator may not list Secrets).
+    pub async fn cloud(&self, namespace: &str, spec: &CloudSpec) -> Result<Cloud, ReconcileError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = secrets.get_opt(&spec.secret_name).await?.ok_or_else(|| {
+            ReconcileError::CloudSecret(format!(
+                "Secret {namespace}/{} not found",
+                spec.secret_name
+            ))
+        })?;
+        let key = CloudKey {
+            namespace: namespace.to_string(),
+            secret: spec.secret_name.clone(),
+            resource_version: secret.metadata.resource_version.clone().unwrap_or_default(),
+            cloud: spec.cloud_name.clone(),
+            region: spec.region.clone(),
+        };
+        if let Some(cloud) = self.lock().get(&key) {
+            return Ok(cloud.clone());
+        }
+        let yaml = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(CLOUDS_YAML))
+            .map(|b| String::from_utf8(b.0.clone()))
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(CLOUDS_YAML))
+                    .map(|s| Ok(s.clone()))
+            })
+            .ok_or_else(|| {
+                ReconcileError::CloudSecret(format!(
+                    "Secret {namespace}/{} has no key {CLOUDS_YAML}",
+                    spec.secret_name
+                ))
+            })?
+            .map_err(|_| {
+                ReconcileError::CloudSecret(format!(
+                    "Secret {namespace}/{}, key {CLOUDS_YAML}: not UTF-8 text",
+                    spec.secret_name
+                ))
+            })?;
+        let cloud = Cloud::from_clouds_yaml(
+            &yaml,
+            &spec.cloud_name,
+            spec.region.as_deref(),
+            self.config.cloud_options.clone(),
+        )?;
+        let mut clouds = self.lock();
+        // Older versions of this Secret are of no more use.
+        clouds.retain(|k, _| {
+            !(k.namespace == key.namespace && k.secret == key.secret && k.cloud == key.cloud)
+        });
+        clouds.insert(key, cloud.clone());
+        Ok(cloud)
+    }
+
+    /// The SSH executor of cluster `uid` logging in with `keys.operator` (connections are
+    /// reused between reconciles; a new key gets a new executor).
+    pub fn ssh_executor(
+        &self,
+        uid: &str,
+        keys: &ClusterKeys,
+    ) -> Result<Arc<SshExecutor>, ReconcileError> {
+        let fingerprint = keys.operator.public_key().fingerprint().to_string();
+        let mut executors = self
+            .executors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((f, e)) = executors.get(uid)
+            && *f == fingerprint
+        {
+            return Ok(e.clone());
+        }
+        let key = OperatorKey::from_openssh(keys.operator.private_openssh())?;
+        let mut config = SshConfig::new(OPERATOR_USER, key);
+        config.sudo = true;
+        config.connect_timeout = self.config.ssh_connect_timeout;
+        let executor = Arc::new(SshExecutor::new(config));
+        executors.insert(uid.to_string(), (fingerprint, executor.clone()));
+        Ok(executor)
+    }
+
+    /// Drops the SSH executor of a deleted cluster.
+    pub fn forget_cluster(&self, uid: &str) {
+        self.executors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CloudKey, Cloud>> {
+        // A panic while holding this lock leaves a plain map behind: still usable.
+        self.clouds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

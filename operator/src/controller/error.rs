@@ -1,0 +1,113 @@
+//! [`ReconcileError`]: what stops one reconcile. Each error carries a stable reason (a condition
+//! reason and a metric label) and, for the cloud, the cloud's own message.
+
+use crate::bootstrap::{BootstrapError, KeyError};
+use crate::cloud::CloudError;
+use crate::plan::PlanError;
+
+/// Why a reconcile did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The Kubernetes API failed (read, patch, create).
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The cloud refused or failed a call.
+    #[error("cloud: {0}")]
+    Cloud(#[from] CloudError),
+    /// The Secret named by `spec.cloud.secretName` is missing or has no `clouds.yaml`.
+    #[error("spec.cloud.secretName: {0}")]
+    CloudSecret(String),
+    /// The SSH key Secret holds something unusable.
+    #[error("SSH keys: {0}")]
+    Keys(#[from] KeyError),
+    /// A node's user-data could not be rendered.
+    #[error("user-data: {0}")]
+    Bootstrap(#[from] BootstrapError),
+    /// Gluster on a node failed or refused (gluster's own message kept).
+    #[error("gluster: {0}")]
+    Gluster(#[from] crate::gluster::GlusterError),
+    /// A key could not be used for SSH.
+    #[error("SSH key: {0}")]
+    SshKey(#[from] crate::gluster::KeyError),
+    /// The planner refused the spec.
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// The object is not a well-formed GlusterCluster (it failed to deserialize).
+    #[error("malformed GlusterCluster: {0}")]
+    Malformed(String),
+    /// The object lacks something the API server always sets (name, namespace, UID).
+    #[error("object without {0}")]
+    MissingMetadata(&'static str),
+    /// The image's distribution family (how to install gluster) cannot be told from its name.
+    #[error(
+        "spec.image: cannot tell the distribution family of image {0:?} (expected a Debian/Ubuntu or an EL name)"
+    )]
+    UnknownDistro(String),
+    /// A node has no host key in the key Secret (an invariant of the key step).
+    #[error("no host key for node {0}")]
+    MissingHostKey(String),
+    /// Deletion is under way and the cloud still holds some of the cluster (the finalizer
+    /// stays; the reconcile comes back soon).
+    #[error("deleting: {0}")]
+    CleanupPending(String),
+    /// The finalizer machinery failed (adding or removing it).
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl ReconcileError {
+    /// The message for a condition: the error, with the cloud's own words where the error
+    /// carries them and does not already show them.
+    pub fn condition_message(&self) -> String {
+        let text = self.to_string();
+        match self {
+            ReconcileError::Cloud(e) => match e.cloud_message() {
+                Some(m) if !text.contains(m) => format!("{text}: {m}"),
+                _ => text,
+            },
+            _ => text,
+        }
+    }
+
+    /// A stable CamelCase reason: the condition reason and the `reason` label of the error
+    /// metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube(_) => "KubernetesApiError",
+            ReconcileError::Cloud(e) => e.reason(),
+            ReconcileError::CloudSecret(_) => "CloudSecretInvalid",
+            ReconcileError::Keys(_) => "SshKeysInvalid",
+            ReconcileError::Bootstrap(_) => "UserDataInvalid",
+            ReconcileError::Plan(e) => e.reason(),
+            ReconcileError::Gluster(e) => e.reason(),
+            ReconcileError::SshKey(_) => "SshKeysInvalid",
+            ReconcileError::Malformed(_) => "MalformedObject",
+            ReconcileError::MissingMetadata(_) => "MissingMetadata",
+            ReconcileError::Finalizer(_) => "FinalizerError",
+            ReconcileError::UnknownDistro(_) => "UnknownImageDistribution",
+            ReconcileError::MissingHostKey(_) => "MissingHostKey",
+            ReconcileError::CleanupPending(_) => "CleanupPending",
+        }
+    }
+
+    /// Whether retrying without a change (to the spec, a Secret or the cloud's quota) can help.
+    /// Terminal errors make the cluster `Stalled`.
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            ReconcileError::Kube(_)
+            | ReconcileError::Finalizer(_)
+            | ReconcileError::MissingHostKey(_)
+            | ReconcileError::CleanupPending(_)
+            | ReconcileError::Gluster(_) => false,
+            ReconcileError::Cloud(e) => !e.is_retryable(),
+            ReconcileError::CloudSecret(_)
+            | ReconcileError::Keys(_)
+            | ReconcileError::SshKey(_)
+            | ReconcileError::Bootstrap(_)
+            | ReconcileError::Plan(_)
+            | ReconcileError::Malformed(_)
+            | ReconcileError::MissingMetadata(_)
+            | ReconcileError::UnknownDistro(_) => true,
+        }
+    }
+}
