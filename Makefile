@@ -17,10 +17,10 @@ setup:
 build:
 	cargo build --workspace --all-targets
 
-## demo: the main job. Until the reconciler exists: the planner over every example, said plainly.
+## demo: the main job: devenv + the operator, the seed's 4-node cluster to Ready, mounted and written
 demo: setup
-	cargo build -q -p gluster-operator
-	@hack/demo.sh "$(BIN)"
+	cargo build -q -p gluster-operator -p e2e --bins
+	@hack/demo.sh "$(CARGO_TARGET_DIR)/debug"
 
 ## devenv: the local world (OpenStack simulator + Kubernetes API emulator) in the foreground
 DEVENV_DIR ?= /tmp/gluster-devenv

@@ -1,24 +1,92 @@
 #!/usr/bin/env bash
-# `make demo`, for now: what the operator would build for each example, from the planner.
-# The reconciler, the OpenStack simulator, the Kubernetes API emulator and the loopback gluster
-# nodes are not built yet (issues 4-7), so nothing boots and no volume is mounted today.
+# `make demo`: the main job on the embedded local world. Starts devenv (OpenStack simulator,
+# Kubernetes API emulator, loopback gluster nodes) and the operator, applies the seed's 4-node
+# example, shows progress until the GlusterCluster is Ready, mounts the gluster volume with FUSE
+# and writes a file, then tells how to look around. On Enter (or at once without a terminal)
+# it cleans everything up: operator, devenv, nodes, loop devices, the mount.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?usage: hack/demo.sh PATH-TO-gluster-operator}
+bin=${1:?usage: hack/demo.sh DIR-WITH-BINARIES}
+dir=${DEMO_DIR:-/tmp/gluster-demo}
+example=examples/seed-4-nodes-replica.yaml
+kubectl=$PWD/.tools/bin/kubectl
+http=127.0.0.1:18080
 
-cat <<'MSG'
-== gluster-operator demo (planner only) ==
-Not built yet: the reconciler (`gluster-operator run`), the OpenStack simulator, the Kubernetes
-API emulator and the loopback gluster nodes. So this demo boots nothing and mounts nothing: it
-shows what the operator will build for each example, in the simulated world where zone-a and
-zone-b have block storage (Cinder) and zone-c has none.
+say() { printf '\n== %s\n' "$*"; }
 
-MSG
-for f in examples/*.yaml; do
-  echo "---------------------------------------------------------------- $f"
-  "$bin" plan -f "$f" --block-storage-zones zone-a,zone-b
-  echo
+devenv_pid=
+operator_pid=
+cleanup() {
+  set +e
+  if mountpoint -q "$dir/mnt" 2>/dev/null; then umount "$dir/mnt"; fi
+  if [ -n "$operator_pid" ] && kill -0 "$operator_pid" 2>/dev/null; then
+    kill -TERM "$operator_pid"; wait "$operator_pid" 2>/dev/null
+  fi
+  if [ -n "$devenv_pid" ] && kill -0 "$devenv_pid" 2>/dev/null; then
+    kill -TERM "$devenv_pid"; wait "$devenv_pid" 2>/dev/null
+  fi
+  echo "demo: cleaned up (operator, devenv, gluster nodes, loop devices, mount)"
+}
+trap cleanup EXIT
+
+rm -rf "$dir"
+mkdir -p "$dir/mnt"
+say "starting devenv: OpenStack simulator, Kubernetes API emulator, loopback gluster nodes"
+"$bin/devenv" up --dir "$dir" >"$dir/devenv.log" 2>&1 &
+devenv_pid=$!
+for _ in $(seq 1 600); do
+  [ -e "$dir/ready" ] && break
+  kill -0 "$devenv_pid" 2>/dev/null || { cat "$dir/devenv.log"; echo "demo: devenv exited" >&2; exit 1; }
+  sleep 0.1
 done
-echo "== One node's cloud-init user-data (first node of the seed example; keys are throwaway) =="
-"$bin" render-user-data -f examples/seed-4-nodes-replica.yaml --node 0 --volume-id 00000000-0000-0000-0000-000000000001 2>/dev/null | sed -n 1,40p
-echo "   ... (cut; run the command yourself for the whole document)"
+[ -e "$dir/ready" ] || { echo "demo: devenv not ready within 60 s" >&2; exit 1; }
+sed -n '1,12p' "$dir/devenv.log"
+export KUBECONFIG="$dir/kubeconfig"
+
+say "starting the operator: gluster-operator run (JSON logs in $dir/operator.log)"
+"$bin/gluster-operator" run --http-addr="$http" --log-level=info >"$dir/operator.log" 2>&1 &
+operator_pid=$!
+
+say "kubectl apply -f $example"
+"$kubectl" apply -f "$example"
+name=$("$kubectl" get -f "$example" -o jsonpath='{.metadata.name}')
+
+say "waiting for GlusterCluster/$name to be Ready (servers boot, bricks are prepared, the pool forms, the volume starts)"
+start=$(date +%s)
+last=
+until "$kubectl" wait --for=condition=Ready "glustercluster/$name" --timeout=2s >/dev/null 2>&1; do
+  now=$("$kubectl" get glustercluster "$name" --no-headers 2>/dev/null || true)
+  if [ "$now" != "$last" ]; then printf '  %3ss  %s\n' "$(( $(date +%s) - start ))" "$now"; last=$now; fi
+  kill -0 "$operator_pid" 2>/dev/null || { tail -20 "$dir/operator.log"; echo "demo: the operator exited" >&2; exit 1; }
+  if [ $(( $(date +%s) - start )) -gt 600 ]; then
+    "$kubectl" describe glustercluster "$name" | tail -30
+    echo "demo: not Ready within 10 minutes" >&2; exit 1
+  fi
+done
+echo "  Ready after $(( $(date +%s) - start )) s"
+
+say "kubectl get glusterclusters"
+"$kubectl" get glusterclusters
+mount_source=$("$kubectl" get glustercluster "$name" -o jsonpath='{.status.mount}')
+backups=$("$kubectl" get glustercluster "$name" -o jsonpath='{.status.backupVolfileServers}')
+echo "status.mount: $mount_source    backup volfile servers: $backups"
+
+say "mount -t glusterfs $mount_source $dir/mnt, write and read a file"
+mount -t glusterfs "$mount_source" "$dir/mnt"
+echo "written by make demo at $(date -u +%FT%TZ)" >"$dir/mnt/hello.txt"
+cat "$dir/mnt/hello.txt"
+df -h "$dir/mnt" | sed -n '1,2p'
+
+say "look around (in another shell)"
+cat <<EOF
+  export KUBECONFIG=$dir/kubeconfig
+  $kubectl get glusterclusters            # the printer columns
+  $kubectl describe glustercluster $name  # conditions and events
+  $kubectl get glustercluster $name -o yaml
+  OS_CLIENT_CONFIG_FILE=$dir/clouds.yaml .tools/venv-osc/bin/openstack --os-cloud sim server list
+  ls $dir/mnt                              # the mounted gluster volume
+  curl -s http://$http/metrics | grep gluster_operator
+EOF
+if [ -t 0 ]; then
+  read -r -p "Press Enter to stop everything and clean up... " _
+fi

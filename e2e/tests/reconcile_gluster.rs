@@ -8,8 +8,9 @@ mod reconcile_support;
 
 use std::sync::Arc;
 
-use e2e::nodes::{LoopbackNodes, NodeSpec, NodesConfig};
-use e2e::openstack::{BootHook, ServerEvent, SimConfig, TimingConfig, VolumeEvent};
+use e2e::devenv::NodesHook;
+use e2e::nodes::{LoopbackNodes, NodesConfig};
+use e2e::openstack::{SimConfig, TimingConfig};
 use gluster_operator::api::{GlusterCluster, GlusterClusterStatus, NodeState};
 use reconcile_support::{World, condition, example};
 
@@ -48,7 +49,9 @@ impl GlusterWorld {
         subnet.allocation_start = Some(format!("127.100.{block}.10"));
         subnet.allocation_end = Some(format!("127.100.{block}.250"));
         let world = World::start(sim).await;
-        world.sim.set_boot_hook(Arc::new(NodesHook(nodes.clone())));
+        world
+            .sim
+            .set_boot_hook(Arc::new(NodesHook::new(nodes.clone(), world.sim.config())));
         GlusterWorld {
             world,
             nodes,
@@ -115,50 +118,6 @@ fn assert_all_ready(status: &GlusterClusterStatus, n: usize) {
     assert_eq!(volume.state.as_deref(), Some("Started"));
     assert_eq!(volume.bricks.len(), n);
     assert!(volume.bricks.iter().all(|b| b.online), "{volume:?}");
-}
-
-/// The simulator's servers become loopback gluster nodes.
-struct NodesHook(Arc<LoopbackNodes>);
-
-impl BootHook for NodesHook {
-    fn server_active(&self, e: &ServerEvent) {
-        let (Some(user_data), Some(address)) = (
-            e.user_data_text(),
-            e.address.as_deref().and_then(|a| a.parse().ok()),
-        ) else {
-            eprintln!("server {} has no user-data or address: no node", e.name);
-            return;
-        };
-        let spec = NodeSpec {
-            server_id: e.id.clone(),
-            name: e.name.clone(),
-            address,
-            user_data: user_data.to_string(),
-            volume_ids: e.volumes.clone(),
-            ephemeral_bytes: None,
-        };
-        if let Err(err) = self.0.start(spec) {
-            eprintln!("node {}: {err}", e.name);
-        }
-    }
-
-    fn server_deleted(&self, e: &ServerEvent) {
-        if let Err(err) = self.0.delete(&e.id) {
-            eprintln!("deleting node {}: {err}", e.name);
-        }
-    }
-
-    fn volume_attached(&self, e: &VolumeEvent) {
-        if let Err(err) = self.0.attach_volume(&e.server_id, &e.volume_id) {
-            eprintln!("attaching {} to {}: {err}", e.volume_id, e.server_name);
-        }
-    }
-
-    fn volume_detached(&self, e: &VolumeEvent) {
-        if let Err(err) = self.0.detach_volume(&e.server_id, &e.volume_id) {
-            eprintln!("detaching {} from {}: {err}", e.volume_id, e.server_name);
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
