@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use e2e::devenv::NodesHook;
 use e2e::nodes::{LoopbackNodes, NodesConfig};
-use e2e::openstack::{SimConfig, TimingConfig};
+use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
 use gluster_operator::api::{BrickStorage, GlusterCluster, GlusterClusterStatus, NodeState};
-use gluster_operator::cloud::{ServerQuery, VolumeQuery};
-use reconcile_support::{World, condition, example};
+use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery};
+use kube::api::Api;
+use reconcile_support::{NS, World, condition, example};
 
 /// What the tests write through the FUSE mount.
 const WRITTEN: &[u8] = b"written through the operator's volume\n";
@@ -409,6 +410,125 @@ async fn a_zone_without_block_storage_serves_its_bricks_from_the_fallback_flavor
             String::from_utf8_lossy(&out.stdout).trim(),
             ephemeral[0].device,
             "brick mount of {}",
+            node.name
+        );
+    }
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_faults_while_building_still_give_a_ready_volume_and_the_error_server_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    let g = GlusterWorld::start(4).await;
+    let faults = g.world.sim.faults();
+    faults.fail_next_servers(1, None);
+    for (method, path, action, times) in [
+        (
+            "POST",
+            "/compute/v2.1/servers",
+            FaultAction::Error { status: 503 },
+            2,
+        ),
+        ("GET", "/compute/*", FaultAction::Error { status: 502 }, 1),
+        (
+            "GET",
+            "/compute/*",
+            FaultAction::Throttle {
+                retry_after_secs: 1,
+            },
+            1,
+        ),
+        ("POST", "/volume/*", FaultAction::Error { status: 500 }, 1),
+        (
+            "GET",
+            "/volume/*",
+            FaultAction::Throttle {
+                retry_after_secs: 1,
+            },
+            1,
+        ),
+    ] {
+        faults
+            .add_http(HttpFault {
+                method: Some(method.into()),
+                path: path.into(),
+                action,
+                probability: 1.0,
+                times: Some(times),
+            })
+            .unwrap();
+    }
+    let ready = g.ready(&example("seed-4-nodes-replica.yaml")).await;
+    let uid = ready.metadata.uid.clone().unwrap();
+    let status = ready.status.clone().unwrap();
+    assert_all_ready(&status, 4);
+    // Every fault was met on the way.
+    let left = faults.current();
+    assert!(
+        left.http.iter().all(|rule| rule.times == Some(0)),
+        "faults not hit: {:?}",
+        left.http
+    );
+    assert!(
+        left.servers.iter().all(|rule| rule.times == Some(0)),
+        "no server went to ERROR: {:?}",
+        left.servers
+    );
+
+    // The ERROR server (its ID from the operator's Event) is gone; exactly four servers remain.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(g.world.client.clone(), NS);
+    let events = events.list(&Default::default()).await.unwrap();
+    let failed: Vec<String> = events
+        .items
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedServerDeleted"))
+        .filter_map(|e| {
+            let note = e.note.as_deref()?;
+            let open = note.find('(')?;
+            let close = note[open..].find(')')?;
+            Some(note[open + 1..open + close].to_string())
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", events.items);
+    let servers = g
+        .world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    assert!(servers.iter().all(|s| s.status == ServerStatus::Active));
+    assert!(
+        servers.iter().all(|s| s.id != failed[0]),
+        "the ERROR server {} is still there: {servers:?}",
+        failed[0]
+    );
+    let mut in_status: Vec<_> = status
+        .nodes
+        .iter()
+        .map(|n| n.server_id.clone().unwrap())
+        .collect();
+    let mut listed: Vec<_> = servers.iter().map(|s| s.id.clone()).collect();
+    in_status.sort();
+    listed.sort();
+    assert_eq!(in_status, listed);
+    assert!(status.nodes.iter().all(|n| n.message.is_none()));
+
+    // The volume works: the file is on every brick (replica 4).
+    g.mount_write_read(&status, "faults.txt");
+    let running = g.nodes.nodes();
+    assert_eq!(running.len(), 4);
+    for node in running {
+        let copy = node.path("/export/seed/brick/faults.txt");
+        assert_eq!(
+            std::fs::read(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display())),
+            WRITTEN,
+            "brick of {}",
             node.name
         );
     }
