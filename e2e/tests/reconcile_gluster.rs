@@ -6,13 +6,19 @@
 
 mod reconcile_support;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use e2e::devenv::NodesHook;
 use e2e::nodes::{LoopbackNodes, NodesConfig};
-use e2e::openstack::{SimConfig, TimingConfig};
-use gluster_operator::api::{GlusterCluster, GlusterClusterStatus, NodeState};
-use reconcile_support::{World, condition, example};
+use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
+use gluster_operator::api::{BrickStorage, GlusterCluster, GlusterClusterStatus, NodeState};
+use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery};
+use kube::api::Api;
+use reconcile_support::{NS, World, condition, example};
+
+/// What the tests write through the FUSE mount.
+const WRITTEN: &[u8] = b"written through the operator's volume\n";
 
 /// One gluster world at a time in this binary (each runs four nodes on two cores).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -72,6 +78,12 @@ impl GlusterWorld {
 
     /// Mounts `status.mount` with FUSE, writes `file`, reads it back, unmounts.
     fn mount_write_read(&self, status: &GlusterClusterStatus, file: &str) {
+        self.mount_write_read_all(status, &[file.to_string()]);
+    }
+
+    /// Mounts `status.mount` with FUSE, writes each of `files` (with [`WRITTEN`]), reads them
+    /// back, unmounts.
+    fn mount_write_read_all(&self, status: &GlusterClusterStatus, files: &[String]) {
         let mountpoint = self.scratch.path().join("mnt");
         std::fs::create_dir_all(&mountpoint).unwrap();
         let mount = std::process::Command::new("mount")
@@ -85,18 +97,25 @@ impl GlusterWorld {
             "mount: {}",
             String::from_utf8_lossy(&mount.stderr)
         );
-        let path = mountpoint.join(file);
-        let written = std::fs::write(&path, b"written through the operator's volume\n");
-        let read = std::fs::read(&path);
+        let results: Vec<_> = files
+            .iter()
+            .map(|file| {
+                let path = mountpoint.join(file);
+                let written = std::fs::write(&path, WRITTEN);
+                (file, written, std::fs::read(&path))
+            })
+            .collect();
         let umount = std::process::Command::new("umount")
             .arg(&mountpoint)
             .status()
             .expect("umount");
-        written.expect("write through FUSE");
-        assert_eq!(
-            read.expect("read back"),
-            b"written through the operator's volume\n"
-        );
+        for (file, written, read) in results {
+            written.unwrap_or_else(|e| panic!("write {file} through FUSE: {e}"));
+            assert_eq!(
+                read.unwrap_or_else(|e| panic!("read back {file}: {e}")),
+                WRITTEN
+            );
+        }
         assert!(umount.success());
     }
 
@@ -218,7 +237,7 @@ async fn seed_four_nodes_one_zone_become_replica_4_and_every_brick_holds_the_fil
         let copy = node.path("/export/seed/brick/seed.txt");
         assert_eq!(
             std::fs::read(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display())),
-            b"written through the operator's volume\n",
+            WRITTEN,
             "brick of {}",
             node.name
         );
@@ -238,5 +257,280 @@ async fn replicas_2_stripes_2_become_distribute_2_by_replica_2_with_sharding() {
     assert_eq!((volume.replica_count, volume.distribute_count), (2, 2));
     assert!(volume.sharding, "features.shard on: {volume:?}");
     g.mount_write_read(&status, "striped.txt");
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_without_block_storage_serves_its_bricks_from_the_fallback_flavors_ephemeral_disk() {
+    let _serial = SERIAL.lock().await;
+    let g = GlusterWorld::start(3).await;
+    let ready = g.ready(&example("ephemeral-zone.yaml")).await;
+    let uid = ready.metadata.uid.clone().unwrap();
+    let status = ready.status.clone().unwrap();
+    assert_all_ready(&status, 4);
+    let volume = status.volume.clone().unwrap();
+    assert_eq!(volume.type_, "Distributed-Replicate");
+    assert_eq!((volume.replica_count, volume.distribute_count), (2, 2));
+    let storage: Vec<_> = status
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.storage))
+        .collect();
+    assert_eq!(
+        storage,
+        [
+            ("zone-a", Some(BrickStorage::Volume)),
+            ("zone-c", Some(BrickStorage::Ephemeral))
+        ]
+    );
+
+    // zone-c's servers run the fallback flavor and have no Cinder volume; zone-a's have one.
+    let servers = g
+        .world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    let xlarge = g.world.cloud.compute().flavor("m1.xlarge").await.unwrap();
+    let medium = g.world.cloud.compute().flavor("m1.medium").await.unwrap();
+    for server in &servers {
+        let zone = server.availability_zone.as_deref().unwrap();
+        let flavor = server
+            .flavor
+            .id
+            .clone()
+            .or(server.flavor.original_name.clone())
+            .unwrap();
+        let want = if zone == "zone-c" { &xlarge } else { &medium };
+        assert!(
+            flavor == want.id || flavor == want.name,
+            "{} in {zone}: flavor {flavor}",
+            server.name
+        );
+        assert_eq!(
+            server.attached_volume_ids().len(),
+            usize::from(zone == "zone-a"),
+            "{}",
+            server.name
+        );
+    }
+    let volumes = g
+        .world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        volumes.len(),
+        2,
+        "only zone-a's bricks are volumes: {volumes:?}"
+    );
+    let zone_c: Vec<_> = status.nodes.iter().filter(|n| n.zone == "zone-c").collect();
+    assert_eq!(zone_c.len(), 2);
+    for node in &zone_c {
+        assert!(node.volume_id.is_none(), "{node:?}");
+    }
+    let mut zone_a_volumes: Vec<_> = status
+        .nodes
+        .iter()
+        .filter(|n| n.zone == "zone-a")
+        .map(|n| n.volume_id.clone().unwrap())
+        .collect();
+    let mut volume_ids: Vec<_> = volumes.iter().map(|v| v.id.clone()).collect();
+    zone_a_volumes.sort();
+    volume_ids.sort();
+    assert_eq!(
+        volume_ids, zone_a_volumes,
+        "the volumes are zone-a's bricks"
+    );
+
+    // Writes through FUSE: each file lands on one replica set, i.e. on one zone-a and one
+    // zone-c brick; 16 files hash onto both sets (the odds that they all pick one are 2^-15).
+    let files: Vec<String> = (0..16).map(|i| format!("file-{i}.txt")).collect();
+    g.mount_write_read_all(&status, &files);
+    let running = g.nodes.nodes();
+    assert_eq!(running.len(), 4);
+    let zone_of = |name: &str| {
+        status
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.zone.clone())
+            .unwrap_or_else(|| panic!("node {name} not in the status"))
+    };
+    let mut held: BTreeMap<String, usize> = BTreeMap::new();
+    for file in &files {
+        let holders: Vec<(&str, String)> = running
+            .iter()
+            .filter(|node| node.path(&format!("/export/mixed/brick/{file}")).exists())
+            .map(|node| (node.name.as_str(), zone_of(&node.name)))
+            .collect();
+        let mut zones: Vec<&str> = holders.iter().map(|(_, z)| z.as_str()).collect();
+        zones.sort();
+        assert_eq!(zones, ["zone-a", "zone-c"], "{file} on {holders:?}");
+        for (name, zone) in &holders {
+            if zone == "zone-c" {
+                let copy = running
+                    .iter()
+                    .find(|n| n.name == *name)
+                    .unwrap()
+                    .path(&format!("/export/mixed/brick/{file}"));
+                assert_eq!(std::fs::read(&copy).unwrap(), WRITTEN, "{}", copy.display());
+                *held.entry(name.to_string()).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(held.len(), 2, "both zone-c bricks hold files: {held:?}");
+
+    // And those bricks are the ephemeral disk: its loop device is what the brick mount is on.
+    for node in running.iter().filter(|n| zone_of(&n.name) == "zone-c") {
+        let ephemeral: Vec<_> = node
+            .disks
+            .iter()
+            .filter(|d| d.volume_id.is_none())
+            .collect();
+        assert_eq!(ephemeral.len(), 1, "{:?}", node.disks);
+        assert_eq!(node.disks.len(), 1, "{:?}", node.disks);
+        let out = node
+            .command("findmnt")
+            .args(["-n", "-o", "SOURCE", &node.brick_mount_path])
+            .output()
+            .expect("findmnt");
+        assert!(out.status.success(), "findmnt in {}: {out:?}", node.name);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            ephemeral[0].device,
+            "brick mount of {}",
+            node.name
+        );
+    }
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_faults_while_building_still_give_a_ready_volume_and_the_error_server_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    let g = GlusterWorld::start(4).await;
+    let faults = g.world.sim.faults();
+    faults.fail_next_servers(1, None);
+    for (method, path, action, times) in [
+        (
+            "POST",
+            "/compute/v2.1/servers",
+            FaultAction::Error { status: 503 },
+            2,
+        ),
+        ("GET", "/compute/*", FaultAction::Error { status: 502 }, 1),
+        (
+            "GET",
+            "/compute/*",
+            FaultAction::Throttle {
+                retry_after_secs: 1,
+            },
+            1,
+        ),
+        ("POST", "/volume/*", FaultAction::Error { status: 500 }, 1),
+        (
+            "GET",
+            "/volume/*",
+            FaultAction::Throttle {
+                retry_after_secs: 1,
+            },
+            1,
+        ),
+    ] {
+        faults
+            .add_http(HttpFault {
+                method: Some(method.into()),
+                path: path.into(),
+                action,
+                probability: 1.0,
+                times: Some(times),
+            })
+            .unwrap();
+    }
+    let ready = g.ready(&example("seed-4-nodes-replica.yaml")).await;
+    let uid = ready.metadata.uid.clone().unwrap();
+    let status = ready.status.clone().unwrap();
+    assert_all_ready(&status, 4);
+    // Every fault was met on the way.
+    let left = faults.current();
+    assert!(
+        left.http.iter().all(|rule| rule.times == Some(0)),
+        "faults not hit: {:?}",
+        left.http
+    );
+    assert!(
+        left.servers.iter().all(|rule| rule.times == Some(0)),
+        "no server went to ERROR: {:?}",
+        left.servers
+    );
+
+    // The ERROR server (its ID from the operator's Event) is gone; exactly four servers remain.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(g.world.client.clone(), NS);
+    let events = events.list(&Default::default()).await.unwrap();
+    let failed: Vec<String> = events
+        .items
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedServerDeleted"))
+        .filter_map(|e| {
+            let note = e.note.as_deref()?;
+            let open = note.find('(')?;
+            let close = note[open..].find(')')?;
+            Some(note[open + 1..open + close].to_string())
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", events.items);
+    let servers = g
+        .world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    assert!(servers.iter().all(|s| s.status == ServerStatus::Active));
+    assert!(
+        servers.iter().all(|s| s.id != failed[0]),
+        "the ERROR server {} is still there: {servers:?}",
+        failed[0]
+    );
+    let mut in_status: Vec<_> = status
+        .nodes
+        .iter()
+        .map(|n| n.server_id.clone().unwrap())
+        .collect();
+    let mut listed: Vec<_> = servers.iter().map(|s| s.id.clone()).collect();
+    in_status.sort();
+    listed.sort();
+    assert_eq!(in_status, listed);
+    assert!(status.nodes.iter().all(|n| n.message.is_none()));
+
+    // The volume works: the file is on every brick (replica 4).
+    g.mount_write_read(&status, "faults.txt");
+    let running = g.nodes.nodes();
+    assert_eq!(running.len(), 4);
+    for node in running {
+        let copy = node.path("/export/seed/brick/faults.txt");
+        assert_eq!(
+            std::fs::read(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display())),
+            WRITTEN,
+            "brick of {}",
+            node.name
+        );
+    }
     g.stop().await;
 }
