@@ -203,6 +203,17 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         ),
         "{metrics}"
     );
+    // Every HTTP attempt is counted by service and outcome class.
+    for service in ["compute", "block-storage", "network"] {
+        assert!(
+            world.metrics.cloud_calls(service) > 0,
+            "{service}: {metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("gluster_operator_cloud_calls_total{service=\"compute\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
 
     // Delete: servers, their ports and the security group go; the volumes stay (Retain),
     // detached.
