@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo devenv test lint fmt crds chart-crd crds-check bench
+.PHONY: all setup build demo devenv test e2e-external lint fmt crds chart-crd crds-check bench
 
 all: build
 
@@ -31,6 +31,12 @@ devenv: setup
 ## test: every test (unit, property, CEL, CRD sync, golden plans, real tools)
 test: setup lint
 	cargo test --workspace --no-fail-fast
+
+## e2e-external: the reconcile e2e tests against the cluster and cloud of KUBECONFIG and
+## OS_CLOUD (clouds.yaml from OS_CLIENT_CONFIG_FILE); simulator-only tests say SKIPPED
+e2e-external:
+	@test -n "$$KUBECONFIG" -a -n "$$OS_CLOUD" || { echo "set KUBECONFIG and OS_CLOUD (and OS_CLIENT_CONFIG_FILE)"; exit 2; }
+	E2E_EXTERNAL=1 cargo test -p e2e --test reconcile_cloud --test reconcile_gluster -- --nocapture --test-threads 2
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:

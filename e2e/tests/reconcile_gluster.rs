@@ -55,9 +55,10 @@ impl GlusterWorld {
         subnet.allocation_start = Some(format!("127.100.{block}.10"));
         subnet.allocation_end = Some(format!("127.100.{block}.250"));
         let world = World::start(sim).await;
-        world
-            .sim
-            .set_boot_hook(Arc::new(NodesHook::new(nodes.clone(), world.sim.config())));
+        world.sim().set_boot_hook(Arc::new(NodesHook::new(
+            nodes.clone(),
+            world.sim().config(),
+        )));
         GlusterWorld {
             world,
             nodes,
@@ -141,6 +142,12 @@ fn assert_all_ready(status: &GlusterClusterStatus, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_zones_become_a_ready_distributed_replicated_volume() {
+    if reconcile_support::skip_in_external_mode(
+        "two_zones_become_a_ready_distributed_replicated_volume",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let g = GlusterWorld::start(0).await;
     let ready = g.ready(&example("two-zones-replica2.yaml")).await;
@@ -172,7 +179,7 @@ async fn two_zones_become_a_ready_distributed_replicated_volume() {
 
     // What a user sees with the real kubectl.
     let kubeconfig = g.scratch.path().join("kubeconfig");
-    g.world.kube.write_kubeconfig(&kubeconfig).unwrap();
+    g.world.kube().write_kubeconfig(&kubeconfig).unwrap();
     let kubectl = |args: &[&str]| {
         let kubectl = std::env::var("KUBECTL")
             .unwrap_or_else(|_| format!("{}/../.tools/bin/kubectl", env!("CARGO_MANIFEST_DIR")));
@@ -222,6 +229,12 @@ async fn two_zones_become_a_ready_distributed_replicated_volume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_four_nodes_one_zone_become_replica_4_and_every_brick_holds_the_file() {
+    if reconcile_support::skip_in_external_mode(
+        "seed_four_nodes_one_zone_become_replica_4_and_every_brick_holds_the_file",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let g = GlusterWorld::start(1).await;
     let ready = g.ready(&example("seed-4-nodes-replica.yaml")).await;
@@ -247,6 +260,12 @@ async fn seed_four_nodes_one_zone_become_replica_4_and_every_brick_holds_the_fil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_2_stripes_2_become_distribute_2_by_replica_2_with_sharding() {
+    if reconcile_support::skip_in_external_mode(
+        "replicas_2_stripes_2_become_distribute_2_by_replica_2_with_sharding",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let g = GlusterWorld::start(2).await;
     let ready = g.ready(&example("replica2-stripes2.yaml")).await;

@@ -1,6 +1,12 @@
 //! Shared world of the reconcile tests: the Kubernetes API emulator and the OpenStack
 //! simulator in-process on 127.0.0.1:0, the CRD installed, the `openstack` Secret made from the
 //! simulator's clouds.yaml, and the operator's controller running in-process.
+//!
+//! External mode (`E2E_EXTERNAL=1` with `KUBECONFIG` and `OS_CLOUD`, clouds.yaml from
+//! `OS_CLIENT_CONFIG_FILE`): no emulator or simulator is started; the kube client comes from
+//! `KUBECONFIG`, the `openstack` Secret is made from that clouds.yaml in a namespace of the
+//! test's own, and the controller runs in-process watching only that namespace. Tests that
+//! need simulator-only features call [`skip_in_external_mode`].
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -13,7 +19,7 @@ use gluster_operator::api::GlusterCluster;
 use gluster_operator::cloud::{ClientOptions, Cloud};
 use gluster_operator::controller::{self, ControllerConfig, Metrics};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
@@ -34,15 +40,72 @@ pub fn example(file: &str) -> GlusterCluster {
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Whether the suite runs against an external cluster and cloud (`E2E_EXTERNAL=1`).
+pub fn external() -> bool {
+    std::env::var("E2E_EXTERNAL").is_ok_and(|v| v == "1")
+}
+
+/// In external mode, prints why the calling test is skipped and returns true.
+pub fn skip_in_external_mode(test: &str, reason: &str) -> bool {
+    if external() {
+        println!("SKIPPED in external mode: {test}: {reason}");
+    }
+    external()
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("E2E_EXTERNAL=1 needs {name} to be set"))
+}
+
+/// The clouds.yaml text and cloud name of external mode (`OS_CLIENT_CONFIG_FILE`, else
+/// `./clouds.yaml` or `~/.config/openstack/clouds.yaml`; `OS_CLOUD`).
+fn external_clouds_yaml() -> (String, String) {
+    let cloud = required_env("OS_CLOUD");
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = std::env::var("OS_CLIENT_CONFIG_FILE") {
+        candidates.push(p.into());
+    } else {
+        candidates.push("clouds.yaml".into());
+        if let Ok(home) = std::env::var("HOME") {
+            candidates.push(Path::new(&home).join(".config/openstack/clouds.yaml"));
+        }
+        candidates.push("/etc/openstack/clouds.yaml".into());
+    }
+    let path = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("E2E_EXTERNAL=1: no clouds.yaml among {candidates:?}"));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("E2E_EXTERNAL=1: cannot read {}: {e}", path.display()));
+    (text, cloud)
+}
+
+/// A namespace of this test's own in external mode.
+fn test_namespace() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("e2e-{}-{secs}-{n}", std::process::id())
+}
+
 /// The running world.
 pub struct World {
-    /// The Kubernetes API emulator.
-    pub kube: Emulator,
-    /// The OpenStack simulator.
-    pub sim: Simulator,
+    /// The Kubernetes API emulator (none in external mode).
+    kube: Option<Emulator>,
+    /// The OpenStack simulator (none in external mode).
+    sim: Option<Simulator>,
+    /// The namespace of the test ([`NS`], or a namespace of its own in external mode).
+    pub ns: String,
+    /// The cloud name the clusters use (`sim`, or `OS_CLOUD` in external mode).
+    pub cloud_name: String,
     /// A client of the emulator.
     pub client: Client,
-    /// GlusterClusters in [`NS`].
+    /// GlusterClusters in `ns`.
     pub clusters: Api<GlusterCluster>,
     /// The operator's cloud client, pointed at the simulator (to look at what exists).
     pub cloud: Cloud,
@@ -77,6 +140,9 @@ impl World {
         edit: impl FnOnce(&mut serde_json::Value),
         with_controller: bool,
     ) -> World {
+        if external() {
+            return Self::start_external(with_controller).await;
+        }
         let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -108,15 +174,17 @@ impl World {
                 .unwrap();
         let metrics = Arc::new(Metrics::default());
         let (stop, controller) = if with_controller {
-            let (s, c) = start_controller(&client, &metrics);
+            let (s, c) = start_controller(&client, &metrics, NS);
             (Some(s), Some(c))
         } else {
             (None, None)
         };
         World {
             clusters: Api::namespaced(client.clone(), NS),
-            kube,
-            sim,
+            kube: Some(kube),
+            sim: Some(sim),
+            ns: NS.to_string(),
+            cloud_name: "sim".to_string(),
             client,
             cloud,
             metrics,
@@ -125,10 +193,90 @@ impl World {
         }
     }
 
-    /// Creates `cluster` in [`NS`].
+    /// The cluster, namespace and cloud of external mode: `KUBECONFIG`, a new namespace with
+    /// the `openstack` Secret from the `OS_CLOUD` entry's clouds.yaml, the CRD if absent.
+    async fn start_external(with_controller: bool) -> World {
+        required_env("KUBECONFIG");
+        let client = Client::try_default()
+            .await
+            .unwrap_or_else(|e| panic!("E2E_EXTERNAL=1: no client from KUBECONFIG: {e}"));
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        if crds
+            .get_opt("glusterclusters.storage.glusterops.dev")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            install_crd(&client, |_| {}).await;
+        }
+        let (yaml, cloud_name) = external_clouds_yaml();
+        let ns = test_namespace();
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let mut namespace = Namespace::default();
+        namespace.metadata.name = Some(ns.clone());
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let mut secret = Secret::default();
+        secret.metadata.name = Some("openstack".into());
+        secret.data = Some(
+            [(
+                "clouds.yaml".to_string(),
+                ByteString(yaml.clone().into_bytes()),
+            )]
+            .into(),
+        );
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let cloud = Cloud::from_clouds_yaml(&yaml, &cloud_name, None, ClientOptions::default())
+            .unwrap_or_else(|e| panic!("E2E_EXTERNAL=1: cloud {cloud_name}: {e}"));
+        let metrics = Arc::new(Metrics::default());
+        let (stop, controller) = if with_controller {
+            let (s, c) = start_controller(&client, &metrics, &ns);
+            (Some(s), Some(c))
+        } else {
+            (None, None)
+        };
+        println!("external mode: namespace {ns}, cloud {cloud_name}");
+        World {
+            clusters: Api::namespaced(client.clone(), &ns),
+            kube: None,
+            sim: None,
+            ns,
+            cloud_name,
+            client,
+            cloud,
+            metrics,
+            stop,
+            controller,
+        }
+    }
+
+    /// The simulator. Only tests that skip external mode ([`skip_in_external_mode`]) call it.
+    pub fn sim(&self) -> &Simulator {
+        self.sim
+            .as_ref()
+            .expect("the simulator only runs outside external mode; this test must skip it")
+    }
+
+    /// The emulator. Only tests that skip external mode call it.
+    pub fn kube(&self) -> &Emulator {
+        self.kube
+            .as_ref()
+            .expect("the emulator only runs outside external mode; this test must skip it")
+    }
+
+    /// Creates `cluster` in the test's namespace (using the world's cloud name).
     pub async fn apply(&self, cluster: &GlusterCluster) -> GlusterCluster {
+        let mut cluster = cluster.clone();
+        cluster.metadata.namespace = Some(self.ns.clone());
+        cluster.spec.cloud.cloud_name = self.cloud_name.clone();
         self.clusters
-            .create(&PostParams::default(), cluster)
+            .create(&PostParams::default(), &cluster)
             .await
             .unwrap()
     }
@@ -180,21 +328,38 @@ impl World {
             c.abort();
             let _ = c.await;
         }
-        let (stop, controller) = start_controller(&self.client, &self.metrics);
+        let (stop, controller) = start_controller(&self.client, &self.metrics, &self.ns);
         self.stop = Some(stop);
         self.controller = Some(controller);
     }
 
-    /// Stops the controller (waiting for it) and the servers.
+    /// Stops the controller (waiting for it) and the servers. In external mode it first
+    /// deletes the clusters left in the namespace (so the finalizer cleans the cloud), then
+    /// the namespace.
     pub async fn stop(mut self) {
+        if self.kube.is_none() && self.controller.is_some() {
+            for c in self.clusters.list(&Default::default()).await.unwrap() {
+                let (name, uid) = (c.name_any(), c.uid().unwrap_or_default());
+                let _ = self.clusters.delete(&name, &Default::default()).await;
+                self.wait_deleted(&name, &uid).await;
+            }
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(c) = self.controller.take() {
             c.await.unwrap();
         }
-        self.sim.shutdown().await;
-        self.kube.shutdown().await.unwrap();
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
+        match self.kube.take() {
+            Some(kube) => kube.shutdown().await.unwrap(),
+            None => {
+                let namespaces: Api<Namespace> = Api::all(self.client.clone());
+                let _ = namespaces.delete(&self.ns, &Default::default()).await;
+            }
+        }
     }
 }
 
@@ -223,7 +388,7 @@ impl Replica {
         );
         let handle = tokio::spawn(controller::run_elected(
             client.clone(),
-            test_config(identity),
+            test_config(identity, NS),
             metrics.clone(),
             Some(elector),
             async move {
@@ -266,9 +431,9 @@ impl Replica {
     }
 }
 
-fn test_config(instance: &str) -> ControllerConfig {
+fn test_config(instance: &str, ns: &str) -> ControllerConfig {
     ControllerConfig {
-        watch_namespace: Some(NS.into()),
+        watch_namespace: Some(ns.into()),
         requeue_working: Duration::from_millis(200),
         requeue_error: Duration::from_millis(300),
         requeue_stalled: Duration::from_secs(30),
@@ -280,6 +445,7 @@ fn test_config(instance: &str) -> ControllerConfig {
 fn start_controller(
     client: &Client,
     metrics: &Arc<Metrics>,
+    ns: &str,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
@@ -287,7 +453,7 @@ fn start_controller(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let controller = tokio::spawn(controller::run(
         client.clone(),
-        test_config("test"),
+        test_config("test", ns),
         metrics.clone(),
         async move {
             let _ = stopped.await;

@@ -16,6 +16,7 @@ use super::backoff::Backoff;
 use super::config::CloudConfig;
 use super::error::{ApiErrorKind, CallInfo, CloudError, ServiceType};
 use super::limits::{Limiter, Limits};
+use super::observe::{CallEvent, CallOutcome, ObserverSlot};
 use super::transport::{RawResponse, Timeouts, send_once};
 
 /// Tuning of the client. The defaults suit the operator.
@@ -34,6 +35,8 @@ pub struct ClientOptions {
     pub limits: Limits,
     /// Limits for particular services, overriding `limits`.
     pub service_limits: Vec<(ServiceType, Limits)>,
+    /// Told about every HTTP attempt to a service (service, method, outcome class).
+    pub observer: ObserverSlot,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +48,7 @@ impl Default for ClientOptions {
             token_renew_margin: Duration::from_secs(300),
             limits: Limits::default(),
             service_limits: Vec::new(),
+            observer: ObserverSlot::default(),
         }
     }
 }
@@ -345,6 +349,18 @@ impl ServiceClient {
             let result = send_once(&call, builder).await;
             drop(permit);
             let elapsed_ms = started.elapsed().as_millis() as u64;
+            let outcome = match &result {
+                Ok(resp) if resp.is_success() => CallOutcome::Ok,
+                Ok(resp) => {
+                    CallOutcome::of_error_answer(resp.status, resp.to_api_error(&call).kind)
+                }
+                Err(e) => CallOutcome::of_error(e),
+            };
+            opts.observer.notify(&CallEvent {
+                service: self.service,
+                method: &call.method,
+                outcome,
+            });
             let err = match result {
                 Ok(resp) if resp.is_success() => {
                     tracing::debug!(

@@ -13,7 +13,7 @@ use kube::runtime::events::Recorder;
 
 use crate::api::CloudSpec;
 use crate::bootstrap::{GLUSTER_CLI, OPERATOR_USER};
-use crate::cloud::{ClientOptions, Cloud};
+use crate::cloud::{ClientOptions, Cloud, ObserverSlot};
 use crate::gluster::{GlusterCli, OperatorKey, SshConfig, SshExecutor};
 
 use super::keys::ClusterKeys;
@@ -165,12 +165,12 @@ impl Context {
                     spec.secret_name
                 ))
             })?;
-        let cloud = Cloud::from_clouds_yaml(
-            &yaml,
-            &spec.cloud_name,
-            spec.region.as_deref(),
-            self.config.cloud_options.clone(),
-        )?;
+        let mut options = self.config.cloud_options.clone();
+        if !options.observer.is_set() {
+            options.observer = ObserverSlot::new(self.metrics.clone());
+        }
+        let cloud =
+            Cloud::from_clouds_yaml(&yaml, &spec.cloud_name, spec.region.as_deref(), options)?;
         let mut clouds = self.lock();
         // Older versions of this Secret are of no more use.
         clouds.retain(|k, _| {

@@ -1,5 +1,6 @@
 //! Prometheus metrics of the controller (OpenMetrics text at `/metrics`): reconciles, errors by
-//! reason, reconcile duration, nodes by state per cluster, and whether this replica leads.
+//! reason, reconcile duration, cloud calls by service and outcome, nodes by state per cluster,
+//! and whether this replica leads.
 
 use std::time::Duration;
 
@@ -11,12 +12,22 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::{NodeState, NodeStatus};
+use crate::cloud::{CallEvent, CallObserver};
 
 /// Labels of the error counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     /// The error's reason ([`super::ReconcileError::reason`] or a planner reason).
     pub reason: String,
+}
+
+/// Labels of the cloud call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloudCallLabels {
+    /// The service type (`compute`, `block-storage`, `network`, `image`).
+    pub service: String,
+    /// The outcome class ([`crate::cloud::CallOutcome::as_str`]).
+    pub outcome: String,
 }
 
 /// Labels of the node gauge.
@@ -49,6 +60,7 @@ pub struct Metrics {
     reconciles: Counter,
     errors: Family<ErrorLabels, Counter>,
     duration: Histogram,
+    cloud_calls: Family<CloudCallLabels, Counter>,
     nodes: Family<NodeLabels, Gauge>,
     leader: Gauge,
 }
@@ -59,6 +71,7 @@ impl Default for Metrics {
         let reconciles = Counter::default();
         let errors = Family::<ErrorLabels, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let cloud_calls = Family::<CloudCallLabels, Counter>::default();
         let nodes = Family::<NodeLabels, Gauge>::default();
         let leader = Gauge::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
@@ -72,6 +85,11 @@ impl Default for Metrics {
             "Time one reconcile took",
             duration.clone(),
         );
+        registry.register(
+            "cloud_calls",
+            "HTTP attempts to OpenStack services, by service and outcome class",
+            cloud_calls.clone(),
+        );
         registry.register("nodes", "Nodes of each cluster by state", nodes.clone());
         registry.register(
             "leader",
@@ -83,6 +101,7 @@ impl Default for Metrics {
             reconciles,
             errors,
             duration,
+            cloud_calls,
             nodes,
             leader,
         }
@@ -103,6 +122,27 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    /// The number of cloud calls to `service` (any outcome) counted so far.
+    pub fn cloud_calls(&self, service: &str) -> u64 {
+        [
+            "ok",
+            "client_error",
+            "server_error",
+            "throttled",
+            "transport_error",
+        ]
+        .into_iter()
+        .map(|outcome| {
+            self.cloud_calls
+                .get_or_create(&CloudCallLabels {
+                    service: service.to_string(),
+                    outcome: outcome.to_string(),
+                })
+                .get()
+        })
+        .sum()
     }
 
     /// Sets the node gauges of a cluster from its node statuses.
@@ -144,9 +184,21 @@ impl Metrics {
     }
 }
 
+impl CallObserver for Metrics {
+    fn observe(&self, event: &CallEvent<'_>) {
+        self.cloud_calls
+            .get_or_create(&CloudCallLabels {
+                service: event.service.as_str().to_string(),
+                outcome: event.outcome.as_str().to_string(),
+            })
+            .inc();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::{CallOutcome, ServiceType};
 
     #[test]
     fn exposition_has_every_metric_with_labels() {
@@ -162,6 +214,13 @@ mod tests {
             }],
         );
         m.set_leader(true);
+        m.observe(&CallEvent {
+            service: ServiceType::BlockStorage,
+            method: "POST",
+            outcome: CallOutcome::Throttled,
+        });
+        assert_eq!(m.cloud_calls("block-storage"), 1);
+        assert_eq!(m.cloud_calls("compute"), 0);
         let text = m.encode();
         for want in [
             "gluster_operator_reconciles_total 1",
@@ -170,6 +229,7 @@ mod tests {
             "gluster_operator_nodes{namespace=\"default\",cluster=\"demo\",state=\"Booting\"} 1",
             "gluster_operator_nodes{namespace=\"default\",cluster=\"demo\",state=\"Pending\"} 0",
             "gluster_operator_leader 1",
+            "gluster_operator_cloud_calls_total{service=\"block-storage\",outcome=\"throttled\"} 1",
         ] {
             assert!(text.lines().any(|l| l == want), "missing {want} in\n{text}");
         }
