@@ -281,6 +281,12 @@ async fn replicas_2_stripes_2_become_distribute_2_by_replica_2_with_sharding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_without_block_storage_serves_its_bricks_from_the_fallback_flavors_ephemeral_disk() {
+    if reconcile_support::skip_in_external_mode(
+        "a_zone_without_block_storage_serves_its_bricks_from_the_fallback_flavors_ephemeral_disk",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let g = GlusterWorld::start(3).await;
     let ready = g.ready(&example("ephemeral-zone.yaml")).await;
@@ -437,9 +443,15 @@ async fn a_zone_without_block_storage_serves_its_bricks_from_the_fallback_flavor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_faults_while_building_still_give_a_ready_volume_and_the_error_server_is_replaced() {
+    if reconcile_support::skip_in_external_mode(
+        "cloud_faults_while_building_still_give_a_ready_volume_and_the_error_server_is_replaced",
+        "it injects faults through the simulator",
+    ) {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let g = GlusterWorld::start(4).await;
-    let faults = g.world.sim.faults();
+    let faults = g.world.sim().faults();
     faults.fail_next_servers(1, None);
     for (method, path, action, times) in [
         (
