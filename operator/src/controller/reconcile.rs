@@ -199,34 +199,27 @@ async fn apply(
             let nodes = previous.map(|p| p.nodes.clone()).unwrap_or_default();
             let zones = previous.map(|p| p.zones.clone()).unwrap_or_default();
             let desired = cluster.spec.zones.iter().map(|z| z.nodes).sum();
-            if e.is_terminal() {
+            let terminal = e.is_terminal();
+            let progress = if terminal {
                 ctx.metrics.error(&reason);
-                let progress = Progress::Stalled { reason, message };
-                let status = build_status(
-                    previous,
-                    generation,
-                    desired,
-                    nodes,
-                    zones,
-                    &progress,
-                    None,
-                    now(),
-                );
-                patch_status(api, &owner.name, &status).await?;
+                Progress::Stalled { reason, message }
+            } else {
+                Progress::Working { reason, message }
+            };
+            let status = build_status(
+                previous,
+                generation,
+                desired,
+                nodes,
+                zones,
+                &progress,
+                None,
+                now(),
+            );
+            patch_status(api, &owner.name, &status).await?;
+            if terminal {
                 Ok(Action::requeue(ctx.config.requeue_stalled))
             } else {
-                let progress = Progress::Working { reason, message };
-                let status = build_status(
-                    previous,
-                    generation,
-                    desired,
-                    nodes,
-                    zones,
-                    &progress,
-                    None,
-                    now(),
-                );
-                patch_status(api, &owner.name, &status).await?;
                 Err(e)
             }
         }
