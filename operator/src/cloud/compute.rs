@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 use super::adopt::{Ensured, create_or_adopt};
 use super::error::{CloudError, ServiceType};
 use super::http::{Request, Root, ServiceClient, next_link, next_query, seg};
+use super::json::null_default;
 use super::microversion::{Microversion, negotiate, parse_versions_document};
 use super::wait::{Poll, WaitPolicy, wait_for};
 
@@ -114,14 +115,6 @@ fn image_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
     // `""` for a server booted from a volume, `{"id": …, "links": …}` otherwise.
     let v = Option::<Value>::deserialize(d)?;
     Ok(v.and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string)))
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A server (Nova "Show Server Details").

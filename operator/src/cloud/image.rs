@@ -1,18 +1,11 @@
 //! Glance (image API v2): images by name or ID.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::error::CloudError;
 use super::http::{Request, ServiceClient, next_query, seg};
+use super::json::null_default;
 use super::network::looks_like_uuid;
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 /// An image.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod image;
+mod json;
 pub mod limits;
 pub mod microversion;
 pub mod network;

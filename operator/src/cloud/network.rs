@@ -4,13 +4,14 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::adopt::{Ensured, create_or_adopt};
 use super::backoff::Backoff;
 use super::error::{ApiErrorKind, CloudError};
 use super::http::{Request, ServiceClient, seg};
+use super::json::null_default;
 
 /// glusterd's management ports (24007 TCP, 24008 RDMA management).
 pub const GLUSTERD_PORTS: (u16, u16) = (24007, 24008);
@@ -18,14 +19,6 @@ pub const GLUSTERD_PORTS: (u16, u16) = (24007, 24008);
 pub const BRICK_PORTS: (u16, u16) = (49152, 60999);
 /// SSH, over which the operator drives gluster.
 pub const SSH_PORT: u16 = 22;
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 /// A network.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

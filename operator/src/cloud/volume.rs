@@ -10,6 +10,7 @@ use super::backoff::Backoff;
 use super::compute::{AvailabilityZone, RawZones, parse_zones};
 use super::error::CloudError;
 use super::http::{Request, ServiceClient, next_link, next_query, seg};
+use super::json::null_default;
 use super::wait::{Poll, WaitPolicy, wait_for};
 
 /// A volume's status.
@@ -64,14 +65,6 @@ impl std::fmt::Display for VolumeStatus {
 
 fn status_de<'de, D: Deserializer<'de>>(d: D) -> Result<VolumeStatus, D::Error> {
     Ok(VolumeStatus::from(String::deserialize(d)?))
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Where a volume is attached.
