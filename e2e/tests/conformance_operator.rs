@@ -114,6 +114,15 @@ impl Conformance {
             rustix::process::geteuid().is_root(),
             "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
         );
+        // The watcher reports nodes it could not start as log lines: show them with the test's
+        // output (RUST_LOG widens it, e.g. `gluster_operator=info` for the reconcile steps).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "e2e=info,gluster_operator=warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
         let clouds = clouds();
         let scratch = tempfile::Builder::new()
             .prefix("conformance-operator-")
