@@ -26,6 +26,7 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod owner;
+pub mod pacing;
 pub mod reconcile;
 pub mod status;
 
