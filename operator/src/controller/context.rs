@@ -48,6 +48,9 @@ pub struct ControllerConfig {
     /// Requeue delay of a settled (Ready) cluster: the resync, a drift check of its cloud
     /// resources and volume (a few list calls, no write when nothing drifted).
     pub requeue_settled: Duration,
+    /// The longest a pass goes on from the previous observation (listing only what is
+    /// awaited) before it lists everything again. Settled resyncs always list everything.
+    pub observe_max_age: Duration,
     /// The OpenStack client's options.
     pub cloud_options: ClientOptions,
     /// The reporting instance in Events (the pod name).
@@ -74,6 +77,7 @@ impl Default for ControllerConfig {
             requeue_error: Duration::from_secs(15),
             requeue_stalled: Duration::from_secs(300),
             requeue_settled: Duration::from_secs(600),
+            observe_max_age: Duration::from_secs(300),
             cloud_options: ClientOptions::default(),
             instance: None,
             ssh_port: 22,

@@ -13,7 +13,7 @@
 //!   but not yet `in-use`; nothing once every node is ACTIVE with its brick in use (the
 //!   gluster phase). The full observation (servers, volumes, security group) comes back after
 //!   a change of generation, on every settled resync (the drift check), after a cloud error,
-//!   and when the last one is older than the settled resync period.
+//!   and when the last one is older than `observe_max_age`.
 //! - A watch event that is only the operator's own status write does not start a pass before
 //!   its time ([`Memo::early`]); a new generation does, at once.
 

@@ -268,7 +268,7 @@ async fn apply_steps(
     let cloud = ctx.cloud(&owner.namespace, &spec.cloud).await?;
     let started = Instant::now();
     let memo = ctx.memo(&owner.uid);
-    let full = memo.needs_full(generation, started, ctx.config.requeue_settled);
+    let full = memo.needs_full(generation, started, ctx.config.observe_max_age);
     // Cinder's zones are the planner's facts: listed once per generation.
     let same_generation = memo.generation == generation;
     let (base, zones_known) = match (&memo.observed, same_generation) {
