@@ -225,103 +225,24 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
         },
     ));
 
-    world.sim().reset_counters();
-    let started = Instant::now();
-    let started_wall = k8s_openapi::jiff::Timestamp::now();
-    world.apply(&example("seed-4-nodes-replica.yaml")).await;
-    let ready = world
-        .wait_for("seed", "Ready=True", |c| {
-            condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
-        })
-        .await;
-    let to_ready = started.elapsed();
-    let status = ready.status.clone().unwrap();
-    assert_eq!(status.node_summary.as_deref(), Some("4/4"));
-    let converged = world.sim().counters();
-
-    // The record: time to Ready against the nodes' milestones.
-    {
-        let seen = seen.lock().unwrap();
-        let at = |t: &Instant| t.duration_since(started).as_secs_f64();
-        let last = |m: &BTreeMap<String, Instant>| m.values().map(at).fold(0.0, f64::max);
-        let script = seen
-            .booted
-            .iter()
-            .filter_map(|(id, b)| seen.attached.get(id).map(|a| b.duration_since(*a)))
-            .max()
-            .unwrap_or_default();
-        let floor = seen
-            .active
-            .iter()
-            .filter_map(|(id, a)| {
-                let s = seen.booted.get(id)?.duration_since(*seen.attached.get(id)?);
-                Some(at(a) + s.as_secs_f64())
-            })
-            .fold(0.0, f64::max);
-        println!(
-            "seed: Ready after {:.2} s; last server ACTIVE {:.2} s, last volume attached {:.2} s, \
-             last boot done {:.2} s; longest brick script (attach to boot done) {:.2} s; \
-             ACTIVE + brick script floor {:.2} s (gluster probe/create/start after it)",
-            to_ready.as_secs_f64(),
-            last(&seen.active),
-            last(&seen.attached),
-            last(&seen.booted),
-            script.as_secs_f64(),
-            floor,
-        );
-    }
-    // The controller's Events, in time (the gluster steps' own times).
-    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
-        kube::Api::namespaced(world.client.clone(), NS);
-    let mut timeline: Vec<(f64, String)> = events
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|e| {
-            let t = e.event_time.as_ref()?.0;
-            let at = t.duration_since(started_wall).as_secs_f64();
-            Some((at, e.reason.unwrap_or_default()))
-        })
-        .collect();
-    timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
-    println!("seed: events (s after apply, first of each reason): {}", {
-        let mut seen_reasons = Vec::new();
-        timeline
-            .iter()
-            .filter(|(_, r)| {
-                let new = !seen_reasons.contains(r);
-                seen_reasons.push(r.clone());
-                new
-            })
-            .map(|(t, r)| format!("{r} {t:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
-    println!("seed: calls to converge (route: made / minimum):");
-    for (route, made, min) in by_minimum(&converged) {
-        println!("  {route}: {made} / {min}");
-    }
-    println!("seed: by service and verb (made / minimum):");
+    // Cold: nothing known of this cloud's boot times yet.
+    let (ready, cold) = converge(&world, &seen, "seed").await;
     let mut failures = Vec::new();
-    for (group, (made, min)) in by_service_verb(&converged) {
-        println!("  {group}: {made} / {min}");
-        if made * 10 > min * 12 {
-            failures.push(format!("{group}: {made} calls, minimum {min}"));
+    for (route, made, min) in by_minimum(&cold) {
+        if route.starts_with("POST ") || route.starts_with("PUT ") {
+            // Writes: exactly what the task needs.
+            if made != min {
+                failures.push(format!("cold {route}: {made} calls, the task needs {min}"));
+            }
         }
     }
-    let unexpected: Vec<_> = converged
-        .calls
-        .iter()
-        .filter(|(k, _)| !MINIMUM.iter().any(|(p, _)| route_matches(k, p)))
-        .collect();
-    println!("  other routes: {unexpected:?}");
-    println!(
-        "  total {} (minimum {})",
-        converged.total(),
-        MINIMUM.iter().map(|(_, m)| m).sum::<u64>()
-    );
+    let cold_min: u64 = MINIMUM.iter().map(|(_, m)| m).sum();
+    if cold.total() * 10 > cold_min * 12 {
+        failures.push(format!(
+            "cold: {} calls in all, minimum {cold_min}",
+            cold.total()
+        ));
+    }
 
     // Idle: a few settled resyncs, no write anywhere.
     let kube_rv = world.kube().resource_version();
@@ -363,12 +284,141 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
         "reads while idle: {:?}",
         idle_calls.calls
     );
-    assert!(failures.is_empty(), "over 1.2 × the minimum: {failures:#?}");
+
+    // Warm: the same cluster again under another name (the first one deleted, so that its
+    // resyncs do not count), now that the controller has seen how long a server build takes
+    // here (its first poll goes there).
+    world
+        .clusters
+        .delete("seed", &Default::default())
+        .await
+        .unwrap();
+    world
+        .wait_deleted("seed", ready.metadata.uid.as_deref().unwrap())
+        .await;
+    let (_, warm) = converge(&world, &seen, "seed-warm").await;
+    for (group, (made, min)) in by_service_verb(&warm) {
+        if made * 10 > min * 12 {
+            failures.push(format!("warm {group}: {made} calls, minimum {min}"));
+        }
+    }
+    assert!(failures.is_empty(), "over the minimum: {failures:#?}");
 
     let _ = stop.send(());
     controller.await.unwrap();
     world.stop().await;
     nodes.shutdown().expect("nodes stopped");
+}
+
+/// Applies the seed cluster under `name`, waits until it is Ready, prints the time it took
+/// against the nodes' milestones and the calls it took against [`MINIMUM`]; returns it and
+/// the calls.
+async fn converge(
+    world: &World,
+    seen: &Arc<Mutex<Milestones>>,
+    name: &str,
+) -> (gluster_operator::api::GlusterCluster, CallCounters) {
+    let mut cluster = example("seed-4-nodes-replica.yaml");
+    cluster.metadata.name = Some(name.into());
+    *seen.lock().unwrap() = Milestones::default();
+    world.sim().reset_counters();
+    let started = Instant::now();
+    let started_wall = k8s_openapi::jiff::Timestamp::now();
+    world.apply(&cluster).await;
+    let ready = world
+        .wait_for(name, "Ready=True", |c| {
+            condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let to_ready = started.elapsed();
+    let status = ready.status.clone().unwrap();
+    assert_eq!(status.node_summary.as_deref(), Some("4/4"));
+    let converged = world.sim().counters();
+
+    // The record: time to Ready against the nodes' milestones.
+    {
+        let seen = seen.lock().unwrap();
+        let at = |t: &Instant| t.duration_since(started).as_secs_f64();
+        let last = |m: &BTreeMap<String, Instant>| m.values().map(at).fold(0.0, f64::max);
+        let script = seen
+            .booted
+            .iter()
+            .filter_map(|(id, b)| seen.attached.get(id).map(|a| b.duration_since(*a)))
+            .max()
+            .unwrap_or_default();
+        let floor = seen
+            .active
+            .iter()
+            .filter_map(|(id, a)| {
+                let s = seen.booted.get(id)?.duration_since(*seen.attached.get(id)?);
+                Some(at(a) + s.as_secs_f64())
+            })
+            .fold(0.0, f64::max);
+        println!(
+            "{name}: Ready after {:.2} s; last server ACTIVE {:.2} s, last volume attached {:.2} s, \
+             last boot done {:.2} s; longest brick script (attach to boot done) {:.2} s; \
+             ACTIVE + brick script floor {:.2} s (gluster probe/create/start after it)",
+            to_ready.as_secs_f64(),
+            last(&seen.active),
+            last(&seen.attached),
+            last(&seen.booted),
+            script.as_secs_f64(),
+            floor,
+        );
+    }
+    // The controller's Events, in time (the gluster steps' own times).
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(world.client.clone(), NS);
+    let mut timeline: Vec<(f64, String)> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| {
+            let t = e.event_time.as_ref()?.0;
+            let at = t.duration_since(started_wall).as_secs_f64();
+            Some((at, e.reason.unwrap_or_default()))
+        })
+        .collect();
+    timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!(
+        "{name}: events (s after apply, first of each reason): {}",
+        {
+            let mut seen_reasons = Vec::new();
+            timeline
+                .iter()
+                .filter(|(_, r)| {
+                    let new = !seen_reasons.contains(r);
+                    seen_reasons.push(r.clone());
+                    new
+                })
+                .map(|(t, r)| format!("{r} {t:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    println!("{name}: calls to converge (route: made / minimum):");
+    for (route, made, min) in by_minimum(&converged) {
+        println!("  {route}: {made} / {min}");
+    }
+    for (group, (made, min)) in by_service_verb(&converged) {
+        println!("  {group}: {made} / {min}");
+    }
+    let unexpected: Vec<_> = converged
+        .calls
+        .iter()
+        .filter(|(k, _)| !MINIMUM.iter().any(|(p, _)| route_matches(k, p)))
+        .collect();
+    println!("  other routes: {unexpected:?}");
+    println!(
+        "  total {} (minimum {})",
+        converged.total(),
+        MINIMUM.iter().map(|(_, m)| m).sum::<u64>()
+    );
+
+    (ready, converged)
 }
 
 fn reconciles(world: &World) -> u64 {

@@ -39,7 +39,8 @@ pub struct ControllerConfig {
     pub requeue_min: Duration,
     /// Cap of the backoff while waiting for the cloud (boots, attachments, deletions).
     pub requeue_working: Duration,
-    /// Cap of the backoff while waiting for the nodes' bootstrap over SSH (no cloud call).
+    /// Cap of the backoff while waiting for the nodes' bootstrap (a TCP probe of each node,
+    /// or a gluster pass over SSH; no cloud call).
     pub requeue_bootstrap: Duration,
     /// Requeue delay after an error worth retrying.
     pub requeue_error: Duration,
@@ -73,7 +74,7 @@ impl Default for ControllerConfig {
             concurrency: 4,
             requeue_min: Duration::from_millis(250),
             requeue_working: Duration::from_secs(2),
-            requeue_bootstrap: Duration::from_secs(1),
+            requeue_bootstrap: Duration::from_millis(500),
             requeue_error: Duration::from_secs(15),
             requeue_stalled: Duration::from_secs(300),
             requeue_settled: Duration::from_secs(600),

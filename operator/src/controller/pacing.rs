@@ -156,6 +156,39 @@ pub fn lists_needed(previous: &Observed, plan: &ClusterPlan) -> Lists {
     lists
 }
 
+/// Whether the attachments requested for the plan's volume-backed nodes are all that is
+/// awaited: each such node whose volume is not `in-use` has its server ACTIVE showing the
+/// attachment and the volume `attaching` (at least one), every other node is settled.
+pub fn attachments_pending(observed: &Observed, plan: &ClusterPlan) -> bool {
+    let mut pending = false;
+    for node in &plan.nodes {
+        let Some(server) = observed.server(&node.name) else {
+            return false;
+        };
+        if server.status != ServerStatus::Active {
+            return false;
+        }
+        if node.storage.storage() != Some(BrickStorage::Volume) {
+            continue;
+        }
+        let Some(volume) = observed.volume(&node.name) else {
+            return false;
+        };
+        let attached = server.attached_volume_ids().contains(&volume.id.as_str());
+        match (&volume.status, attached) {
+            (VolumeStatus::InUse, true) => {}
+            (VolumeStatus::Attaching, true) => pending = true,
+            _ => return false,
+        }
+    }
+    pending
+}
+
+/// Whether, after this pass's attachments, the cloud side waits only for them.
+pub fn cloud_waits_only_on_attachments(observed: &Observed, plan: &ClusterPlan) -> bool {
+    attachments_pending(observed, plan)
+}
+
 /// Whether every node is past the cloud side (ACTIVE with its brick attached).
 pub fn cloud_done(nodes: &[NodeStatus]) -> bool {
     !nodes.is_empty()
@@ -196,10 +229,13 @@ impl BuildTimes {
         }
     }
 
-    /// The shortest build time remembered (a poll there is early rather than late; the
-    /// backoff covers the rest), if any.
+    /// The shortest build time remembered, less a second (Nova's `created` has whole
+    /// seconds): a poll there is early rather than late, the backoff covers the rest.
     pub fn estimate(&self) -> Option<Duration> {
-        self.samples.iter().min().copied()
+        self.samples
+            .iter()
+            .min()
+            .map(|d| d.saturating_sub(Duration::from_secs(1)))
     }
 }
 
@@ -251,6 +287,8 @@ pub struct Memo {
     pub ready: bool,
     /// When this process created the servers still building.
     pub servers_created_at: Option<Instant>,
+    /// When the volumes were last listed.
+    pub volumes_at: Option<Instant>,
 }
 
 impl Memo {
@@ -359,7 +397,7 @@ mod tests {
             ),
         ]);
         times.learn(&[s]);
-        assert_eq!(times.estimate(), Some(Duration::from_millis(2500)));
+        assert_eq!(times.estimate(), Some(Duration::from_millis(1500)));
         assert_eq!(times.samples.len(), 2);
     }
 

@@ -35,7 +35,10 @@ use super::gluster_step::{
 use super::keys::{ClusterKeys, ensure_keys};
 use super::observe::{Observed, cloud_facts, current_state, observe_some};
 use super::owner::Owner;
-use super::pacing::{Backoff, Lists, Memo, build_hint, lists_needed, next_delay, signature};
+use super::pacing::{
+    self, Backoff, Lists, Memo, attachments_pending, build_hint, lists_needed, next_delay,
+    signature,
+};
 use super::status::{
     GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
     node_statuses, zone_statuses,
@@ -275,8 +278,8 @@ async fn apply_steps(
         (Some(o), true) => (o.clone(), true),
         _ => (Observed::default(), false),
     };
-    let lists = if full {
-        Lists::ALL
+    let previous_plan = if full {
+        None
     } else {
         plan_change(
             &owner.name,
@@ -284,8 +287,29 @@ async fn apply_steps(
             &cloud_facts(&base),
             &current_state(&base),
         )
-        .map_or(Lists::ALL, |p| lists_needed(&base, &p))
+        .ok()
     };
+    let mut lists = previous_plan
+        .as_ref()
+        .map_or(Lists::ALL, |p| lists_needed(&base, p));
+    // Attachments requested and nothing else awaited: the nodes' glusterd listening (their
+    // brick script found the device) says the attachments are done; Cinder is listed then,
+    // or at the working cap.
+    let awaiting_attachments = previous_plan
+        .as_ref()
+        .is_some_and(|p| !lists.servers && attachments_pending(&base, p));
+    if awaiting_attachments
+        && memo
+            .volumes_at
+            .is_some_and(|t| started.saturating_duration_since(t) < ctx.config.requeue_working)
+        && let Some(p) = &previous_plan
+    {
+        let nodes = node_statuses(p, &base, &spec.network);
+        let closed = glusterd_closed(&nodes, ctx.config.ssh_connect_timeout).await;
+        if !closed.is_empty() {
+            lists.volumes = false;
+        }
+    }
     let mut observed = observe_some(&cloud, owner, base, lists, !zones_known).await?;
     let estimate = if lists.servers {
         ctx.learn_build_times(&observed.servers)
@@ -328,7 +352,8 @@ async fn apply_steps(
         tracing::info!(reason = d.reason, "{}", d.note);
         publish(ctx, cluster, EventType::Normal, d.reason, "Create", &d.note).await;
     }
-    let servers_created_at = if done.iter().any(|d| d.reason == "ServerCreated") {
+    let created_now = done.iter().any(|d| d.reason == "ServerCreated");
+    let servers_created_at = if created_now {
         Some(started)
     } else {
         memo.servers_created_at
@@ -341,7 +366,24 @@ async fn apply_steps(
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
     let mut cap = ctx.config.requeue_working;
     let mut fixed = None;
-    if booted {
+    // Before the volume exists, a node whose SSH answers but whose glusterd does not listen
+    // yet is still running its brick script: wait for it without a gluster pass (which would
+    // try every node over SSH and fail on that one).
+    let bootstrapping = if booted && cluster.status.as_ref().is_none_or(|s| s.volume.is_none()) {
+        bootstrapping_nodes(&nodes, ctx.config.ssh_port, ctx.config.ssh_connect_timeout).await
+    } else {
+        Vec::new()
+    };
+    if booted && !bootstrapping.is_empty() {
+        cap = ctx.config.requeue_bootstrap;
+        progress = Progress::Working {
+            reason: "WaitingForBootstrap".into(),
+            message: format!(
+                "SSH answers but glusterd does not listen yet (brick script running) on: {}",
+                bootstrapping.join(", ")
+            ),
+        };
+    } else if booted {
         cap = ctx.config.requeue_bootstrap;
         match gluster_pass(cluster, owner, &plan, &observed, &keys, &nodes, ctx).await {
             Ok((view, waiting)) => {
@@ -377,10 +419,16 @@ async fn apply_steps(
         }
     }
     let ready = matches!(progress, Progress::Ready { .. });
-    let building = observed
-        .servers
-        .iter()
-        .any(|s| s.status == crate::cloud::ServerStatus::Build);
+    let building = created_now
+        || observed
+            .servers
+            .iter()
+            .any(|s| s.status == crate::cloud::ServerStatus::Build);
+    if awaiting_attachments
+        || (!booted && pacing::cloud_waits_only_on_attachments(&observed, &plan))
+    {
+        cap = ctx.config.requeue_bootstrap;
+    }
     let (delay, pace) = match (&progress, fixed) {
         (Progress::Ready { .. }, _) => (ctx.config.requeue_settled, None),
         (_, Some(d)) => (d, None),
@@ -425,8 +473,63 @@ async fn apply_steps(
         m.pace = pace;
         m.ready = ready;
         m.servers_created_at = servers_created_at.filter(|_| building);
+        if lists.volumes {
+            m.volumes_at = Some(started);
+        }
     });
     Ok((status, delay))
+}
+
+/// glusterd's management port.
+const GLUSTERD_PORT: u16 = 24007;
+
+/// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).
+async fn listens(address: &str, port: u16, timeout: std::time::Duration) -> bool {
+    let timeout = timeout.min(std::time::Duration::from_secs(1));
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((address, port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The nodes (by name, in index order) that accept a TCP connection on `ssh_port` but not on
+/// glusterd's port: booted, their brick script still running. Probed concurrently.
+async fn bootstrapping_nodes(
+    nodes: &[NodeStatus],
+    ssh_port: u16,
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let probes = nodes.iter().filter_map(|n| {
+        let address = n.address.clone()?;
+        let name = n.name.clone();
+        Some(async move {
+            if listens(&address, GLUSTERD_PORT, timeout).await {
+                return None;
+            }
+            listens(&address, ssh_port, timeout).await.then_some(name)
+        })
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The nodes (by name) whose glusterd does not accept a TCP connection (or that have no
+/// address yet). Probed concurrently.
+async fn glusterd_closed(nodes: &[NodeStatus], timeout: std::time::Duration) -> Vec<String> {
+    let probes = nodes.iter().map(|n| async move {
+        match &n.address {
+            Some(a) if listens(a, GLUSTERD_PORT, timeout).await => None,
+            _ => Some(n.name.clone()),
+        }
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The gluster side of one pass: observe the volume, plan from there, run the steps, observe
