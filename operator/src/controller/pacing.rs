@@ -287,8 +287,10 @@ pub struct Memo {
     pub ready: bool,
     /// When this process created the servers still building.
     pub servers_created_at: Option<Instant>,
-    /// When the volumes were last listed.
+    /// When the volumes were last listed (or attachments noted).
     pub volumes_at: Option<Instant>,
+    /// When attachments were last requested.
+    pub attached_at: Option<Instant>,
 }
 
 impl Memo {

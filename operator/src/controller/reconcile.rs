@@ -294,14 +294,20 @@ async fn apply_steps(
         .map_or(Lists::ALL, |p| lists_needed(&base, p));
     // Attachments requested and nothing else awaited: the nodes' glusterd listening (their
     // brick script found the device) says the attachments are done; Cinder is listed then,
-    // or at the working cap.
+    // else at intervals doubling from 4 × the working cap (an attachment that failed).
     let awaiting_attachments = previous_plan
         .as_ref()
         .is_some_and(|p| !lists.servers && attachments_pending(&base, p));
+    let cinder_due = match (memo.volumes_at, memo.attached_at) {
+        (Some(last), Some(asked)) => {
+            let interval =
+                (ctx.config.requeue_working * 4).max(last.saturating_duration_since(asked));
+            started.saturating_duration_since(last) >= interval
+        }
+        _ => true,
+    };
     if awaiting_attachments
-        && memo
-            .volumes_at
-            .is_some_and(|t| started.saturating_duration_since(t) < ctx.config.requeue_working)
+        && !cinder_due
         && let Some(p) = &previous_plan
     {
         let nodes = node_statuses(p, &base, &spec.network);
@@ -353,6 +359,7 @@ async fn apply_steps(
         publish(ctx, cluster, EventType::Normal, d.reason, "Create", &d.note).await;
     }
     let created_now = done.iter().any(|d| d.reason == "ServerCreated");
+    let attached_now = done.iter().any(|d| d.reason == "VolumeAttached");
     let servers_created_at = if created_now {
         Some(started)
     } else {
@@ -474,6 +481,11 @@ async fn apply_steps(
         m.ready = ready;
         m.servers_created_at = servers_created_at.filter(|_| building);
         if lists.volumes {
+            m.volumes_at = Some(started);
+        }
+        if attached_now {
+            // Noted in the observation: as fresh as a listing.
+            m.attached_at = Some(started);
             m.volumes_at = Some(started);
         }
     });
