@@ -122,9 +122,10 @@ impl Lists {
 
 /// The lists a pass needs, given the previous observation and the plan made from it: servers
 /// while a planned node's server is missing or not ACTIVE; volumes while a node that keeps
-/// its brick on a volume has none yet, or one in a transition (creating, attaching, …), or
-/// one its server shows attached that Cinder does not show `in-use` yet, or one `in-use` that
-/// its server does not show (then the servers too).
+/// its brick on a volume has none yet, or one in a transition (creating, detaching, …) other
+/// than an attachment its server shows (awaited through the nodes, see
+/// [`attachments_pending`]), or one `in-use` that its server does not show, or one available
+/// that its server shows attached (then the servers too).
 pub fn lists_needed(previous: &Observed, plan: &ClusterPlan) -> Lists {
     let mut lists = Lists::default();
     for node in &plan.nodes {
@@ -143,7 +144,11 @@ pub fn lists_needed(previous: &Observed, plan: &ClusterPlan) -> Lists {
         let attached =
             server.is_some_and(|s| s.attached_volume_ids().contains(&volume.id.as_str()));
         match (&volume.status, attached) {
-            (VolumeStatus::InUse, true) | (VolumeStatus::Available, false) => {}
+            // An attachment under way is awaited through the nodes (see
+            // `attachments_pending`), not by listing Cinder.
+            (VolumeStatus::InUse, true)
+            | (VolumeStatus::Available, false)
+            | (VolumeStatus::Attaching, true) => {}
             // Cinder and Nova disagree (an attachment noted but not yet seen, or one seen
             // by Cinder only): both again.
             (VolumeStatus::InUse, false) | (VolumeStatus::Available, true) => {

@@ -298,23 +298,21 @@ async fn apply_steps(
     let awaiting_attachments = previous_plan
         .as_ref()
         .is_some_and(|p| !lists.servers && attachments_pending(&base, p));
-    let cinder_due = match (memo.volumes_at, memo.attached_at) {
-        (Some(last), Some(asked)) => {
-            let interval =
-                (ctx.config.requeue_working * 4).max(last.saturating_duration_since(asked));
-            started.saturating_duration_since(last) >= interval
-        }
-        _ => true,
-    };
-    if awaiting_attachments
-        && !cinder_due
-        && let Some(p) = &previous_plan
-    {
-        let nodes = node_statuses(p, &base, &spec.network);
-        let closed = glusterd_closed(&nodes, ctx.config.ssh_connect_timeout).await;
-        if !closed.is_empty() {
-            lists.volumes = false;
-        }
+    let cinder_due = memo.volumes_at.is_none_or(|last| {
+        let waited = memo
+            .attached_at
+            .map(|asked| last.saturating_duration_since(asked))
+            .unwrap_or_default();
+        let interval = (ctx.config.requeue_working * 4).max(waited);
+        started.saturating_duration_since(last) >= interval
+    });
+    if awaiting_attachments && let Some(p) = &previous_plan {
+        lists.volumes = cinder_due || {
+            let nodes = node_statuses(p, &base, &spec.network);
+            glusterd_closed(&nodes, ctx.config.ssh_connect_timeout)
+                .await
+                .is_empty()
+        };
     }
     let mut observed = observe_some(&cloud, owner, base, lists, !zones_known).await?;
     let estimate = if lists.servers {
