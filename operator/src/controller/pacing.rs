@@ -199,11 +199,6 @@ pub fn attachments_pending(observed: &Observed, plan: &ClusterPlan) -> bool {
     pending
 }
 
-/// Whether, after this pass's attachments, the cloud side waits only for them.
-pub fn cloud_waits_only_on_attachments(observed: &Observed, plan: &ClusterPlan) -> bool {
-    attachments_pending(observed, plan)
-}
-
 /// Whether every node is past the cloud side (ACTIVE with its brick attached).
 pub fn cloud_done(nodes: &[NodeStatus]) -> bool {
     !nodes.is_empty()
@@ -432,6 +427,103 @@ mod tests {
         );
         assert_eq!(build_hint(false, Some(t0), est, t0), None);
         assert_eq!(build_hint(true, None, est, t0), None);
+    }
+
+    fn owner() -> super::super::owner::Owner {
+        super::super::owner::Owner {
+            namespace: "ns".into(),
+            name: "c".into(),
+            uid: "u".into(),
+        }
+    }
+
+    fn node_server(name: &str, index: u32, status: &str, attached: &[&str]) -> Server {
+        let volumes: Vec<_> = attached
+            .iter()
+            .map(|v| serde_json::json!({"id": v}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "id": format!("srv-{name}"), "name": name, "status": status,
+            "OS-EXT-AZ:availability_zone": "a",
+            "metadata": owner().node_metadata(name, index),
+            "os-extended-volumes:volumes_attached": volumes,
+            "flavor": {}, "addresses": {},
+        }))
+        .expect("a server document")
+    }
+
+    fn node_volume(name: &str, index: u32, status: &str) -> crate::cloud::Volume {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("vol-{name}"), "name": format!("{name}-brick"), "status": status,
+            "size": 1, "availability_zone": "a",
+            "metadata": owner().node_metadata(name, index),
+        }))
+        .expect("a volume document")
+    }
+
+    fn two_node_plan() -> ClusterPlan {
+        let spec: crate::api::GlusterClusterSpec = serde_yaml::from_str(
+            "cloud: {secretName: s, cloudName: c}\nimage: i\nflavor: f\nnetwork: n\nzones: [{name: a, nodes: 2}]\nbrick: {size: 1Gi}\nvolume: {name: v}\n",
+        )
+        .expect("spec");
+        let facts = crate::plan::CloudFacts {
+            block_storage_zones: Some(["a".to_string()].into()),
+        };
+        crate::plan::plan_cluster("c", &spec, &facts).expect("plan")
+    }
+
+    #[test]
+    fn only_what_is_awaited_is_listed() {
+        let plan = two_node_plan();
+        let names: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
+        let (a, b) = (names[0].as_str(), names[1].as_str());
+        // Nothing yet: both lists.
+        assert_eq!(lists_needed(&Observed::default(), &plan), Lists::ALL);
+        // Servers building, volumes available: servers only.
+        let building = Observed {
+            servers: vec![
+                node_server(a, 0, "BUILD", &[]),
+                node_server(b, 1, "BUILD", &[]),
+            ],
+            volumes: vec![
+                node_volume(a, 0, "available"),
+                node_volume(b, 1, "available"),
+            ],
+            ..Observed::default()
+        };
+        assert_eq!(
+            lists_needed(&building, &plan),
+            Lists {
+                servers: true,
+                volumes: false
+            }
+        );
+        // A volume still creating: volumes too.
+        let mut creating = building.clone();
+        creating.volumes[1] = node_volume(b, 1, "creating");
+        assert_eq!(lists_needed(&creating, &plan), Lists::ALL);
+        // Active, attachments under way (noted): nothing listed; they are awaited through
+        // the nodes.
+        let attaching = Observed {
+            servers: vec![
+                node_server(a, 0, "ACTIVE", &[&format!("vol-{a}")]),
+                node_server(b, 1, "ACTIVE", &[&format!("vol-{b}")]),
+            ],
+            volumes: vec![node_volume(a, 0, "attaching"), node_volume(b, 1, "in-use")],
+            ..Observed::default()
+        };
+        assert!(!lists_needed(&attaching, &plan).any());
+        assert!(attachments_pending(&attaching, &plan));
+        // Everything attached: nothing listed, nothing pending.
+        let mut settled = attaching.clone();
+        settled.volumes[0] = node_volume(a, 0, "in-use");
+        assert!(!lists_needed(&settled, &plan).any());
+        assert!(!attachments_pending(&settled, &plan));
+        // Cinder and Nova disagree: both again.
+        let mut odd = settled.clone();
+        odd.volumes[0] = node_volume(a, 0, "available");
+        assert_eq!(lists_needed(&odd, &plan), Lists::ALL);
+        assert!(!attachments_pending(&odd, &plan));
     }
 
     #[test]

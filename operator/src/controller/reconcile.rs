@@ -36,8 +36,7 @@ use super::keys::{ClusterKeys, ensure_keys};
 use super::observe::{Observed, cloud_facts, current_state, observe_some};
 use super::owner::Owner;
 use super::pacing::{
-    self, Backoff, Lists, Memo, attachments_pending, build_hint, lists_needed, next_delay,
-    signature,
+    Backoff, Lists, Memo, attachments_pending, build_hint, lists_needed, next_delay, signature,
 };
 use super::status::{
     GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
@@ -429,9 +428,7 @@ async fn apply_steps(
             .servers
             .iter()
             .any(|s| s.status == crate::cloud::ServerStatus::Build);
-    if awaiting_attachments
-        || (!booted && pacing::cloud_waits_only_on_attachments(&observed, &plan))
-    {
+    if awaiting_attachments || (!booted && attachments_pending(&observed, &plan)) {
         cap = ctx.config.requeue_bootstrap;
     }
     let (delay, pace) = match (&progress, fixed) {
