@@ -143,10 +143,10 @@ pub async fn act_cloud(
     // A refusal (an attachment made meanwhile elsewhere) fails the pass; the next one
     // observes everything again.
     let mut attachments = Vec::with_capacity(attach.len());
-    for (node, server, volume) in attach.iter().cloned() {
+    for (node, server, volume) in &attach {
         attachments.push(
             async move {
-                cloud.compute().attach_volume(&server, &volume).await?;
+                cloud.compute().attach_volume(server, volume).await?;
                 Ok::<_, CloudError>(Done {
                     reason: "VolumeAttached",
                     note: format!(
