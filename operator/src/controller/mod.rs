@@ -9,6 +9,8 @@
 //! - [`gluster_step`]: once every server is active with its brick attached, gluster over SSH
 //!   (pinned host keys): observe the volume, run the planner's steps (peer probe, volume
 //!   create, options, start), report the volume and `status.mount`.
+//! - [`pacing`]: when to come back (a backoff reset by progress, a build-time hint, TCP probes
+//!   of the nodes) and which lists a pass needs; own status writes start no early pass.
 //! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
 //! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //!
@@ -26,6 +28,7 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod owner;
+pub mod pacing;
 pub mod reconcile;
 pub mod status;
 
