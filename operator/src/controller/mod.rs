@@ -12,8 +12,10 @@
 //! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
 //! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //!
-//! Not yet here: scale-in/out steps past the initial build (add-brick, rebalance, remove-brick,
-//! heal waits) — the pass stops there with a `Reconciling` message naming the step.
+//! Scale-out runs through the same pass: new servers first, then peer probes, `add-brick`, and a
+//! rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for before it
+//! is Ready again. Not yet here: scale-in (remove-brick start → wait → commit, peer detach,
+//! server delete) — the pass stops there with a `Reconciling` message naming the step.
 
 pub mod act;
 pub mod cleanup;

@@ -30,7 +30,8 @@ use super::cleanup::cleanup_pass;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::gluster_step::{
-    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, volume_status,
+    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, running_task,
+    volume_status,
 };
 use super::keys::{ClusterKeys, ensure_keys};
 use super::observe::{Observed, cloud_facts, current_state, observe_cloud};
@@ -376,7 +377,7 @@ async fn gluster_pass(
         .as_ref()
         .map(|(info, _)| observed_volume(info, &gnodes));
     let plan = plan_change(&owner.name, spec, &facts, &current)?;
-    let run = run_steps(&client, &gnodes, &plan.steps).await?;
+    let mut run = run_steps(&client, &gnodes, volume_name, &plan.steps).await?;
     for d in &run.done {
         tracing::info!(reason = d.reason, "{}", d.note);
         publish(
@@ -394,6 +395,14 @@ async fn gluster_pass(
     } else {
         observe_volume(&client, &gnodes, volume_name).await?
     };
+    if run.waiting.is_none() {
+        // A rebalance started by an earlier pass is not in this pass's plan (the bricks are
+        // all there): the volume is not settled until gluster says the task finished.
+        run.waiting = seen
+            .as_ref()
+            .and_then(|(_, status)| status.as_ref())
+            .and_then(|status| running_task(volume_name, status));
+    }
     let volume = seen
         .as_ref()
         .map(|(info, status)| volume_status(info, status.as_ref(), &gnodes));
