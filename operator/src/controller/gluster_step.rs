@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 
 use crate::api::{BrickStatus as ApiBrick, VolumeStatus as ApiVolume};
+use crate::gluster::xml::OutputError;
 use crate::gluster::xml::{
     HealBrick, HealInfo, MigrationOutcome, MigrationStatus, VolumeInfo, VolumeState,
     VolumeStatus as XmlStatus, VolumeType, parse_heal_info, parse_rebalance_status,
 };
 use crate::gluster::{GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, VolumeName};
-use crate::gluster::xml::OutputError;
 use crate::plan::{Command, ObservedVolume, Step};
 
 use super::act::Done;
@@ -326,7 +326,10 @@ pub fn heal_wait(heal: &HealInfo) -> Option<String> {
         .map(HealBrick::name)
         .collect();
     Some(match (heal.pending_entries(), down.is_empty()) {
-        (_, false) => format!("waiting for heal: bricks not connected: {}", down.join(", ")),
+        (_, false) => format!(
+            "waiting for heal: bricks not connected: {}",
+            down.join(", ")
+        ),
         (Some(n), true) => format!("waiting for heal: {n} entries pending"),
         (None, true) => "waiting for heal: pending entries not reported yet".to_string(),
     })
@@ -380,7 +383,12 @@ pub fn running_task(volume: &str, status: &XmlStatus) -> Option<String> {
         .tasks
         .iter()
         .find(|t| t.status.is_running())
-        .map(|t| format!("waiting for the {} task of volume {volume} to finish", t.kind))
+        .map(|t| {
+            format!(
+                "waiting for the {} task of volume {volume} to finish",
+                t.kind
+            )
+        })
 }
 
 #[cfg(test)]
@@ -417,7 +425,9 @@ mod tests {
                 let stdout = if argv.iter().any(|a| a == "rebalance")
                     && argv.last().is_some_and(|a| a == "status")
                 {
-                    self.rebalance_status.expect("no rebalance status scripted").to_string()
+                    self.rebalance_status
+                        .expect("no rebalance status scripted")
+                        .to_string()
                 } else if argv.iter().any(|a| a == "pool") {
                     let state = if self.pool_connected { 1 } else { 0 };
                     let peer = |i: u32, host: &str| {
@@ -488,7 +498,9 @@ mod tests {
     async fn steps_stop_at_an_unsatisfied_wait() {
         let (plan, nodes) = two_node_plan();
         let client = GlusterClient::new(Recorder::default(), GlusterCli::new());
-        let run = run_steps(&client, &nodes, "v", &plan.steps).await.expect("run");
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
         assert_eq!(
             run.done.iter().map(|d| d.reason).collect::<Vec<_>>(),
             ["PeerProbed"]
@@ -515,7 +527,9 @@ mod tests {
             },
             GlusterCli::new(),
         );
-        let run = run_steps(&client, &nodes, "v", &plan.steps).await.expect("run");
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
         assert_eq!(run.waiting, None);
         let reasons: Vec<_> = run.done.iter().map(|d| d.reason).collect();
         assert_eq!(reasons.first(), Some(&"PeerProbed"));
@@ -658,19 +672,21 @@ mod tests {
             nodes: statuses
                 .iter()
                 .enumerate()
-                .map(|(i, (status, failures))| crate::gluster::xml::MigrationNode {
-                    name: format!("n{i}"),
-                    id: String::new(),
-                    totals: crate::gluster::xml::MigrationTotals {
-                        files: 2,
-                        size_bytes: 2,
-                        lookups: 2,
-                        failures: *failures,
-                        skipped: 0,
-                        status: status.clone(),
-                        runtime_secs: 1.0,
+                .map(
+                    |(i, (status, failures))| crate::gluster::xml::MigrationNode {
+                        name: format!("n{i}"),
+                        id: String::new(),
+                        totals: crate::gluster::xml::MigrationTotals {
+                            files: 2,
+                            size_bytes: 2,
+                            lookups: 2,
+                            failures: *failures,
+                            skipped: 0,
+                            status: status.clone(),
+                            runtime_secs: 1.0,
+                        },
                     },
-                })
+                )
                 .collect(),
             aggregate: None,
         }
@@ -680,8 +696,12 @@ mod tests {
     fn a_migration_is_waited_for_until_complete_and_a_failure_stalls_the_cluster() {
         use TaskStatus::*;
         assert_eq!(
-            migration_wait("rebalance", "v", &migration(&[(Completed, 0), (Completed, 0)]))
-                .expect("completed"),
+            migration_wait(
+                "rebalance",
+                "v",
+                &migration(&[(Completed, 0), (Completed, 0)])
+            )
+            .expect("completed"),
             None
         );
         let running = migration_wait(

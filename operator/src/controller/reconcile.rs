@@ -30,8 +30,7 @@ use super::cleanup::cleanup_pass;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::gluster_step::{
-    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, running_task,
-    volume_status,
+    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, running_task, volume_status,
 };
 use super::keys::{ClusterKeys, ensure_keys};
 use super::observe::{Observed, cloud_facts, current_state, observe_cloud};
