@@ -14,6 +14,7 @@ use crate::gluster::xml::OutputError;
 use crate::gluster::xml::{
     HealBrick, HealInfo, MigrationOutcome, MigrationStatus, VolumeInfo, VolumeState,
     VolumeStatus as XmlStatus, VolumeType, parse_heal_info, parse_rebalance_status,
+    parse_remove_brick_status,
 };
 use crate::gluster::{GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, VolumeName};
 use crate::plan::{Command, ObservedVolume, Step};
@@ -159,11 +160,16 @@ pub async fn observe_volume<E: NodeExecutor>(
 pub struct StepRun {
     /// The steps taken.
     pub done: Vec<Done>,
-    /// Why the run stopped early (a wait not satisfied, a step this version does not take).
+    /// Why the run stopped early (a wait not satisfied).
     pub waiting: Option<String>,
+    /// Nodes whose bricks have left the volume and who have left the pool: their servers go
+    /// next (a cloud step, taken by the caller).
+    pub retire: Vec<String>,
 }
 
-/// Runs the gluster steps in order until one must wait.
+/// Runs the gluster steps in order until one must wait. `CreateNode` (a cloud step the
+/// caller takes before this pass) ends the run; `DeleteNode` is collected in
+/// [`StepRun::retire`] for the caller.
 pub async fn run_steps<E: NodeExecutor>(
     client: &GlusterClient<E>,
     nodes: &GlusterNodes,
@@ -178,24 +184,20 @@ pub async fn run_steps<E: NodeExecutor>(
                 return Ok(run);
             }
             Step::WaitPeersConnected { on, peers, .. } => {
-                let pool = client.pool_list(nodes.endpoint(on)?).await?;
-                let missing: Vec<&str> = peers
-                    .iter()
-                    .filter(|p| {
-                        let address = nodes.addresses.get(*p).map(String::as_str);
-                        !pool.iter().any(|peer| {
-                            peer.connected
-                                && (peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)))
-                        })
-                    })
-                    .map(String::as_str)
-                    .collect();
-                if !missing.is_empty() {
-                    run.waiting = Some(format!(
-                        "waiting for peers to connect: {}",
-                        missing.join(", ")
-                    ));
-                    return Ok(run);
+                // Every member must see the new peers: glusterd's pre-validation of the next
+                // step runs on each of them, and a refusal on one leaves the new bricks marked
+                // as part of a volume (a retry then fails for good).
+                let mut members = vec![on.as_str()];
+                members.extend(nodes.order.iter().map(String::as_str).filter(|n| *n != on));
+                for member in members {
+                    let missing = unconnected(client, nodes, member, peers).await?;
+                    if !missing.is_empty() {
+                        run.waiting = Some(format!(
+                            "waiting for peers to connect: {} (as {member} sees them)",
+                            missing.join(", ")
+                        ));
+                        return Ok(run);
+                    }
                 }
             }
             Step::ProbePeer { on, command, peer } => {
@@ -287,16 +289,128 @@ pub async fn run_steps<E: NodeExecutor>(
                     }),
                 }
             }
-            other => {
-                run.waiting = Some(format!(
-                    "step {} is not taken by this version of the operator",
-                    other.kind()
-                ));
-                return Ok(run);
+            Step::RemoveBricksStart {
+                on,
+                bricks,
+                command,
+            } => {
+                // The bricks stay in the volume until the commit, so every pass until then plans
+                // this step again: start only when gluster knows of no migration of these bricks.
+                let planned = command.argv_with(&nodes.addresses)?;
+                if !remove_brick_started(client, nodes, on, &planned).await? {
+                    client.execute(nodes.endpoint(on)?, &planned).await?;
+                    run.done.push(Done {
+                        reason: "BrickRemovalStarted",
+                        note: format!(
+                            "moving the data off the bricks of {} (remove-brick start)",
+                            bricks.join(", ")
+                        ),
+                    });
+                }
             }
+            Step::WaitRemoveBricks { on, command, .. } => {
+                let status =
+                    query_planned(client, nodes, on, command, parse_remove_brick_status).await?;
+                if let Some(waiting) = migration_wait("remove-brick", volume, &status)? {
+                    run.waiting = Some(waiting);
+                    return Ok(run);
+                }
+            }
+            Step::RemoveBricksCommit {
+                on,
+                bricks,
+                command,
+            } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "BricksRemoved",
+                    note: format!(
+                        "bricks of {} removed after their data moved (remove-brick commit)",
+                        bricks.join(", ")
+                    ),
+                });
+            }
+            Step::RemoveReplicaBrick {
+                on,
+                brick,
+                replica,
+                command,
+            } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "BrickRemoved",
+                    note: format!(
+                        "brick of {brick} removed (replica {replica}), heal was complete"
+                    ),
+                });
+            }
+            Step::DetachPeer { on, peer, command } => {
+                let pool = client.pool_list(nodes.endpoint(on)?).await?;
+                let address = nodes.addresses.get(peer).map(String::as_str);
+                let member = pool
+                    .iter()
+                    .any(|p| p.is_named(peer) || address.is_some_and(|a| p.is_named(a)));
+                if member {
+                    let argv = command.argv_with(&nodes.addresses)?;
+                    client.execute(nodes.endpoint(on)?, &argv).await?;
+                    run.done.push(Done {
+                        reason: "PeerDetached",
+                        note: format!("{peer} detached from the pool by {on}"),
+                    });
+                }
+            }
+            Step::DeleteNode { node } => run.retire.push(node.clone()),
         }
     }
     Ok(run)
+}
+
+/// The nodes of `peers` (other than `member` itself) that `member`'s pool list does not show
+/// connected.
+async fn unconnected<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    nodes: &GlusterNodes,
+    member: &str,
+    peers: &[String],
+) -> Result<Vec<String>, ReconcileError> {
+    let pool = client.pool_list(nodes.endpoint(member)?).await?;
+    Ok(peers
+        .iter()
+        .filter(|p| p.as_str() != member)
+        .filter(|p| {
+            let address = nodes.addresses.get(*p).map(String::as_str);
+            !pool.iter().any(|peer| {
+                peer.connected && (peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)))
+            })
+        })
+        .cloned()
+        .collect())
+}
+
+/// Whether gluster already knows of a remove-brick of the bricks in `planned` (`… remove-brick
+/// VOL BRICKS… start`): asks for its status; gluster's refusal ("not started") means no.
+async fn remove_brick_started<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    nodes: &GlusterNodes,
+    on: &str,
+    planned: &[String],
+) -> Result<bool, ReconcileError> {
+    let Some((_, words)) = planned.split_last() else {
+        return Ok(false);
+    };
+    let mut status = words.to_vec();
+    status.push("status".to_string());
+    let argv = client.cli().prepare(&status).map_err(GlusterError::from)?;
+    match client
+        .query(nodes.endpoint(on)?, &argv, parse_remove_brick_status)
+        .await
+    {
+        Ok(status) => Ok(status.outcome() != MigrationOutcome::NotStarted),
+        Err(e) if e.gluster_refusal().is_some() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.

@@ -35,6 +35,7 @@ use super::gluster_step::{
 use super::keys::{ClusterKeys, ensure_keys};
 use super::observe::{Observed, cloud_facts, current_state, observe_cloud};
 use super::owner::Owner;
+use super::retire::{delete_retired_volumes, leaving_servers, retire_nodes, retired_volumes};
 use super::status::{
     GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
     node_statuses, zone_statuses,
@@ -281,7 +282,25 @@ async fn apply_steps(
     let mut requeue = ctx.config.requeue_working;
     if booted {
         match gluster_pass(cluster, owner, &plan, &observed, &keys, &nodes, ctx).await {
-            Ok((view, waiting)) => {
+            Ok((view, mut waiting, retire)) => {
+                let mut retired = retire_nodes(&cloud, &observed, &retire).await?;
+                let volumes =
+                    retired_volumes(&plan, &observed, view.volume.as_ref(), spec.deletion_policy);
+                retired.extend(delete_retired_volumes(&cloud, &volumes).await?);
+                for d in &retired {
+                    tracing::info!(reason = d.reason, "{}", d.note);
+                    publish(ctx, cluster, EventType::Normal, d.reason, "Delete", &d.note).await;
+                }
+                let leaving: Vec<String> = leaving_servers(&plan, &observed)
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect();
+                if waiting.is_none() && !leaving.is_empty() {
+                    waiting = Some(format!(
+                        "waiting for the servers of removed nodes to go: {}",
+                        leaving.join(", ")
+                    ));
+                }
                 if let Some(volume) = &view.volume {
                     mark_ready(&mut nodes, volume);
                 }
@@ -331,7 +350,8 @@ async fn apply_steps(
 }
 
 /// The gluster side of one pass: observe the volume, plan from there, run the steps, observe
-/// again if anything was done. Returns what gluster shows and why the steps stopped early.
+/// again if anything was done. Returns what gluster shows, why the steps stopped early, and
+/// the nodes whose servers may go now (their bricks and peers are out).
 #[allow(clippy::too_many_arguments)]
 async fn gluster_pass(
     cluster: &GlusterCluster,
@@ -341,7 +361,7 @@ async fn gluster_pass(
     keys: &ClusterKeys,
     nodes: &[NodeStatus],
     ctx: &Context,
-) -> Result<(GlusterView, Option<String>), ReconcileError> {
+) -> Result<(GlusterView, Option<String>, Vec<String>), ReconcileError> {
     let spec = &cluster.spec;
     let mut gnodes = GlusterNodes {
         endpoints: BTreeMap::new(),
@@ -364,6 +384,22 @@ async fn gluster_pass(
         );
         gnodes.order.push(node.name.clone());
         gnodes.addresses.insert(node.name.clone(), address);
+    }
+    // Nodes the spec no longer has keep their servers until their bricks have left the volume
+    // and they have left the pool: the steps that take them out run against them too.
+    for (name, server) in leaving_servers(cloud_plan, observed) {
+        let address = server
+            .address(Some(&spec.network))
+            .or_else(|| server.address(None));
+        let (Some(address), Some(host)) = (address, keys.hosts.get(&name)) else {
+            continue;
+        };
+        let pinned = PinnedHostKey::from_openssh(host.public_key().openssh())?;
+        gnodes.endpoints.insert(
+            name.clone(),
+            NodeEndpoint::new(&name, address, ctx.config.ssh_port, pinned),
+        );
+        gnodes.addresses.insert(name, address.to_string());
     }
     let executor = ctx.ssh_executor(&owner.uid, keys)?;
     let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
@@ -418,6 +454,7 @@ async fn gluster_pass(
             backup_volfile_servers: backups,
         },
         run.waiting,
+        run.retire,
     ))
 }
 
