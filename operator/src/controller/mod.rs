@@ -14,8 +14,11 @@
 //! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
 //! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //!
-//! Not yet here: scale-in/out steps past the initial build (add-brick, rebalance, remove-brick,
-//! heal waits) — the pass stops there with a `Reconciling` message naming the step.
+//! Scaling runs through the same pass. Out: new servers first, then peer probes, `add-brick`,
+//! and a rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for
+//! before it is Ready again. In: `remove-brick start`, wait until the data has moved, `commit`
+//! (a failed or incomplete migration stalls the cluster, nothing committed), peer detach, then
+//! [`retire`] deletes the servers and, under `deletionPolicy: Delete`, their brick volumes.
 
 pub mod act;
 pub mod cleanup;
@@ -30,6 +33,7 @@ pub mod observe;
 pub mod owner;
 pub mod pacing;
 pub mod reconcile;
+pub mod retire;
 pub mod status;
 
 use std::future::Future;
