@@ -16,9 +16,8 @@
 //!
 //! Scaling runs through the same pass. Out: new servers first, then peer probes, `add-brick`,
 //! and a rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for
-//! before it is Ready again. In: `remove-brick start`, wait until the data has moved, `commit`
-//! (a failed or incomplete migration stalls the cluster, nothing committed), peer detach, then
-//! [`retire`] deletes the servers and, under `deletionPolicy: Delete`, their brick volumes.
+//! before it is Ready again. Not yet here: scale-in (remove-brick start → wait → commit, peer
+//! detach, server delete) — the pass stops there with a `Reconciling` message naming the step.
 
 pub mod act;
 pub mod cleanup;
@@ -33,7 +32,6 @@ pub mod observe;
 pub mod owner;
 pub mod pacing;
 pub mod reconcile;
-pub mod retire;
 pub mod status;
 
 use std::future::Future;

@@ -38,7 +38,6 @@ use super::owner::Owner;
 use super::pacing::{
     Backoff, Lists, Memo, attachments_pending, build_hint, lists_needed, next_delay, signature,
 };
-use super::retire::{delete_retired_volumes, leaving_servers, retire_nodes, retired_volumes};
 use super::status::{
     GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
     node_statuses, zone_statuses,
@@ -371,7 +370,6 @@ async fn apply_steps(
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
     let mut cap = ctx.config.requeue_working;
     let mut fixed = None;
-    let mut refresh = false;
     // Before the volume exists, a node whose SSH answers but whose glusterd does not listen
     // yet is still running its brick script: wait for it without a gluster pass (which would
     // try every node over SSH and fail on that one).
@@ -392,27 +390,7 @@ async fn apply_steps(
     } else if booted {
         cap = ctx.config.requeue_bootstrap;
         match gluster_pass(cluster, owner, &plan, &observed, &keys, &nodes, ctx).await {
-            Ok((view, mut waiting, retire)) => {
-                let mut retired = retire_nodes(&cloud, &observed, &retire).await?;
-                let volumes =
-                    retired_volumes(&plan, &observed, view.volume.as_ref(), spec.deletion_policy);
-                retired.extend(delete_retired_volumes(&cloud, &volumes).await?);
-                for d in &retired {
-                    tracing::info!(reason = d.reason, "{}", d.note);
-                    publish(ctx, cluster, EventType::Normal, d.reason, "Delete", &d.note).await;
-                }
-                let leaving: Vec<String> = leaving_servers(&plan, &observed)
-                    .into_iter()
-                    .map(|(name, _)| name)
-                    .collect();
-                // Servers deleted or awaited: the next pass lists everything afresh.
-                refresh = !retired.is_empty() || !leaving.is_empty();
-                if waiting.is_none() && !leaving.is_empty() {
-                    waiting = Some(format!(
-                        "waiting for the servers of removed nodes to go: {}",
-                        leaving.join(", ")
-                    ));
-                }
+            Ok((view, waiting)) => {
                 if let Some(volume) = &view.volume {
                     mark_ready(&mut nodes, volume);
                 }
@@ -486,7 +464,7 @@ async fn apply_steps(
     );
     ctx.update_memo(&owner.uid, |m| {
         m.generation = generation;
-        m.observed = Some(observed).filter(|_| !refresh);
+        m.observed = Some(observed);
         if full {
             m.full_at = Some(started);
         }
@@ -562,8 +540,7 @@ async fn glusterd_closed(nodes: &[NodeStatus], timeout: std::time::Duration) -> 
 }
 
 /// The gluster side of one pass: observe the volume, plan from there, run the steps, observe
-/// again if anything was done. Returns what gluster shows, why the steps stopped early, and
-/// the nodes whose servers may go now (their bricks and peers are out).
+/// again if anything was done. Returns what gluster shows and why the steps stopped early.
 #[allow(clippy::too_many_arguments)]
 async fn gluster_pass(
     cluster: &GlusterCluster,
@@ -573,7 +550,7 @@ async fn gluster_pass(
     keys: &ClusterKeys,
     nodes: &[NodeStatus],
     ctx: &Context,
-) -> Result<(GlusterView, Option<String>, Vec<String>), ReconcileError> {
+) -> Result<(GlusterView, Option<String>), ReconcileError> {
     let spec = &cluster.spec;
     let mut gnodes = GlusterNodes {
         endpoints: BTreeMap::new(),
@@ -596,22 +573,6 @@ async fn gluster_pass(
         );
         gnodes.order.push(node.name.clone());
         gnodes.addresses.insert(node.name.clone(), address);
-    }
-    // Nodes the spec no longer has keep their servers until their bricks have left the volume
-    // and they have left the pool: the steps that take them out run against them too.
-    for (name, server) in leaving_servers(cloud_plan, observed) {
-        let address = server
-            .address(Some(&spec.network))
-            .or_else(|| server.address(None));
-        let (Some(address), Some(host)) = (address, keys.hosts.get(&name)) else {
-            continue;
-        };
-        let pinned = PinnedHostKey::from_openssh(host.public_key().openssh())?;
-        gnodes.endpoints.insert(
-            name.clone(),
-            NodeEndpoint::new(&name, address, ctx.config.ssh_port, pinned),
-        );
-        gnodes.addresses.insert(name, address.to_string());
     }
     let executor = ctx.ssh_executor(&owner.uid, keys)?;
     let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
@@ -666,7 +627,6 @@ async fn gluster_pass(
             backup_volfile_servers: backups,
         },
         run.waiting,
-        run.retire,
     ))
 }
 
