@@ -5,3 +5,4 @@ pub mod devenv;
 pub mod kube;
 pub mod nodes;
 pub mod openstack;
+pub mod recorder;
