@@ -180,6 +180,8 @@ struct Upstream {
 struct State {
     upstreams: Vec<Upstream>,
     exchanges: Vec<Exchange>,
+    /// (method, service, route) of every request, on arrival (answered or not).
+    received: Vec<(String, String, String)>,
     faults: Vec<ProxyFault>,
 }
 
@@ -373,13 +375,14 @@ impl Recorder {
         self.shared.state().exchanges.clear();
     }
 
-    /// Requests of `method` to `service` on `route` so far (injected answers included).
+    /// Requests of `method` to `service` on `route` received so far (answered or not,
+    /// injected answers included).
     pub fn calls(&self, method: &str, service: &str, route: &str) -> u64 {
         self.shared
             .state()
-            .exchanges
+            .received
             .iter()
-            .filter(|e| e.method == method && e.service == service && e.route == route)
+            .filter(|(m, s, r)| m == method && s == service && r == route)
             .count() as u64
     }
 
@@ -394,7 +397,7 @@ impl Recorder {
     }
 
     /// Stops accepting and waits for every connection task to end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -491,7 +494,15 @@ fn plain(status: u16, message: &str) -> Reply {
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
     );
+    if let Ok(id) = hyper::header::HeaderValue::from_str(&request_id()) {
+        resp.headers_mut().insert("x-openstack-request-id", id);
+    }
     resp
+}
+
+/// A request ID as OpenStack services make them (`req-<uuid>`).
+fn request_id() -> String {
+    format!("req-{}", uuid::Uuid::new_v4())
 }
 
 fn json_or_text(bytes: &[u8]) -> Option<Value> {
@@ -563,6 +574,9 @@ async fn handle(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<Re
     // Fault rules.
     let action = {
         let mut state = shared.state();
+        state
+            .received
+            .push((method.clone(), service.clone(), route.clone()));
         let hit = state.faults.iter_mut().find(|f| {
             f.service == service
                 && f.route == route
@@ -603,7 +617,10 @@ async fn handle(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<Re
     let target = format!(
         "{base}{}{}",
         rest,
-        query.as_deref().map(|q| format!("?{q}")).unwrap_or_default()
+        query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
     );
     let mut upstream = hyper::Request::builder()
         .method(parts.method.clone())

@@ -106,8 +106,14 @@ mod tests {
             route_template("/v2.1/servers/0b1e4a8a-6f0e-4f43-9d3c-2c1a0b8e7d21/action"),
             "/v2.1/servers/{id}/action"
         );
-        assert_eq!(route_template("/v2.1/servers/detail"), "/v2.1/servers/detail");
-        assert_eq!(route_template("/v2.1/os-keypairs/gc-k"), "/v2.1/os-keypairs/{id}");
+        assert_eq!(
+            route_template("/v2.1/servers/detail"),
+            "/v2.1/servers/detail"
+        );
+        assert_eq!(
+            route_template("/v2.1/os-keypairs/gc-k"),
+            "/v2.1/os-keypairs/{id}"
+        );
         assert_eq!(
             route_template("/v3/3f0f6b3a1c1e4c6e9d3f5a7b9c1d2e4f/volumes/detail"),
             "/v3/{id}/volumes/detail"
