@@ -59,6 +59,9 @@ pub struct Env {
     pub subnet_prefix: &'static str,
     /// How long to wait for state changes.
     pub wait: WaitPolicy,
+    /// The request timeout of the slow-answer scenario (a real Keystone takes about a second
+    /// to issue a token on a loaded machine).
+    pub request_timeout: Duration,
     finished: bool,
 }
 
@@ -130,6 +133,7 @@ impl Env {
         wait: WaitPolicy,
         test: &str,
     ) -> Env {
+        let sim_target = sim.is_some();
         let recorder = Recorder::start("127.0.0.1:0".parse().expect("address"))
             .await
             .expect("the recorder starts");
@@ -171,6 +175,11 @@ impl Env {
             world,
             subnet_prefix,
             wait,
+            request_timeout: if sim_target {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(5)
+            },
             finished: false,
         }
     }

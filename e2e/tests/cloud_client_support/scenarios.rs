@@ -1049,13 +1049,13 @@ pub async fn slow_answers_time_out_and_are_retried_on_reads(env: &Env) {
     let options = ClientOptions {
         timeouts: Timeouts {
             connect: Duration::from_secs(5),
-            request: Duration::from_millis(500),
+            request: env.request_timeout,
         },
         ..fast_options()
     };
     let cloud = env.client(options);
     cloud.compute().microversion().await.expect("mv");
-    let slow = ProxyAction::Delay(Duration::from_secs(3));
+    let slow = ProxyAction::Delay(env.request_timeout * 6);
     env.fault("GET", "compute", FLAVORS, slow.clone(), Some(1));
     cloud
         .compute()
