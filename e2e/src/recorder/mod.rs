@@ -410,19 +410,32 @@ impl Drop for Recorder {
     }
 }
 
+/// How much a body tells about its shape: its non-null leaves and array items, counted.
+pub fn richness(v: &Value) -> usize {
+    match v {
+        Value::Null => 0,
+        Value::Array(items) => 1 + items.iter().map(richness).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(richness).sum::<usize>(),
+        _ => 1,
+    }
+}
+
 /// Writes one fixture file per call kind of `exchanges` into `dir` (injected answers left out):
-/// the first exchange of each kind not yet written by this process, so parallel tests that
-/// share the directory keep one file each.
+/// of all the exchanges of a kind this process has seen, the richest ([`richness`]: an ACTIVE
+/// server with its addresses rather than one in BUILD), so parallel tests that share the
+/// directory keep one file per kind. Returns how many files it (re)wrote.
 pub fn write_fixtures(dir: &Path, exchanges: &[Exchange]) -> Result<usize, RecorderError> {
-    static WRITTEN: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    static WRITTEN: OnceLock<Mutex<BTreeMap<String, usize>>> = OnceLock::new();
     let written = WRITTEN.get_or_init(Mutex::default);
     let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
     let mut count = 0;
     for e in exchanges.iter().filter(|e| !e.injected) {
         let name = e.fixture_name();
-        if !written.insert(name.clone()) {
+        let score = richness(&e.body);
+        if written.get(&name).is_some_and(|best| *best >= score) {
             continue;
         }
+        written.insert(name.clone(), score);
         let path = dir.join(&name);
         let fail = |message: String| RecorderError::Fixture {
             path: path.display().to_string(),
