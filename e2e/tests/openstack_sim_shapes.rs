@@ -557,11 +557,7 @@ const NEUTRON_UNMODELLED: &[&str] = &[
 ];
 
 /// Fields a real Neutron 29 serves that the published examples lack (fixtures/openstack-real).
-const NEUTRON_REAL_EXTRA: &[&str] = &[
-    "binding:vnic_type",
-    "normalized_cidr",
-    "standard_attr_id",
-];
+const NEUTRON_REAL_EXTRA: &[&str] = &["binding:vnic_type", "normalized_cidr", "standard_attr_id"];
 
 /// Fields a real Glance 33 serves for images uploaded by the openstack client (its
 /// `owner_specified.*` properties) and with a store, which the published examples lack.

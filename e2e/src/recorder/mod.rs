@@ -267,9 +267,9 @@ pub fn redact(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, item) in map.iter_mut() {
-                if SECRET_KEYS.contains(&k.as_str()) && !item.is_null() && !item.is_object() {
-                    *item = Value::String(REDACTED.into());
-                } else if k == "token" && item.is_string() {
+                let secret =
+                    SECRET_KEYS.contains(&k.as_str()) && !item.is_null() && !item.is_object();
+                if secret || (k == "token" && item.is_string()) {
                     *item = Value::String(REDACTED.into());
                 } else {
                     redact(item);
