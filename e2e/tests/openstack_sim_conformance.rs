@@ -134,6 +134,14 @@ fn shape(service: &str, real: &Value, sim: &Value, path: &str, errors: &mut Vec<
         }
         (Value::Array(_), Value::Array(_)) => {}
         (r, s) if kind_of(r) == kind_of(s) => {}
+        // Null where the recording has a value may be data (a volume made without a
+        // description): it only counts if the simulator never fills the field (see
+        // [`NULL_MARK`]).
+        (r, Value::Null) => errors.push(format!(
+            "{NULL_MARK}{path}: real {} ({}), the simulator always null",
+            kind_of(r),
+            truncate(r)
+        )),
         (r, s) => errors.push(format!(
             "{path}: real {} ({}), simulator {} ({})",
             kind_of(r),
@@ -141,6 +149,53 @@ fn shape(service: &str, real: &Value, sim: &Value, path: &str, errors: &mut Vec<
             kind_of(s),
             truncate(s)
         )),
+    }
+}
+
+/// Prefix of a "null in the simulator, a value in the recording" finding: kept only when no
+/// simulator answer of the kind fills that field.
+const NULL_MARK: &str = "null:";
+
+/// A path without array indices (`body.servers[3].name` → `body.servers[].name`).
+fn generic(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The generic paths of every non-null value in `v`.
+fn filled(v: &Value, path: &str, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Null => {}
+        Value::Object(map) => {
+            out.insert(generic(path));
+            for (k, item) in map {
+                filled(item, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            out.insert(generic(path));
+            for item in items {
+                filled(item, &format!("{path}[]"), out);
+            }
+        }
+        _ => {
+            out.insert(generic(path));
+        }
     }
 }
 
@@ -241,9 +296,15 @@ async fn the_simulator_answers_like_the_real_services() {
     let mut errors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut compared = BTreeSet::new();
+    // (kind, generic path) → finding, for nulls; (kind, generic path) the simulator filled.
+    let mut nulls: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut filled_paths: BTreeSet<(String, String)> = BTreeSet::new();
     for sim in &exchanges {
         let kind = sim.kind();
         seen.insert(kind.clone());
+        let mut here = BTreeSet::new();
+        filled(&sim.body, "body", &mut here);
+        filled_paths.extend(here.into_iter().map(|p| (kind.clone(), p)));
         let problems: Vec<String> = match by_kind.get(&kind) {
             // A resource's fields depend on its state (Nova shows `progress` only while
             // building or active, `security_groups` not once deleted): compare like with like.
@@ -270,8 +331,20 @@ async fn the_simulator_answers_like_the_real_services() {
                 }
             }
         };
+        let (null_findings, problems): (Vec<String>, Vec<String>) =
+            problems.into_iter().partition(|p| p.starts_with(NULL_MARK));
+        for finding in null_findings {
+            let finding = finding[NULL_MARK.len()..].to_string();
+            let path = generic(finding.split(": real ").next().unwrap_or(""));
+            nulls.entry((kind.clone(), path)).or_insert(finding);
+        }
         if !problems.is_empty() {
             errors.entry(kind).or_default().extend(problems);
+        }
+    }
+    for ((kind, path), finding) in nulls {
+        if !filled_paths.contains(&(kind.clone(), path)) {
+            errors.entry(kind).or_default().insert(finding);
         }
     }
     for f in &fixtures {
