@@ -1313,3 +1313,66 @@ async fn glance_finds_images_by_name_and_id() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn administrators_see_the_user_data_from_microversion_2_3_members_never() {
+    let sim = start(fast_config(5)).await;
+    let member = Client::login(&sim).await;
+    let admin = Client::login_admin(&sim).await;
+    let user_data = base64::engine::general_purpose::STANDARD.encode("#cloud-config\n{}\n");
+    let id = member
+        .create_server("with-user-data", json!({"user_data": user_data}))
+        .await;
+    member.wait_server(&id, "ACTIVE").await;
+    let path = format!("/compute/v2.1/servers/{id}");
+    let key = "OS-EXT-SRV-ATTR:user_data";
+
+    let seen = admin.get(&path).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert_eq!(seen.body["server"][key], json!(user_data));
+    assert_eq!(
+        seen.body["server"]["OS-EXT-SRV-ATTR:launch_index"],
+        json!(0)
+    );
+    let listed = admin.get("/compute/v2.1/servers/detail").await;
+    assert_eq!(listed.body["servers"][0][key], json!(user_data));
+    // Before 2.3 an administrator sees the host fields but not the user-data.
+    let old = admin.with_versions(&["compute 2.1"]).get(&path).await;
+    assert!(
+        old.body["server"]["OS-EXT-SRV-ATTR:host"].is_string(),
+        "{:?}",
+        old.body
+    );
+    assert!(old.body["server"].get(key).is_none(), "{:?}", old.body);
+    // The member never does.
+    for answer in [
+        member.get(&path).await,
+        member.get("/compute/v2.1/servers/detail").await,
+    ] {
+        let text = answer.body.to_string();
+        assert!(!text.contains("OS-EXT-SRV-ATTR:user_data"), "{text}");
+        assert!(!text.contains("OS-EXT-SRV-ATTR:host\""), "{text}");
+    }
+
+    // The administrator's token names the admin user and the admin role.
+    let token = admin
+        .http
+        .get(format!("{}/auth/tokens", sim.auth_url()))
+        .header("x-auth-token", &admin.token)
+        .header("x-subject-token", &admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(token["token"]["user"]["name"], "sim-admin");
+    let roles: Vec<&str> = token["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(roles.contains(&"admin"), "{roles:?}");
+    sim.shutdown().await;
+}

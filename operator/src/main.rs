@@ -66,6 +66,11 @@ struct RunArgs {
     /// Only reconcile GlusterClusters of this namespace (default: all namespaces).
     #[arg(long, value_name = "NAMESPACE")]
     watch_namespace: Option<String>,
+    /// Seconds between drift checks of a Ready cluster (the settled resync): its servers,
+    /// volumes and security group listed, its gluster volume's status read; no write when
+    /// nothing drifted.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
+    resync_seconds: u64,
     /// The namespace of the leader Lease.
     #[arg(
         long,
@@ -420,6 +425,7 @@ async fn operator_main(args: RunArgs) -> Result<(), String> {
     let config = ControllerConfig {
         watch_namespace: args.watch_namespace.clone(),
         instance: Some(identity),
+        requeue_settled: std::time::Duration::from_secs(args.resync_seconds),
         ..ControllerConfig::default()
     };
     health.set_ready();

@@ -51,6 +51,7 @@ image:
 imagePullSecrets:
   - name: regcred
 logLevel: info,gluster_operator::cloud=debug,kube=warn
+resyncSeconds: 120
 http:
   port: 9443
 leaderElection:
@@ -292,6 +293,7 @@ fn default_values_render_the_operator_and_its_rbac() {
             "run",
             "--http-addr=0.0.0.0:8080",
             "--log-level=info",
+            "--resync-seconds=600",
             "--leader-election-lease=gops-gluster-operator",
         ]
     );
@@ -481,6 +483,7 @@ fn custom_values_reach_the_deployment() {
             "run",
             "--http-addr=0.0.0.0:9443",
             "--log-level=info,gluster_operator::cloud=debug,kube=warn",
+            "--resync-seconds=120",
             "--leader-election-lease=gluster-operator-leader",
         ]
     );

@@ -72,8 +72,34 @@ pub struct IdentityConfig {
     pub password: Secret,
     /// The one application credential (of the user, on the project).
     pub application_credential: AppCredentialConfig,
+    /// The administrator: a second user with the `admin` role on the project. Nova shows its
+    /// tokens the admin-only server fields (`OS-EXT-SRV-ATTR:user_data` and the host fields
+    /// at microversion 2.3 and later).
+    pub admin: AdminUserConfig,
     /// Lifetime of issued tokens, in seconds.
     pub token_ttl_secs: u64,
+}
+
+/// The administrator user (same domain and project as the user).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminUserConfig {
+    /// User ID.
+    pub user_id: String,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: Secret,
+}
+
+impl Default for AdminUserConfig {
+    fn default() -> Self {
+        AdminUserConfig {
+            user_id: "5e6f708192a34b5c8d9eafb0c1d2e3f4".into(),
+            username: "sim-admin".into(),
+            password: Secret::new("sim-admin-password"),
+        }
+    }
 }
 
 /// An application credential.
@@ -324,6 +350,7 @@ impl Default for IdentityConfig {
             username: "admin".into(),
             password: Secret::new("sim-password"),
             application_credential: AppCredentialConfig::default(),
+            admin: AdminUserConfig::default(),
             token_ttl_secs: 3600,
         }
     }
@@ -432,6 +459,8 @@ impl SimConfig {
             ("identity.project_name", &id.project_name),
             ("identity.user_id", &id.user_id),
             ("identity.username", &id.username),
+            ("identity.admin.user_id", &id.admin.user_id),
+            ("identity.admin.username", &id.admin.username),
             (
                 "identity.application_credential.id",
                 &id.application_credential.id,
@@ -448,6 +477,18 @@ impl SimConfig {
         }
         if id.password.expose().is_empty() {
             return Err(SimError::config("identity.password", "must not be empty"));
+        }
+        if id.admin.password.expose().is_empty() {
+            return Err(SimError::config(
+                "identity.admin.password",
+                "must not be empty",
+            ));
+        }
+        if id.admin.username == id.username || id.admin.user_id == id.user_id {
+            return Err(SimError::config(
+                "identity.admin",
+                "the administrator must be a user of its own (name and ID)",
+            ));
         }
         if id.application_credential.secret.expose().is_empty() {
             return Err(SimError::config(

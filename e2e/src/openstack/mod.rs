@@ -75,10 +75,11 @@ mod secret;
 mod server;
 mod world;
 
-pub use clouds::{CLOUD_APPCRED, CLOUD_PASSWORD};
+pub use clouds::{CLOUD_ADMIN, CLOUD_APPCRED, CLOUD_PASSWORD};
 pub use config::{
-    AppCredentialConfig, FlavorConfig, IdentityConfig, ImageConfig, MicroversionConfig,
-    NetworkConfig, QuotaConfig, SimConfig, SubnetConfig, TimingConfig, ZoneConfig,
+    AdminUserConfig, AppCredentialConfig, FlavorConfig, IdentityConfig, ImageConfig,
+    MicroversionConfig, NetworkConfig, QuotaConfig, SimConfig, SubnetConfig, TimingConfig,
+    ZoneConfig,
 };
 pub use counters::CallCounters;
 pub use error::SimError;
@@ -167,6 +168,13 @@ impl Simulator {
     /// (v3applicationcredential auth).
     pub fn clouds_yaml(&self) -> String {
         clouds::render(&self.shared.config, &self.auth_url())
+    }
+
+    /// clouds.yaml text with the one cloud [`CLOUD_ADMIN`]: the administrator (password auth,
+    /// `admin` role on the project), who sees admin-only fields such as a server's user-data.
+    /// Kept apart from [`Self::clouds_yaml`] so an operator's Secret never holds it.
+    pub fn admin_clouds_yaml(&self) -> String {
+        clouds::render_admin(&self.shared.config, &self.auth_url())
     }
 
     /// The configuration it runs with.

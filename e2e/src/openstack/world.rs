@@ -18,6 +18,8 @@ pub(crate) struct Token {
     pub scoped: bool,
     pub methods: Vec<&'static str>,
     pub application_credential: bool,
+    /// Issued to the administrator (role `admin`).
+    pub admin: bool,
     pub audit_id: String,
 }
 
@@ -425,6 +427,7 @@ mod tests {
                 scoped: true,
                 methods: vec!["password"],
                 application_credential: false,
+                admin: false,
                 audit_id: "a".into(),
             },
         );

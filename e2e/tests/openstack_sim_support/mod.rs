@@ -50,11 +50,22 @@ pub struct Client {
 impl Client {
     /// Authenticates with the configured user's password on the configured project.
     pub async fn login(sim: &Simulator) -> Client {
+        let id = &sim.config().identity;
+        Self::login_as(sim, &id.username, id.password.expose()).await
+    }
+
+    /// Authenticates as the configured administrator on the configured project.
+    pub async fn login_admin(sim: &Simulator) -> Client {
+        let admin = &sim.config().identity.admin;
+        Self::login_as(sim, &admin.username, admin.password.expose()).await
+    }
+
+    async fn login_as(sim: &Simulator, user: &str, password: &str) -> Client {
         let http = reqwest::Client::new();
         let id = &sim.config().identity;
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
-                "name": id.username, "domain": {"name": id.domain_name}, "password": id.password.expose()}}},
+                "name": user, "domain": {"name": id.domain_name}, "password": password}}},
             "scope": {"project": {"name": id.project_name, "domain": {"id": id.domain_id}}},
         }});
         let resp = http

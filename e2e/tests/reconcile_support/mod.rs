@@ -7,6 +7,10 @@
 //! `KUBECONFIG`, the `openstack` Secret is made from that clouds.yaml in a namespace of the
 //! test's own, and the controller runs in-process watching only that namespace. Tests that
 //! need simulator-only features call [`skip_in_external_mode`].
+//!
+//! Emulated kube with an external cloud ([`World::start_with_cloud`], the conformance tests):
+//! the emulator in-process as usual, the `openstack` Secret from a given clouds.yaml (a real
+//! OpenStack), no simulator.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -111,6 +115,9 @@ pub struct World {
     pub cloud: Cloud,
     /// The controller's metrics.
     pub metrics: Arc<Metrics>,
+    /// How long [`World::wait_for`] and [`World::wait_deleted`] wait before failing (a hang
+    /// guard, not a speed check): 120 s, longer against a real cloud.
+    pub patience: Duration,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
 }
@@ -143,32 +150,11 @@ impl World {
         if external() {
             return Self::start_external(with_controller).await;
         }
-        let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let kc = kube::config::Kubeconfig::from_yaml(&kube.kubeconfig_yaml()).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .unwrap();
-        let client = Client::try_from(cfg).unwrap();
-        install_crd(&client, edit).await;
+        let (kube, client) = emulated_kube(edit).await;
         let sim = Simulator::start(sim, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
-        let mut secret = Secret::default();
-        secret.metadata.name = Some("openstack".into());
-        secret.data = Some(
-            [(
-                "clouds.yaml".to_string(),
-                ByteString(sim.clouds_yaml().into_bytes()),
-            )]
-            .into(),
-        );
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
+        create_cloud_secret(&client, NS, &sim.clouds_yaml()).await;
         let cloud =
             Cloud::from_clouds_yaml(&sim.clouds_yaml(), "sim", None, ClientOptions::default())
                 .unwrap();
@@ -188,8 +174,36 @@ impl World {
             client,
             cloud,
             metrics,
+            patience: Duration::from_secs(120),
             stop,
             controller,
+        }
+    }
+
+    /// The emulator in-process, the CRD installed, the `openstack` Secret in [`NS`] made from
+    /// `clouds_yaml` (an external cloud, e.g. a real OpenStack), clusters using its entry
+    /// `cloud_name`, and the controller in-process. No simulator: [`World::sim`] must not be
+    /// called. [`World::stop`] deletes the clusters left first, so the cloud is cleaned.
+    pub async fn start_with_cloud(clouds_yaml: &str, cloud_name: &str) -> World {
+        let (kube, client) = emulated_kube(|_| {}).await;
+        create_cloud_secret(&client, NS, clouds_yaml).await;
+        let cloud =
+            Cloud::from_clouds_yaml(clouds_yaml, cloud_name, None, ClientOptions::default())
+                .unwrap_or_else(|e| panic!("cloud {cloud_name}: {e}"));
+        let metrics = Arc::new(Metrics::default());
+        let (stop, controller) = start_controller(&client, &metrics, NS);
+        World {
+            clusters: Api::namespaced(client.clone(), NS),
+            kube: Some(kube),
+            sim: None,
+            ns: NS.to_string(),
+            cloud_name: cloud_name.to_string(),
+            client,
+            cloud,
+            metrics,
+            patience: Duration::from_secs(600),
+            stop: Some(stop),
+            controller: Some(controller),
         }
     }
 
@@ -218,20 +232,7 @@ impl World {
             .create(&PostParams::default(), &namespace)
             .await
             .unwrap();
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let mut secret = Secret::default();
-        secret.metadata.name = Some("openstack".into());
-        secret.data = Some(
-            [(
-                "clouds.yaml".to_string(),
-                ByteString(yaml.clone().into_bytes()),
-            )]
-            .into(),
-        );
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
+        create_cloud_secret(&client, &ns, &yaml).await;
         let cloud = Cloud::from_clouds_yaml(&yaml, &cloud_name, None, ClientOptions::default())
             .unwrap_or_else(|e| panic!("E2E_EXTERNAL=1: cloud {cloud_name}: {e}"));
         let metrics = Arc::new(Metrics::default());
@@ -251,6 +252,7 @@ impl World {
             client,
             cloud,
             metrics,
+            patience: Duration::from_secs(120),
             stop,
             controller,
         }
@@ -281,8 +283,8 @@ impl World {
             .unwrap()
     }
 
-    /// Waits until `cond` holds for the named cluster (a hang guard of 120 s, not a speed
-    /// check), returning it.
+    /// Waits until `cond` holds for the named cluster (a hang guard of [`World::patience`],
+    /// not a speed check), returning it.
     pub async fn wait_for(
         &self,
         name: &str,
@@ -290,7 +292,7 @@ impl World {
         cond: impl Fn(&GlusterCluster) -> bool + Send + 'static,
     ) -> GlusterCluster {
         let waited = tokio::time::timeout(
-            Duration::from_secs(120),
+            self.patience,
             await_condition(
                 self.clusters.clone(),
                 name,
@@ -313,7 +315,7 @@ impl World {
     /// Waits until the named cluster is gone.
     pub async fn wait_deleted(&self, name: &str, uid: &str) {
         tokio::time::timeout(
-            Duration::from_secs(120),
+            self.patience,
             await_condition(self.clusters.clone(), name, conditions::is_deleted(uid)),
         )
         .await
@@ -333,11 +335,11 @@ impl World {
         self.controller = Some(controller);
     }
 
-    /// Stops the controller (waiting for it) and the servers. In external mode it first
-    /// deletes the clusters left in the namespace (so the finalizer cleans the cloud), then
-    /// the namespace.
+    /// Stops the controller (waiting for it) and the servers. With an external cloud (external
+    /// mode, [`World::start_with_cloud`]) it first deletes the clusters left in the namespace
+    /// (so the finalizer cleans the cloud); in external mode then the namespace.
     pub async fn stop(mut self) {
-        if self.kube.is_none() && self.controller.is_some() {
+        if self.sim.is_none() && self.controller.is_some() {
             for c in self.clusters.list(&Default::default()).await.unwrap() {
                 let (name, uid) = (c.name_any(), c.uid().unwrap_or_default());
                 let _ = self.clusters.delete(&name, &Default::default()).await;
@@ -440,6 +442,39 @@ fn test_config(instance: &str, ns: &str) -> ControllerConfig {
         instance: Some(instance.into()),
         ..ControllerConfig::default()
     }
+}
+
+/// The emulator on 127.0.0.1:0 with the project's CRD (changed by `edit`) installed, and a
+/// client of it.
+async fn emulated_kube(edit: impl FnOnce(&mut serde_json::Value)) -> (Emulator, Client) {
+    let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kc = kube::config::Kubeconfig::from_yaml(&kube.kubeconfig_yaml()).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(cfg).unwrap();
+    install_crd(&client, edit).await;
+    (kube, client)
+}
+
+/// The Secret `openstack` in `ns` with `clouds.yaml`.
+async fn create_cloud_secret(client: &Client, ns: &str, clouds_yaml: &str) {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("openstack".into());
+    secret.data = Some(
+        [(
+            "clouds.yaml".to_string(),
+            ByteString(clouds_yaml.as_bytes().to_vec()),
+        )]
+        .into(),
+    );
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
 }
 
 fn start_controller(

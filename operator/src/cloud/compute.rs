@@ -164,6 +164,9 @@ pub struct Server {
     /// Creation time.
     #[serde(default)]
     pub created: Option<String>,
+    /// When the server became ACTIVE (`OS-SRV-USG:launched_at`, Nova's UTC time without zone).
+    #[serde(rename = "OS-SRV-USG:launched_at", default)]
+    pub launched_at: Option<String>,
 }
 
 fn status_de<'de, D: Deserializer<'de>>(d: D) -> Result<ServerStatus, D::Error> {
@@ -171,6 +174,16 @@ fn status_de<'de, D: Deserializer<'de>>(d: D) -> Result<ServerStatus, D::Error> 
 }
 
 impl Server {
+    /// Records that `volume_id` was just attached (a local copy catching up with a call the
+    /// caller made; Nova shows the same at its next listing).
+    pub fn note_attached(&mut self, volume_id: &str) {
+        if !self.volumes_attached.iter().any(|v| v.id == volume_id) {
+            self.volumes_attached.push(IdRef {
+                id: volume_id.to_string(),
+            });
+        }
+    }
+
     /// The IDs of the attached volumes.
     pub fn attached_volume_ids(&self) -> Vec<&str> {
         self.volumes_attached

@@ -46,15 +46,20 @@ pub fn size_gib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 30).max(1)
 }
 
-/// The cloud side of the plan. `limit` bounds concurrent creations.
+/// The cloud side of the plan. `limit` bounds concurrent creations. The security group is
+/// ensured (looked up, created or completed) only when `ensure_group` is set: once per
+/// generation and on each drift check. The attachments made are noted in `observed` (as the
+/// next listing would show them).
+#[allow(clippy::too_many_arguments)]
 pub async fn act_cloud(
     cloud: &Cloud,
     owner: &Owner,
     spec: &GlusterClusterSpec,
     plan: &ClusterPlan,
-    observed: &Observed,
+    observed: &mut Observed,
     keys: &ClusterKeys,
     limit: usize,
+    ensure_group: bool,
 ) -> Result<Vec<Done>, ReconcileError> {
     let mut done = Vec::new();
     let group = SecurityGroupSpec {
@@ -66,12 +71,14 @@ pub async fn act_cloud(
         tags: vec![owner.tag()],
         rules: gluster_rules(&allowed_cidrs(spec))?,
     };
-    let ensured = cloud.network().ensure_security_group(&group).await?;
-    if !ensured.adopted {
-        done.push(Done {
-            reason: "SecurityGroupCreated",
-            note: format!("security group {} ({})", group.name, ensured.value),
-        });
+    if ensure_group {
+        let ensured = cloud.network().ensure_security_group(&group).await?;
+        if !ensured.adopted {
+            done.push(Done {
+                reason: "SecurityGroupCreated",
+                note: format!("security group {} ({})", group.name, ensured.value),
+            });
+        }
     }
 
     // Servers in ERROR go first (their volumes stay for the replacement).
@@ -90,6 +97,7 @@ pub async fn act_cloud(
         }
     }
 
+    let observed_now: &Observed = observed;
     let missing: Vec<&PlannedNode> = plan
         .nodes
         .iter()
@@ -101,7 +109,7 @@ pub async fn act_cloud(
         for node in missing {
             let span = tracing::info_span!("node", node = %node.name, index = node.index);
             creations.push(
-                create_node(cloud, owner, spec, plan, observed, keys, &shared, node)
+                create_node(cloud, owner, spec, plan, observed_now, keys, &shared, node)
                     .instrument(span)
                     .boxed(),
             );
@@ -113,6 +121,7 @@ pub async fn act_cloud(
         done.extend(created.into_iter().flatten());
     }
 
+    let mut attach = Vec::new();
     for node in &plan.nodes {
         if node.storage.storage() != Some(BrickStorage::Volume) {
             continue;
@@ -126,19 +135,39 @@ pub async fn act_cloud(
             && volume.status == VolumeStatus::Available
             && !server.attached_volume_ids().contains(&volume.id.as_str())
         {
-            let attached = cloud
-                .compute()
-                .ensure_volume_attached(&server.id, &volume.id)
-                .await?;
-            if !attached.adopted {
-                done.push(Done {
+            attach.push((node.name.clone(), server.id.clone(), volume.id.clone()));
+        }
+    }
+    // The observation (listed in this pass or noted after an attach) shows these volumes
+    // available and not attached: attach at once, without looking at the attachments again.
+    // A refusal (an attachment made meanwhile elsewhere) fails the pass; the next one
+    // observes everything again.
+    let mut attachments = Vec::with_capacity(attach.len());
+    for (node, server, volume) in &attach {
+        attachments.push(
+            async move {
+                cloud.compute().attach_volume(server, volume).await?;
+                Ok::<_, CloudError>(Done {
                     reason: "VolumeAttached",
                     note: format!(
-                        "brick volume {} attached to server {} of node {}",
-                        volume.id, server.id, node.name
+                        "brick volume {volume} attached to server {server} of node {node}"
                     ),
-                });
+                })
             }
+            .boxed(),
+        );
+    }
+    let attached = futures::stream::iter(attachments)
+        .buffer_unordered(limit.max(1))
+        .try_collect::<Vec<_>>()
+        .await?;
+    done.extend(attached);
+    for (_, server_id, volume_id) in &attach {
+        if let Some(s) = observed.servers.iter_mut().find(|s| &s.id == server_id) {
+            s.note_attached(volume_id);
+        }
+        if let Some(v) = observed.volumes.iter_mut().find(|v| &v.id == volume_id) {
+            v.status = VolumeStatus::Attaching;
         }
     }
     Ok(done)

@@ -17,6 +17,7 @@ use crate::cloud::{ClientOptions, Cloud, ObserverSlot};
 use crate::gluster::{GlusterCli, OperatorKey, SshConfig, SshExecutor};
 
 use super::keys::ClusterKeys;
+use super::pacing::{BuildTimes, Memo};
 
 use super::error::ReconcileError;
 use super::metrics::Metrics;
@@ -33,14 +34,24 @@ pub struct ControllerConfig {
     pub create_limit: usize,
     /// Reconciles running at once (0: no limit).
     pub concurrency: u16,
-    /// Requeue delay while waiting for the cloud (boots, attachments, deletions).
+    /// First delay of the backoff while waiting (for the cloud or the nodes), and the delay
+    /// again after any progress.
+    pub requeue_min: Duration,
+    /// Cap of the backoff while waiting for the cloud (boots, attachments, deletions).
     pub requeue_working: Duration,
+    /// Cap of the backoff while waiting for the nodes' bootstrap (a TCP probe of each node,
+    /// or a gluster pass over SSH; no cloud call).
+    pub requeue_bootstrap: Duration,
     /// Requeue delay after an error worth retrying.
     pub requeue_error: Duration,
     /// Requeue delay of a Stalled cluster (a quota may be raised meanwhile).
     pub requeue_stalled: Duration,
-    /// Requeue delay of a settled cluster (drift check).
+    /// Requeue delay of a settled (Ready) cluster: the resync, a drift check of its cloud
+    /// resources and volume (a few list calls, no write when nothing drifted).
     pub requeue_settled: Duration,
+    /// The longest a pass goes on from the previous observation (listing only what is
+    /// awaited) before it lists everything again. Settled resyncs always list everything.
+    pub observe_max_age: Duration,
     /// The OpenStack client's options.
     pub cloud_options: ClientOptions,
     /// The reporting instance in Events (the pod name).
@@ -61,10 +72,13 @@ impl Default for ControllerConfig {
             watch_namespace: None,
             create_limit: 8,
             concurrency: 4,
-            requeue_working: Duration::from_secs(5),
+            requeue_min: Duration::from_millis(250),
+            requeue_working: Duration::from_secs(2),
+            requeue_bootstrap: Duration::from_millis(500),
             requeue_error: Duration::from_secs(15),
             requeue_stalled: Duration::from_secs(300),
             requeue_settled: Duration::from_secs(600),
+            observe_max_age: Duration::from_secs(300),
             cloud_options: ClientOptions::default(),
             instance: None,
             ssh_port: 22,
@@ -101,6 +115,10 @@ pub struct Context {
     clouds: Mutex<HashMap<CloudKey, Cloud>>,
     /// SSH executors by cluster UID, with the operator key fingerprint they log in with.
     executors: Mutex<HashMap<String, (String, Arc<SshExecutor>)>>,
+    /// What the reconciler remembers of each cluster between passes, by UID.
+    memos: Mutex<HashMap<String, Memo>>,
+    /// Server build durations seen (the pacing's estimate).
+    build_times: Mutex<BuildTimes>,
 }
 
 impl Context {
@@ -118,6 +136,8 @@ impl Context {
             config,
             clouds: Mutex::new(HashMap::new()),
             executors: Mutex::new(HashMap::new()),
+            memos: Mutex::new(HashMap::new()),
+            build_times: Mutex::new(BuildTimes::default()),
         }
     }
 
@@ -206,12 +226,45 @@ impl Context {
         Ok(executor)
     }
 
-    /// Drops the SSH executor of a deleted cluster.
+    /// Drops the SSH executor and the memo of a deleted cluster.
     pub fn forget_cluster(&self, uid: &str) {
         self.executors
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(uid);
+        self.memos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
+
+    /// What the reconciler remembers of cluster `uid` (empty when nothing).
+    pub fn memo(&self, uid: &str) -> Memo {
+        self.memos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Changes what is remembered of cluster `uid`.
+    pub fn update_memo(&self, uid: &str, change: impl FnOnce(&mut Memo)) {
+        let mut memos = self
+            .memos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(memos.entry(uid.to_string()).or_default());
+    }
+
+    /// Notes the build times of ACTIVE servers and returns the current estimate.
+    pub fn learn_build_times(&self, servers: &[crate::cloud::Server]) -> Option<Duration> {
+        let mut times = self
+            .build_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        times.learn(servers);
+        times.estimate()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CloudKey, Cloud>> {

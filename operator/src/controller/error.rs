@@ -53,6 +53,17 @@ pub enum ReconcileError {
     /// The finalizer machinery failed (adding or removing it).
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// A data migration (rebalance, remove-brick) failed or was stopped: the operator goes no
+    /// further (nothing is committed) until someone looks.
+    #[error("{what} on volume {volume}: {detail}")]
+    MigrationFailed {
+        /// `rebalance` or `remove-brick`.
+        what: &'static str,
+        /// The volume.
+        volume: String,
+        /// Where it failed, and what to run to retry.
+        detail: String,
+    },
 }
 
 impl ReconcileError {
@@ -87,6 +98,7 @@ impl ReconcileError {
             ReconcileError::UnknownDistro(_) => "UnknownImageDistribution",
             ReconcileError::MissingHostKey(_) => "MissingHostKey",
             ReconcileError::CleanupPending(_) => "CleanupPending",
+            ReconcileError::MigrationFailed { .. } => "MigrationFailed",
         }
     }
 
@@ -107,7 +119,8 @@ impl ReconcileError {
             | ReconcileError::Plan(_)
             | ReconcileError::Malformed(_)
             | ReconcileError::MissingMetadata(_)
-            | ReconcileError::UnknownDistro(_) => true,
+            | ReconcileError::UnknownDistro(_)
+            | ReconcileError::MigrationFailed { .. } => true,
         }
     }
 }

@@ -10,9 +10,14 @@
 use std::collections::BTreeMap;
 
 use crate::api::{BrickStatus as ApiBrick, VolumeStatus as ApiVolume};
-use crate::gluster::xml::{VolumeInfo, VolumeState, VolumeStatus as XmlStatus, VolumeType};
+use crate::gluster::xml::OutputError;
+use crate::gluster::xml::{
+    HealBrick, HealInfo, MigrationOutcome, MigrationStatus, VolumeInfo, VolumeState,
+    VolumeStatus as XmlStatus, VolumeType, parse_heal_info, parse_rebalance_status,
+    parse_remove_brick_status,
+};
 use crate::gluster::{GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, VolumeName};
-use crate::plan::{ObservedVolume, Step};
+use crate::plan::{Command, ObservedVolume, Step};
 
 use super::act::Done;
 use super::error::ReconcileError;
@@ -155,14 +160,20 @@ pub async fn observe_volume<E: NodeExecutor>(
 pub struct StepRun {
     /// The steps taken.
     pub done: Vec<Done>,
-    /// Why the run stopped early (a wait not satisfied, a step this version does not take).
+    /// Why the run stopped early (a wait not satisfied).
     pub waiting: Option<String>,
+    /// Nodes whose bricks have left the volume and who have left the pool: their servers go
+    /// next (a cloud step, taken by the caller).
+    pub retire: Vec<String>,
 }
 
-/// Runs the gluster steps in order until one must wait.
+/// Runs the gluster steps in order until one must wait. `CreateNode` (a cloud step the
+/// caller takes before this pass) ends the run; `DeleteNode` is collected in
+/// [`StepRun::retire`] for the caller.
 pub async fn run_steps<E: NodeExecutor>(
     client: &GlusterClient<E>,
     nodes: &GlusterNodes,
+    volume: &str,
     steps: &[Step],
 ) -> Result<StepRun, ReconcileError> {
     let mut run = StepRun::default();
@@ -173,24 +184,20 @@ pub async fn run_steps<E: NodeExecutor>(
                 return Ok(run);
             }
             Step::WaitPeersConnected { on, peers, .. } => {
-                let pool = client.pool_list(nodes.endpoint(on)?).await?;
-                let missing: Vec<&str> = peers
-                    .iter()
-                    .filter(|p| {
-                        let address = nodes.addresses.get(*p).map(String::as_str);
-                        !pool.iter().any(|peer| {
-                            peer.connected
-                                && (peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)))
-                        })
-                    })
-                    .map(String::as_str)
-                    .collect();
-                if !missing.is_empty() {
-                    run.waiting = Some(format!(
-                        "waiting for peers to connect: {}",
-                        missing.join(", ")
-                    ));
-                    return Ok(run);
+                // Every member must see the new peers: glusterd's pre-validation of the next
+                // step runs on each of them, and a refusal on one leaves the new bricks marked
+                // as part of a volume (a retry then fails for good).
+                let mut members = vec![on.as_str()];
+                members.extend(nodes.order.iter().map(String::as_str).filter(|n| *n != on));
+                for member in members {
+                    let missing = unconnected(client, nodes, member, peers).await?;
+                    if !missing.is_empty() {
+                        run.waiting = Some(format!(
+                            "waiting for peers to connect: {} (as {member} sees them)",
+                            missing.join(", ")
+                        ));
+                        return Ok(run);
+                    }
                 }
             }
             Step::ProbePeer { on, command, peer } => {
@@ -225,16 +232,277 @@ pub async fn run_steps<E: NodeExecutor>(
                     note: format!("volume started from {on}"),
                 });
             }
-            other => {
-                run.waiting = Some(format!(
-                    "step {} is not taken by this version of the operator",
-                    other.kind()
-                ));
-                return Ok(run);
+            Step::AddBricks {
+                on,
+                bricks,
+                replica,
+                command,
+            } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                let note = match replica {
+                    Some(r) => format!("brick of {} added (replica {r})", bricks.join(", ")),
+                    None => format!("bricks of {} added", bricks.join(", ")),
+                };
+                run.done.push(Done {
+                    reason: "BricksAdded",
+                    note,
+                });
             }
+            Step::HealFull { on, command } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "HealStarted",
+                    note: format!("full self-heal started from {on}"),
+                });
+            }
+            Step::WaitHealed { on, command } => {
+                let heal = query_planned(client, nodes, on, command, parse_heal_info).await?;
+                if let Some(waiting) = heal_wait(&heal) {
+                    run.waiting = Some(waiting);
+                    return Ok(run);
+                }
+            }
+            Step::RebalanceStart { on, command } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "RebalanceStarted",
+                    note: format!("rebalance of volume {volume} started from {on}"),
+                });
+            }
+            Step::WaitRebalance { on, command } => {
+                let status =
+                    query_planned(client, nodes, on, command, parse_rebalance_status).await?;
+                match migration_wait("rebalance", volume, &status)? {
+                    Some(waiting) => {
+                        run.waiting = Some(waiting);
+                        return Ok(run);
+                    }
+                    None => run.done.push(Done {
+                        reason: "RebalanceCompleted",
+                        note: format!(
+                            "rebalance of volume {volume} completed: {} files moved",
+                            status.nodes.iter().map(|n| n.totals.files).sum::<u64>()
+                        ),
+                    }),
+                }
+            }
+            Step::RemoveBricksStart {
+                on,
+                bricks,
+                command,
+            } => {
+                // The bricks stay in the volume until the commit, so every pass until then plans
+                // this step again: start only when gluster knows of no migration of these bricks.
+                let planned = command.argv_with(&nodes.addresses)?;
+                if !remove_brick_started(client, nodes, on, &planned).await? {
+                    client.execute(nodes.endpoint(on)?, &planned).await?;
+                    run.done.push(Done {
+                        reason: "BrickRemovalStarted",
+                        note: format!(
+                            "moving the data off the bricks of {} (remove-brick start)",
+                            bricks.join(", ")
+                        ),
+                    });
+                }
+            }
+            Step::WaitRemoveBricks { on, command, .. } => {
+                let status =
+                    query_planned(client, nodes, on, command, parse_remove_brick_status).await?;
+                if let Some(waiting) = migration_wait("remove-brick", volume, &status)? {
+                    run.waiting = Some(waiting);
+                    return Ok(run);
+                }
+            }
+            Step::RemoveBricksCommit {
+                on,
+                bricks,
+                command,
+            } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "BricksRemoved",
+                    note: format!(
+                        "bricks of {} removed after their data moved (remove-brick commit)",
+                        bricks.join(", ")
+                    ),
+                });
+            }
+            Step::RemoveReplicaBrick {
+                on,
+                brick,
+                replica,
+                command,
+            } => {
+                let argv = command.argv_with(&nodes.addresses)?;
+                client.execute(nodes.endpoint(on)?, &argv).await?;
+                run.done.push(Done {
+                    reason: "BrickRemoved",
+                    note: format!(
+                        "brick of {brick} removed (replica {replica}), heal was complete"
+                    ),
+                });
+            }
+            Step::DetachPeer { on, peer, command } => {
+                let pool = client.pool_list(nodes.endpoint(on)?).await?;
+                let address = nodes.addresses.get(peer).map(String::as_str);
+                let member = pool
+                    .iter()
+                    .any(|p| p.is_named(peer) || address.is_some_and(|a| p.is_named(a)));
+                if member {
+                    let argv = command.argv_with(&nodes.addresses)?;
+                    client.execute(nodes.endpoint(on)?, &argv).await?;
+                    run.done.push(Done {
+                        reason: "PeerDetached",
+                        note: format!("{peer} detached from the pool by {on}"),
+                    });
+                }
+            }
+            Step::DeleteNode { node } => run.retire.push(node.clone()),
         }
     }
     Ok(run)
+}
+
+/// The nodes of `peers` (other than `member` itself) that `member`'s pool list does not show
+/// connected.
+async fn unconnected<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    nodes: &GlusterNodes,
+    member: &str,
+    peers: &[String],
+) -> Result<Vec<String>, ReconcileError> {
+    let pool = client.pool_list(nodes.endpoint(member)?).await?;
+    Ok(peers
+        .iter()
+        .filter(|p| p.as_str() != member)
+        .filter(|p| {
+            let address = nodes.addresses.get(*p).map(String::as_str);
+            !pool.iter().any(|peer| {
+                peer.connected && (peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)))
+            })
+        })
+        .cloned()
+        .collect())
+}
+
+/// Whether gluster already knows of a remove-brick of the bricks in `planned` (`… remove-brick
+/// VOL BRICKS… start`): asks for its status; gluster's refusal ("not started") means no.
+async fn remove_brick_started<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    nodes: &GlusterNodes,
+    on: &str,
+    planned: &[String],
+) -> Result<bool, ReconcileError> {
+    let Some((_, words)) = planned.split_last() else {
+        return Ok(false);
+    };
+    let mut status = words.to_vec();
+    status.push("status".to_string());
+    let argv = client.cli().prepare(&status).map_err(GlusterError::from)?;
+    match client
+        .query(nodes.endpoint(on)?, &argv, parse_remove_brick_status)
+        .await
+    {
+        Ok(status) => Ok(status.outcome() != MigrationOutcome::NotStarted),
+        Err(e) if e.gluster_refusal().is_some() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
+async fn query_planned<E: NodeExecutor, T>(
+    client: &GlusterClient<E>,
+    nodes: &GlusterNodes,
+    on: &str,
+    command: &Command,
+    parse: impl FnOnce(&str) -> Result<T, OutputError>,
+) -> Result<T, ReconcileError> {
+    let argv = client
+        .cli()
+        .prepare(&command.argv_with(&nodes.addresses)?)
+        .map_err(GlusterError::from)?;
+    Ok(client.query(nodes.endpoint(on)?, &argv, parse).await?)
+}
+
+/// Why a heal is not done yet (`None` when every brick is connected and nothing is pending).
+pub fn heal_wait(heal: &HealInfo) -> Option<String> {
+    if heal.is_healed() {
+        return None;
+    }
+    let down: Vec<String> = heal
+        .bricks
+        .iter()
+        .filter(|b| !b.connected())
+        .map(HealBrick::name)
+        .collect();
+    Some(match (heal.pending_entries(), down.is_empty()) {
+        (_, false) => format!(
+            "waiting for heal: bricks not connected: {}",
+            down.join(", ")
+        ),
+        (Some(n), true) => format!("waiting for heal: {n} entries pending"),
+        (None, true) => "waiting for heal: pending entries not reported yet".to_string(),
+    })
+}
+
+/// Where a data migration (`what`: rebalance or remove-brick) stands: `Ok(None)` once it has
+/// completed on every node with nothing left behind, `Ok(Some(why))` while it runs (or has not
+/// shown up on every node yet), an error when it failed, was stopped, or left files behind —
+/// the operator takes no further step (never a commit) until someone looks.
+pub fn migration_wait(
+    what: &'static str,
+    volume: &str,
+    status: &MigrationStatus,
+) -> Result<Option<String>, ReconcileError> {
+    let failed = |detail: String| ReconcileError::MigrationFailed {
+        what,
+        volume: volume.to_string(),
+        detail,
+    };
+    match status.outcome() {
+        MigrationOutcome::Completed => Ok(None),
+        MigrationOutcome::NotStarted | MigrationOutcome::InProgress => {
+            let running = status
+                .nodes
+                .iter()
+                .filter(|n| !n.totals.status.is_completed())
+                .count();
+            let moved: u64 = status.nodes.iter().map(|n| n.totals.files).sum();
+            Ok(Some(format!(
+                "waiting for the {what} of volume {volume}: {moved} files moved, {running} of {} nodes still running",
+                status.nodes.len()
+            )))
+        }
+        MigrationOutcome::CompletedWithFailures { failures } => Err(failed(format!(
+            "completed, but {failures} files were not moved; see `gluster volume {what} {volume} status`"
+        ))),
+        MigrationOutcome::Stopped => Err(failed(format!(
+            "stopped before the end; see `gluster volume {what} {volume} status`"
+        ))),
+        MigrationOutcome::Failed => Err(failed(format!(
+            "failed on {}; see `gluster volume {what} {volume} status`",
+            status.failed_nodes().join(", ")
+        ))),
+    }
+}
+
+/// A data migration gluster still runs on the volume (a rebalance or remove-brick task that
+/// has not finished), as a waiting message: the volume is not settled while it moves data.
+pub fn running_task(volume: &str, status: &XmlStatus) -> Option<String> {
+    status
+        .tasks
+        .iter()
+        .find(|t| t.status.is_running())
+        .map(|t| {
+            format!(
+                "waiting for the {} task of volume {volume} to finish",
+                t.kind
+            )
+        })
 }
 
 #[cfg(test)]
@@ -243,6 +511,7 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
+    use crate::gluster::xml::TaskStatus;
     use crate::gluster::{ExecFuture, GlusterCli, PinnedHostKey};
     use crate::plan::{CloudFacts, CurrentState, plan_change};
 
@@ -251,6 +520,8 @@ mod tests {
     struct Recorder {
         calls: Mutex<Vec<(String, Vec<String>)>>,
         pool_connected: bool,
+        /// What `volume rebalance VOL status` answers (gluster's XML), if asked.
+        rebalance_status: Option<&'static str>,
     }
 
     impl NodeExecutor for Recorder {
@@ -265,7 +536,13 @@ mod tests {
                     .lock()
                     .expect("lock")
                     .push((node.name.clone(), argv.to_vec()));
-                let stdout = if argv.iter().any(|a| a == "pool") {
+                let stdout = if argv.iter().any(|a| a == "rebalance")
+                    && argv.last().is_some_and(|a| a == "status")
+                {
+                    self.rebalance_status
+                        .expect("no rebalance status scripted")
+                        .to_string()
+                } else if argv.iter().any(|a| a == "pool") {
                     let state = if self.pool_connected { 1 } else { 0 };
                     let peer = |i: u32, host: &str| {
                         format!(
@@ -275,7 +552,9 @@ mod tests {
                     format!(
                         "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><peerStatus>{}{}</peerStatus></cliOutput>",
                         peer(0, "localhost"),
-                        peer(1, "127.0.0.2")
+                        (2..=4)
+                            .map(|i| peer(i - 1, &format!("127.0.0.{i}")))
+                            .collect::<String>()
                     )
                 } else {
                     "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/></cliOutput>".to_string()
@@ -333,7 +612,9 @@ mod tests {
     async fn steps_stop_at_an_unsatisfied_wait() {
         let (plan, nodes) = two_node_plan();
         let client = GlusterClient::new(Recorder::default(), GlusterCli::new());
-        let run = run_steps(&client, &nodes, &plan.steps).await.expect("run");
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
         assert_eq!(
             run.done.iter().map(|d| d.reason).collect::<Vec<_>>(),
             ["PeerProbed"]
@@ -360,7 +641,9 @@ mod tests {
             },
             GlusterCli::new(),
         );
-        let run = run_steps(&client, &nodes, &plan.steps).await.expect("run");
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
         assert_eq!(run.waiting, None);
         let reasons: Vec<_> = run.done.iter().map(|d| d.reason).collect();
         assert_eq!(reasons.first(), Some(&"PeerProbed"));
@@ -398,5 +681,200 @@ mod tests {
                 vec!["127.0.0.2".to_string(), "127.0.0.3".to_string()]
             ))
         );
+    }
+
+    const REBALANCE_COMPLETED: &str =
+        include_str!("../../tests/fixtures/gluster/rebalance-status-completed.xml");
+
+    /// Two nodes of a replica-2 volume, two more created for a second set: the plan from
+    /// there (the controller runs the gluster pass only once every server is up).
+    fn scale_out_plan() -> (crate::plan::ClusterPlan, GlusterNodes) {
+        let spec = |nodes: u32| -> crate::api::GlusterClusterSpec {
+            serde_yaml::from_str(&format!(
+                "cloud: {{secretName: s, cloudName: c}}\nimage: i\nflavor: f\nnetwork: n\nzones: [{{name: a, nodes: {nodes}}}]\nbrick: {{size: 1Gi}}\nvolume: {{name: v, replicas: 2}}\n"
+            ))
+            .expect("spec")
+        };
+        let facts = CloudFacts {
+            block_storage_zones: Some(["a".to_string()].into()),
+        };
+        let four = crate::plan::plan_cluster("c", &spec(4), &facts).expect("plan");
+        let mut current = CurrentState::after(&four);
+        let volume = current.volume.as_mut().expect("volume");
+        volume.bricks.truncate(2);
+        let plan = plan_change("c", &spec(4), &facts, &current).expect("plan");
+        (plan, nodes(&["c-a-1", "c-a-2", "c-a-3", "c-a-4"]))
+    }
+
+    #[tokio::test]
+    async fn scale_out_adds_a_set_then_rebalances_and_reports_completion() {
+        let (plan, nodes) = scale_out_plan();
+        let kinds: Vec<_> = plan.steps.iter().map(Step::kind).collect();
+        assert!(
+            kinds.ends_with(&["AddBricks", "RebalanceStart", "WaitRebalance"]),
+            "{kinds:?}"
+        );
+        let client = GlusterClient::new(
+            Recorder {
+                pool_connected: true,
+                rebalance_status: Some(REBALANCE_COMPLETED),
+                ..Recorder::default()
+            },
+            GlusterCli::new(),
+        );
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
+        assert_eq!(run.waiting, None);
+        let reasons: Vec<_> = run.done.iter().map(|d| d.reason).collect();
+        assert!(
+            reasons.ends_with(&["BricksAdded", "RebalanceStarted", "RebalanceCompleted"]),
+            "{reasons:?}"
+        );
+        let calls = client.executor().calls.lock().expect("lock").clone();
+        let add = calls
+            .iter()
+            .find(|(_, a)| a.contains(&"add-brick".to_string()))
+            .expect("add-brick ran");
+        assert!(
+            add.1.ends_with(&[
+                "127.0.0.3:/export/v/brick".to_string(),
+                "127.0.0.4:/export/v/brick".to_string()
+            ]),
+            "{:?}",
+            add.1
+        );
+        let start = calls
+            .iter()
+            .position(|(_, a)| a.ends_with(&["rebalance".into(), "v".into(), "start".into()]))
+            .expect("rebalance start ran");
+        let added = calls
+            .iter()
+            .position(|(_, a)| a.contains(&"add-brick".to_string()))
+            .expect("add-brick ran");
+        assert!(added < start, "rebalance before add-brick: {calls:?}");
+    }
+
+    #[tokio::test]
+    async fn a_rebalance_not_finished_ends_the_pass_waiting() {
+        let (plan, nodes) = scale_out_plan();
+        // Gluster's own answer with the second node still moving data.
+        let in_progress: &'static str = Box::leak(
+            REBALANCE_COMPLETED
+                .replacen("<status>3</status>", "<status>1</status>", 2)
+                .into_boxed_str(),
+        );
+        let client = GlusterClient::new(
+            Recorder {
+                pool_connected: true,
+                rebalance_status: Some(in_progress),
+                ..Recorder::default()
+            },
+            GlusterCli::new(),
+        );
+        let run = run_steps(&client, &nodes, "v", &plan.steps)
+            .await
+            .expect("run");
+        let waiting = run.waiting.expect("waits for the rebalance");
+        assert!(waiting.contains("rebalance of volume v"), "{waiting}");
+        assert!(!run.done.iter().any(|d| d.reason == "RebalanceCompleted"));
+    }
+
+    fn migration(statuses: &[(TaskStatus, u64)]) -> MigrationStatus {
+        MigrationStatus {
+            task_id: None,
+            nodes: statuses
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, (status, failures))| crate::gluster::xml::MigrationNode {
+                        name: format!("n{i}"),
+                        id: String::new(),
+                        totals: crate::gluster::xml::MigrationTotals {
+                            files: 2,
+                            size_bytes: 2,
+                            lookups: 2,
+                            failures: *failures,
+                            skipped: 0,
+                            status: status.clone(),
+                            runtime_secs: 1.0,
+                        },
+                    },
+                )
+                .collect(),
+            aggregate: None,
+        }
+    }
+
+    #[test]
+    fn a_migration_is_waited_for_until_complete_and_a_failure_stalls_the_cluster() {
+        use TaskStatus::*;
+        assert_eq!(
+            migration_wait(
+                "rebalance",
+                "v",
+                &migration(&[(Completed, 0), (Completed, 0)])
+            )
+            .expect("completed"),
+            None
+        );
+        let running = migration_wait(
+            "rebalance",
+            "v",
+            &migration(&[(Completed, 0), (InProgress, 0)]),
+        )
+        .expect("running")
+        .expect("waits");
+        assert!(running.contains("4 files moved, 1 of 2 nodes"), "{running}");
+        for statuses in [
+            vec![(Failed, 0), (Completed, 0)],
+            vec![(Completed, 0), (Stopped, 0)],
+            vec![(Completed, 3), (Completed, 0)],
+        ] {
+            let e = migration_wait("remove-brick", "v", &migration(&statuses))
+                .expect_err("not safe to go on");
+            assert!(e.is_terminal(), "{e}");
+            assert_eq!(e.reason(), "MigrationFailed");
+            assert!(
+                e.to_string()
+                    .contains("gluster volume remove-brick v status"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_running_rebalance_task_keeps_the_volume_unsettled() {
+        let text = include_str!("../../tests/fixtures/gluster/volume-status-remove-brick-task.xml");
+        let status = crate::gluster::xml::parse_volume_status(text)
+            .expect("parse")
+            .remove(0);
+        let running = status.tasks.iter().any(|t| t.status.is_running());
+        assert_eq!(running_task("v", &status).is_some(), running);
+        let mut finished = status.clone();
+        for t in &mut finished.tasks {
+            t.status = TaskStatus::Completed;
+        }
+        assert_eq!(running_task("v", &finished), None);
+        let mut busy = status;
+        busy.tasks.truncate(1);
+        busy.tasks[0].status = TaskStatus::InProgress;
+        let why = running_task("v", &busy).expect("running");
+        assert!(why.contains(&busy.tasks[0].kind), "{why}");
+    }
+
+    #[test]
+    fn heal_waits_name_the_disconnected_bricks() {
+        let down = parse_heal_info(include_str!(
+            "../../tests/fixtures/gluster/heal-info-summary-brick-down.xml"
+        ))
+        .expect("parse");
+        let why = heal_wait(&down).expect("not healed");
+        assert!(why.contains("not connected"), "{why}");
+        let healthy = parse_heal_info(include_str!(
+            "../../tests/fixtures/gluster/heal-info-summary.xml"
+        ))
+        .expect("parse");
+        assert_eq!(heal_wait(&healthy).is_none(), healthy.is_healed());
     }
 }

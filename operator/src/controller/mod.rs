@@ -9,11 +9,16 @@
 //! - [`gluster_step`]: once every server is active with its brick attached, gluster over SSH
 //!   (pinned host keys): observe the volume, run the planner's steps (peer probe, volume
 //!   create, options, start), report the volume and `status.mount`.
+//! - [`pacing`]: when to come back (a backoff reset by progress, a build-time hint, TCP probes
+//!   of the nodes) and which lists a pass needs; own status writes start no early pass.
 //! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
 //! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //!
-//! Not yet here: scale-in/out steps past the initial build (add-brick, rebalance, remove-brick,
-//! heal waits) — the pass stops there with a `Reconciling` message naming the step.
+//! Scaling runs through the same pass. Out: new servers first, then peer probes, `add-brick`,
+//! and a rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for
+//! before it is Ready again. In: `remove-brick start`, wait until the data has moved, `commit`
+//! (a failed or incomplete migration stalls the cluster, nothing committed), peer detach, then
+//! [`retire`] deletes the servers and, under `deletionPolicy: Delete`, their brick volumes.
 
 pub mod act;
 pub mod cleanup;
@@ -26,7 +31,9 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod owner;
+pub mod pacing;
 pub mod reconcile;
+pub mod retire;
 pub mod status;
 
 use std::future::Future;

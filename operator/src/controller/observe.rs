@@ -51,6 +51,60 @@ pub async fn observe_cloud(cloud: &Cloud, owner: &Owner) -> Result<Observed, Clo
     Ok(observed)
 }
 
+/// Brings `base` up to date with only the lists named (servers by tag, volumes by metadata)
+/// and Cinder's zones when `zones` is set, concurrently; what is not listed stays as in
+/// `base`.
+pub async fn observe_some(
+    cloud: &Cloud,
+    owner: &Owner,
+    mut base: Observed,
+    lists: super::pacing::Lists,
+    zones: bool,
+) -> Result<Observed, CloudError> {
+    let server_query = ServerQuery {
+        name: None,
+        tags: vec![owner.tag()],
+        metadata: BTreeMap::new(),
+    };
+    let volume_query = VolumeQuery {
+        name: None,
+        metadata: owner.cluster_metadata(),
+    };
+    let servers = async {
+        match lists.servers {
+            true => cloud.compute().list_servers(&server_query).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let volumes = async {
+        match lists.volumes {
+            true => cloud.volume().list_volumes(&volume_query).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let found_zones = async {
+        match zones {
+            true => cloud.volume().availability_zones().await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (servers, volumes, found_zones) = futures::try_join!(servers, volumes, found_zones)?;
+    if let Some(servers) = servers {
+        base.servers = servers;
+    }
+    if let Some(volumes) = volumes {
+        base.volumes = volumes;
+    }
+    if let Some(found) = found_zones {
+        base.block_storage_zones = found
+            .into_iter()
+            .filter(|z| z.available)
+            .map(|z| z.name)
+            .collect();
+    }
+    Ok(base)
+}
+
 /// Lists the cluster's servers (by tag) and volumes (by metadata), concurrently; no zones.
 pub async fn observe_owned(cloud: &Cloud, owner: &Owner) -> Result<Observed, CloudError> {
     let server_query = ServerQuery {

@@ -27,14 +27,18 @@ use crate::plan::{ClusterPlan, format_bytes, plan_change};
 
 use super::act::act_cloud;
 use super::cleanup::cleanup_pass;
-use super::context::Context;
+use super::context::{Context, ControllerConfig};
 use super::error::ReconcileError;
 use super::gluster_step::{
-    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, volume_status,
+    GlusterNodes, mount_of, observe_volume, observed_volume, run_steps, running_task, volume_status,
 };
 use super::keys::{ClusterKeys, ensure_keys};
-use super::observe::{Observed, cloud_facts, current_state, observe_cloud};
+use super::observe::{Observed, cloud_facts, current_state, observe_some};
 use super::owner::Owner;
+use super::pacing::{
+    Backoff, Lists, Memo, attachments_pending, build_hint, lists_needed, next_delay, signature,
+};
+use super::retire::{delete_retired_volumes, leaving_servers, retire_nodes, retired_volumes};
 use super::status::{
     GlusterView, Progress, build_status, cloud_progress, gluster_progress, mark_ready,
     node_statuses, zone_statuses,
@@ -70,15 +74,20 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, R
 
 /// How long to wait after a failed reconcile.
 pub fn error_policy(_obj: Arc<Guarded>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let delay = match err {
-        ReconcileError::CleanupPending(_) => ctx.config.requeue_working,
+    Action::requeue(error_delay(err, &ctx.config))
+}
+
+/// The wait after error `err`: the working cap while a deletion goes on, the cloud's
+/// `Retry-After` (at least the working cap), else the error delay.
+pub fn error_delay(err: &ReconcileError, config: &ControllerConfig) -> std::time::Duration {
+    match err {
+        ReconcileError::CleanupPending(_) => config.requeue_working,
         ReconcileError::Cloud(e) => e
             .retry_after()
-            .unwrap_or(ctx.config.requeue_error)
-            .max(ctx.config.requeue_working),
-        _ => ctx.config.requeue_error,
-    };
-    Action::requeue(delay)
+            .unwrap_or(config.requeue_error)
+            .max(config.requeue_working),
+        _ => config.requeue_error,
+    }
 }
 
 async fn reconcile_guarded(obj: Arc<Guarded>, ctx: &Context) -> Result<Action, ReconcileError> {
@@ -170,7 +179,9 @@ fn owner_of(cluster: &GlusterCluster) -> Result<Owner, ReconcileError> {
 }
 
 /// Apply: bring the cloud towards the plan and report. Errors end up in the status here; only
-/// passing ones are returned (for a retry).
+/// passing ones are returned (for a retry). The status is written only when it changed, and a
+/// pass that comes before its time for the same generation (the watch event of our own status
+/// write) only waits for it.
 async fn apply(
     cluster: &GlusterCluster,
     api: &Api<Guarded>,
@@ -178,11 +189,18 @@ async fn apply(
 ) -> Result<Action, ReconcileError> {
     let owner = owner_of(cluster)?;
     let generation = cluster.metadata.generation;
+    if let Some(wait) = ctx.memo(&owner.uid).early(generation, Instant::now()) {
+        tracing::debug!(?wait, "before its time: waiting for it");
+        return Ok(Action::requeue(wait));
+    }
     let previous = cluster.status.as_ref();
     match apply_steps(cluster, &owner, ctx).await {
-        Ok((status, action)) => {
-            patch_status(api, &owner.name, &status).await?;
-            Ok(action)
+        Ok((status, delay)) => {
+            if previous != Some(&status) {
+                patch_status(api, &owner.name, &status).await?;
+            }
+            ctx.update_memo(&owner.uid, |m| m.next_at = Some(Instant::now() + delay));
+            Ok(Action::requeue(delay))
         }
         Err(e) => {
             let reason = e.reason().to_string();
@@ -216,9 +234,24 @@ async fn apply(
                 None,
                 now(),
             );
-            patch_status(api, &owner.name, &status).await?;
+            // After an error the next pass observes everything again.
+            let delay = if terminal {
+                ctx.config.requeue_stalled
+            } else {
+                error_delay(&e, &ctx.config)
+            };
+            ctx.update_memo(&owner.uid, |m| {
+                *m = Memo {
+                    generation,
+                    next_at: Some(Instant::now() + delay),
+                    ..Memo::default()
+                }
+            });
+            if previous != Some(&status) {
+                patch_status(api, &owner.name, &status).await?;
+            }
             if terminal {
-                Ok(Action::requeue(ctx.config.requeue_stalled))
+                Ok(Action::requeue(delay))
             } else {
                 Err(e)
             }
@@ -226,15 +259,68 @@ async fn apply(
     }
 }
 
-/// Observe → plan → act → the status to write and when to come back.
+/// Observe → plan → act → the status to write and when to come back. Observes only what may
+/// have changed since the last pass (see [`pacing`](super::pacing)).
 async fn apply_steps(
     cluster: &GlusterCluster,
     owner: &Owner,
     ctx: &Context,
-) -> Result<(GlusterClusterStatus, Action), ReconcileError> {
+) -> Result<(GlusterClusterStatus, std::time::Duration), ReconcileError> {
     let spec = &cluster.spec;
+    let generation = cluster.metadata.generation;
     let cloud = ctx.cloud(&owner.namespace, &spec.cloud).await?;
-    let observed = observe_cloud(&cloud, owner).await?;
+    let started = Instant::now();
+    let memo = ctx.memo(&owner.uid);
+    let full = memo.needs_full(generation, started, ctx.config.observe_max_age);
+    // Cinder's zones are the planner's facts: listed once per generation.
+    let same_generation = memo.generation == generation;
+    let (base, zones_known) = match (&memo.observed, same_generation) {
+        (Some(o), true) => (o.clone(), true),
+        _ => (Observed::default(), false),
+    };
+    let previous_plan = if full {
+        None
+    } else {
+        plan_change(
+            &owner.name,
+            spec,
+            &cloud_facts(&base),
+            &current_state(&base),
+        )
+        .ok()
+    };
+    let mut lists = previous_plan
+        .as_ref()
+        .map_or(Lists::ALL, |p| lists_needed(&base, p));
+    // Attachments requested and nothing else awaited: the nodes' glusterd listening (their
+    // brick script found the device) says the attachments are done; Cinder is listed then,
+    // else at intervals doubling from 4 × the working cap (an attachment that failed).
+    let awaiting_attachments = previous_plan
+        .as_ref()
+        .is_some_and(|p| !lists.servers && attachments_pending(&base, p));
+    let cinder_due = memo.volumes_at.is_none_or(|last| {
+        let waited = memo
+            .attached_at
+            .map(|asked| last.saturating_duration_since(asked))
+            .unwrap_or_default();
+        let interval = (ctx.config.requeue_working * 4).max(waited);
+        started.saturating_duration_since(last) >= interval
+    });
+    if awaiting_attachments && let Some(p) = &previous_plan {
+        lists.volumes = cinder_due || {
+            let nodes = node_statuses(p, &base, &spec.network);
+            glusterd_closed(&nodes, ctx.config.ssh_connect_timeout)
+                .await
+                .is_empty()
+        };
+    }
+    let mut observed = observe_some(&cloud, owner, base, lists, !zones_known).await?;
+    let estimate = if lists.servers {
+        ctx.learn_build_times(&observed.servers)
+    } else {
+        None
+    };
+    tracing::debug!(full, ?lists, zones = !zones_known, "observed");
     let plan = plan_change(
         &owner.name,
         spec,
@@ -254,34 +340,79 @@ async fn apply_steps(
         &node_names,
     )
     .await?;
+    let ensure_group = full || !memo.security_group || !same_generation;
     let done = act_cloud(
         &cloud,
         owner,
         spec,
         &plan,
-        &observed,
+        &mut observed,
         &keys,
         ctx.config.create_limit,
+        ensure_group,
     )
     .await?;
     for d in &done {
         tracing::info!(reason = d.reason, "{}", d.note);
         publish(ctx, cluster, EventType::Normal, d.reason, "Create", &d.note).await;
     }
-    // What the act step changed shows in a fresh observation.
-    let observed = if done.is_empty() {
-        observed
+    let created_now = done.iter().any(|d| d.reason == "ServerCreated");
+    let attached_now = done.iter().any(|d| d.reason == "VolumeAttached");
+    let servers_created_at = if created_now {
+        Some(started)
     } else {
-        observe_cloud(&cloud, owner).await?
+        memo.servers_created_at
     };
+    // What the act step created shows in the next pass's observation (which lists what is
+    // missing); attachments are noted in `observed` already.
     let mut nodes: Vec<NodeStatus> = node_statuses(&plan, &observed, &spec.network);
     let mut progress = cloud_progress(&nodes);
     let mut gluster = None;
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
-    let mut requeue = ctx.config.requeue_working;
-    if booted {
+    let mut cap = ctx.config.requeue_working;
+    let mut fixed = None;
+    let mut refresh = false;
+    // Before the volume exists, a node whose SSH answers but whose glusterd does not listen
+    // yet is still running its brick script: wait for it without a gluster pass (which would
+    // try every node over SSH and fail on that one).
+    let bootstrapping = if booted && cluster.status.as_ref().is_none_or(|s| s.volume.is_none()) {
+        bootstrapping_nodes(&nodes, ctx.config.ssh_port, ctx.config.ssh_connect_timeout).await
+    } else {
+        Vec::new()
+    };
+    if booted && !bootstrapping.is_empty() {
+        cap = ctx.config.requeue_bootstrap;
+        progress = Progress::Working {
+            reason: "WaitingForBootstrap".into(),
+            message: format!(
+                "SSH answers but glusterd does not listen yet (brick script running) on: {}",
+                bootstrapping.join(", ")
+            ),
+        };
+    } else if booted {
+        cap = ctx.config.requeue_bootstrap;
         match gluster_pass(cluster, owner, &plan, &observed, &keys, &nodes, ctx).await {
-            Ok((view, waiting)) => {
+            Ok((view, mut waiting, retire)) => {
+                let mut retired = retire_nodes(&cloud, &observed, &retire).await?;
+                let volumes =
+                    retired_volumes(&plan, &observed, view.volume.as_ref(), spec.deletion_policy);
+                retired.extend(delete_retired_volumes(&cloud, &volumes).await?);
+                for d in &retired {
+                    tracing::info!(reason = d.reason, "{}", d.note);
+                    publish(ctx, cluster, EventType::Normal, d.reason, "Delete", &d.note).await;
+                }
+                let leaving: Vec<String> = leaving_servers(&plan, &observed)
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect();
+                // Servers deleted or awaited: the next pass lists everything afresh.
+                refresh = !retired.is_empty() || !leaving.is_empty();
+                if waiting.is_none() && !leaving.is_empty() {
+                    waiting = Some(format!(
+                        "waiting for the servers of removed nodes to go: {}",
+                        leaving.join(", ")
+                    ));
+                }
                 if let Some(volume) = &view.volume {
                     mark_ready(&mut nodes, volume);
                 }
@@ -302,24 +433,50 @@ async fn apply_steps(
                     &message,
                 )
                 .await;
-                progress = if e.is_terminal() {
-                    Progress::Stalled { reason, message }
+                // A node not answering yet (still booting) is waited for with the backoff;
+                // a refusal that needs a change is retried at the error delay.
+                if e.is_terminal() {
+                    fixed = Some(ctx.config.requeue_error);
+                    progress = Progress::Stalled { reason, message };
                 } else {
-                    Progress::Working { reason, message }
-                };
-                requeue = ctx.config.requeue_error;
+                    progress = Progress::Working { reason, message };
+                }
             }
         }
     }
-    if matches!(progress, Progress::Ready { .. }) {
-        requeue = ctx.config.requeue_settled;
+    let ready = matches!(progress, Progress::Ready { .. });
+    let building = created_now
+        || observed
+            .servers
+            .iter()
+            .any(|s| s.status == crate::cloud::ServerStatus::Build);
+    if awaiting_attachments || (!booted && attachments_pending(&observed, &plan)) {
+        cap = ctx.config.requeue_bootstrap;
     }
+    let (delay, pace) = match (&progress, fixed) {
+        (Progress::Ready { .. }, _) => (ctx.config.requeue_settled, None),
+        (_, Some(d)) => (d, None),
+        (Progress::Stalled { .. }, None) => (ctx.config.requeue_stalled, None),
+        (Progress::Working { reason, message }, None) => {
+            let hint = build_hint(building, servers_created_at, estimate, Instant::now());
+            let (d, p) = next_delay(
+                memo.pace.filter(|_| same_generation),
+                signature(&nodes, reason, message),
+                Backoff {
+                    min: ctx.config.requeue_min,
+                    max: cap,
+                },
+                hint,
+            );
+            (d, Some(p))
+        }
+    };
     ctx.metrics.nodes(&owner.namespace, &owner.name, &nodes);
     let zones = zone_statuses(&plan, &nodes);
     let desired = plan.nodes.len() as u32;
     let status = build_status(
         cluster.status.as_ref(),
-        cluster.metadata.generation,
+        generation,
         desired,
         nodes,
         zones,
@@ -327,11 +484,86 @@ async fn apply_steps(
         gluster,
         now(),
     );
-    Ok((status, Action::requeue(requeue)))
+    ctx.update_memo(&owner.uid, |m| {
+        m.generation = generation;
+        m.observed = Some(observed).filter(|_| !refresh);
+        if full {
+            m.full_at = Some(started);
+        }
+        m.security_group |= ensure_group;
+        if !same_generation {
+            m.security_group = ensure_group;
+        }
+        m.pace = pace;
+        m.ready = ready;
+        m.servers_created_at = servers_created_at.filter(|_| building);
+        if lists.volumes {
+            m.volumes_at = Some(started);
+        }
+        if attached_now {
+            // Noted in the observation: as fresh as a listing.
+            m.attached_at = Some(started);
+            m.volumes_at = Some(started);
+        }
+    });
+    Ok((status, delay))
+}
+
+/// glusterd's management port.
+const GLUSTERD_PORT: u16 = 24007;
+
+/// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).
+async fn listens(address: &str, port: u16, timeout: std::time::Duration) -> bool {
+    let timeout = timeout.min(std::time::Duration::from_secs(1));
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((address, port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The nodes (by name, in index order) that accept a TCP connection on `ssh_port` but not on
+/// glusterd's port: booted, their brick script still running. Probed concurrently.
+async fn bootstrapping_nodes(
+    nodes: &[NodeStatus],
+    ssh_port: u16,
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let probes = nodes.iter().filter_map(|n| {
+        let address = n.address.clone()?;
+        let name = n.name.clone();
+        Some(async move {
+            if listens(&address, GLUSTERD_PORT, timeout).await {
+                return None;
+            }
+            listens(&address, ssh_port, timeout).await.then_some(name)
+        })
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The nodes (by name) whose glusterd does not accept a TCP connection (or that have no
+/// address yet). Probed concurrently.
+async fn glusterd_closed(nodes: &[NodeStatus], timeout: std::time::Duration) -> Vec<String> {
+    let probes = nodes.iter().map(|n| async move {
+        match &n.address {
+            Some(a) if listens(a, GLUSTERD_PORT, timeout).await => None,
+            _ => Some(n.name.clone()),
+        }
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The gluster side of one pass: observe the volume, plan from there, run the steps, observe
-/// again if anything was done. Returns what gluster shows and why the steps stopped early.
+/// again if anything was done. Returns what gluster shows, why the steps stopped early, and
+/// the nodes whose servers may go now (their bricks and peers are out).
 #[allow(clippy::too_many_arguments)]
 async fn gluster_pass(
     cluster: &GlusterCluster,
@@ -341,7 +573,7 @@ async fn gluster_pass(
     keys: &ClusterKeys,
     nodes: &[NodeStatus],
     ctx: &Context,
-) -> Result<(GlusterView, Option<String>), ReconcileError> {
+) -> Result<(GlusterView, Option<String>, Vec<String>), ReconcileError> {
     let spec = &cluster.spec;
     let mut gnodes = GlusterNodes {
         endpoints: BTreeMap::new(),
@@ -365,6 +597,22 @@ async fn gluster_pass(
         gnodes.order.push(node.name.clone());
         gnodes.addresses.insert(node.name.clone(), address);
     }
+    // Nodes the spec no longer has keep their servers until their bricks have left the volume
+    // and they have left the pool: the steps that take them out run against them too.
+    for (name, server) in leaving_servers(cloud_plan, observed) {
+        let address = server
+            .address(Some(&spec.network))
+            .or_else(|| server.address(None));
+        let (Some(address), Some(host)) = (address, keys.hosts.get(&name)) else {
+            continue;
+        };
+        let pinned = PinnedHostKey::from_openssh(host.public_key().openssh())?;
+        gnodes.endpoints.insert(
+            name.clone(),
+            NodeEndpoint::new(&name, address, ctx.config.ssh_port, pinned),
+        );
+        gnodes.addresses.insert(name, address.to_string());
+    }
     let executor = ctx.ssh_executor(&owner.uid, keys)?;
     let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
         .with_timeout(ctx.config.gluster_timeout);
@@ -376,7 +624,7 @@ async fn gluster_pass(
         .as_ref()
         .map(|(info, _)| observed_volume(info, &gnodes));
     let plan = plan_change(&owner.name, spec, &facts, &current)?;
-    let run = run_steps(&client, &gnodes, &plan.steps).await?;
+    let mut run = run_steps(&client, &gnodes, volume_name, &plan.steps).await?;
     for d in &run.done {
         tracing::info!(reason = d.reason, "{}", d.note);
         publish(
@@ -394,6 +642,14 @@ async fn gluster_pass(
     } else {
         observe_volume(&client, &gnodes, volume_name).await?
     };
+    if run.waiting.is_none() {
+        // A rebalance started by an earlier pass is not in this pass's plan (the bricks are
+        // all there): the volume is not settled until gluster says the task finished.
+        run.waiting = seen
+            .as_ref()
+            .and_then(|(_, status)| status.as_ref())
+            .and_then(|status| running_task(volume_name, status));
+    }
     let volume = seen
         .as_ref()
         .map(|(info, status)| volume_status(info, status.as_ref(), &gnodes));
@@ -410,6 +666,7 @@ async fn gluster_pass(
             backup_volfile_servers: backups,
         },
         run.waiting,
+        run.retire,
     ))
 }
 

@@ -76,11 +76,26 @@ fn domain_matches(sh: &Shared, d: &Value) -> bool {
     }
 }
 
-/// Whether a user reference (`id`, or `name` + `domain`) names the configured user.
-fn user_matches(sh: &Shared, user: &Value) -> Result<bool, ApiError> {
+/// Which configured user a reference (`id`, or `name` + `domain`) names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum User {
+    /// The project member (the operator's user; owns the application credential).
+    Member,
+    /// The administrator.
+    Admin,
+}
+
+/// The configured user a user reference (`id`, or `name` + `domain`) names, if any.
+fn user_named(sh: &Shared, user: &Value) -> Result<Option<User>, ApiError> {
     let id = &sh.config.identity;
     if let Some(uid) = user.get("id").and_then(Value::as_str) {
-        return Ok(uid == id.user_id);
+        return Ok(if uid == id.user_id {
+            Some(User::Member)
+        } else if uid == id.admin.user_id {
+            Some(User::Admin)
+        } else {
+            None
+        });
     }
     let name = user
         .get("name")
@@ -89,7 +104,21 @@ fn user_matches(sh: &Shared, user: &Value) -> Result<bool, ApiError> {
     let domain = user
         .get("domain")
         .ok_or_else(|| validation("domain", "user"))?;
-    Ok(name == id.username && domain_matches(sh, domain))
+    if !domain_matches(sh, domain) {
+        return Ok(None);
+    }
+    Ok(if name == id.username {
+        Some(User::Member)
+    } else if name == id.admin.username {
+        Some(User::Admin)
+    } else {
+        None
+    })
+}
+
+/// Whether a user reference names the configured (member) user.
+fn user_matches(sh: &Shared, user: &Value) -> Result<bool, ApiError> {
+    Ok(user_named(sh, user)? == Some(User::Member))
 }
 
 /// Constant-time-ish comparison of secrets (no early exit on the first differing byte).
@@ -118,6 +147,7 @@ async fn issue(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<Response, A
         .collect();
     let cfg = &sh.config.identity;
     let scope = auth.get("scope");
+    let mut admin = false;
     let (method, scoped, app_cred) = if methods.contains(&"password") {
         let pw = identity
             .get("password")
@@ -129,9 +159,16 @@ async fn issue(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<Response, A
             .get("password")
             .and_then(Value::as_str)
             .ok_or_else(|| validation("password", "user"))?;
-        if !user_matches(&sh, user)? || !same_secret(given, cfg.password.expose()) {
+        let who = user_named(&sh, user)?;
+        let password = match who {
+            Some(User::Member) => cfg.password.expose(),
+            Some(User::Admin) => cfg.admin.password.expose(),
+            None => return Err(unauthorized(&sh)),
+        };
+        if !same_secret(given, password) {
             return Err(unauthorized(&sh));
         }
+        admin = who == Some(User::Admin);
         let scoped = match scope {
             None => false,
             Some(sc) => {
@@ -195,6 +232,7 @@ async fn issue(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<Response, A
         scoped,
         methods: vec![method],
         application_credential: app_cred,
+        admin,
         audit_id: base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(&uuid::Uuid::new_v4().as_bytes()[..16]),
     };
@@ -215,9 +253,14 @@ fn with_subject(status: StatusCode, body: Value, token_id: &str) -> Response {
 fn token_body(sh: &Shared, t: &Token) -> Value {
     let cfg = &sh.config.identity;
     let domain = json!({"id": cfg.domain_id, "name": cfg.domain_name});
+    let (user_id, username) = if t.admin {
+        (&cfg.admin.user_id, &cfg.admin.username)
+    } else {
+        (&cfg.user_id, &cfg.username)
+    };
     let mut token = json!({
         "methods": t.methods,
-        "user": {"domain": domain, "id": cfg.user_id, "name": cfg.username, "password_expires_at": null},
+        "user": {"domain": domain, "id": user_id, "name": username, "password_expires_at": null},
         "audit_ids": [t.audit_id],
         "expires_at": ts_micro_z(&t.expires_at),
         "issued_at": ts_micro_z(&t.issued_at),
@@ -226,10 +269,14 @@ fn token_body(sh: &Shared, t: &Token) -> Value {
         token["project"] =
             json!({"domain": domain, "id": cfg.project_id, "name": cfg.project_name});
         token["is_domain"] = json!(false);
-        token["roles"] = json!([
-            {"id": stable_id("role:member"), "name": "member"},
-            {"id": stable_id("role:reader"), "name": "reader"},
-        ]);
+        let mut roles = vec![
+            json!({"id": stable_id("role:member"), "name": "member"}),
+            json!({"id": stable_id("role:reader"), "name": "reader"}),
+        ];
+        if t.admin {
+            roles.insert(0, json!({"id": stable_id("role:admin"), "name": "admin"}));
+        }
+        token["roles"] = Value::Array(roles);
         token["catalog"] = catalog(sh);
     }
     if t.application_credential {

@@ -101,7 +101,7 @@ pub(crate) struct DropConnection;
 
 /// The validated token of an authenticated request.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthToken(#[allow(dead_code)] pub Token);
+pub(crate) struct AuthToken(pub Token);
 
 /// The microversion a Nova or Cinder request runs at.
 #[derive(Debug, Clone, Copy)]

@@ -137,15 +137,18 @@ pub enum MigrationOutcome {
 
 impl MigrationStatus {
     /// The verdict, computed from the nodes (not from gluster's aggregate, which ranks "in
-    /// progress" above "failed" and would let a failure hide behind a slower node): any
-    /// running node → in progress; else any failed → failed; any stopped → stopped; all
+    /// progress" above "failed" and would let a failure hide behind a slower node): no node
+    /// started → not started; any node running or not started yet → in progress; else any
+    /// failed → failed; any stopped → stopped; all
     /// completed → completed, with failures if any file was not moved.
     pub fn outcome(&self) -> MigrationOutcome {
         let statuses = || self.nodes.iter().map(|n| &n.totals.status);
         if self.nodes.is_empty() || statuses().all(|s| *s == TaskStatus::NotStarted) {
             return MigrationOutcome::NotStarted;
         }
-        if statuses().any(TaskStatus::is_running) {
+        // A node that has not started yet (its migration process is still being spawned) is
+        // as good as running: "completed" needs every node to have finished.
+        if statuses().any(|s| s.is_running() || *s == TaskStatus::NotStarted) {
             return MigrationOutcome::InProgress;
         }
         if statuses().any(|s| s.is_failed() || matches!(s, TaskStatus::Other(..))) {
@@ -334,6 +337,18 @@ mod tests {
         ]);
         assert_eq!(s.outcome(), MigrationOutcome::InProgress);
         assert_eq!(s.failed_nodes(), ["b"]);
+    }
+
+    #[test]
+    fn a_node_not_started_yet_is_not_completed() {
+        // Seen with real gluster right after `remove-brick start`: one node done (nothing to
+        // move), the other's migration not spawned yet. Committing then loses its files.
+        let s = status(vec![
+            node("a", TaskStatus::Completed, 0),
+            node("b", TaskStatus::NotStarted, 0),
+        ]);
+        assert_eq!(s.outcome(), MigrationOutcome::InProgress);
+        assert!(!s.safe_to_commit());
     }
 
     #[test]

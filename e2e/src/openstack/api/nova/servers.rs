@@ -2,7 +2,8 @@
 
 use super::super::error::ApiError;
 use super::super::{
-    Mv, QueryPairs, Shared, json_body, json_response, paginate, parse_limit, query_all, query_one,
+    AuthToken, Mv, QueryPairs, Shared, json_body, json_response, paginate, parse_limit, query_all,
+    query_one,
 };
 use super::{S, instance_not_found, invalid_attr, py_repr, view};
 use crate::openstack::lifecycle;
@@ -704,6 +705,7 @@ pub(crate) async fn list(
 pub(crate) async fn list_detail(
     State(sh): State<Arc<Shared>>,
     Extension(mv): Extension<Mv>,
+    Extension(AuthToken(token)): Extension<AuthToken>,
     Query(q): Query<QueryPairs>,
 ) -> Result<Response, ApiError> {
     let (page, more, limit) = select(&sh, mv, &q)?;
@@ -711,7 +713,7 @@ pub(crate) async fn list_detail(
     let servers: Vec<Value> = page
         .iter()
         .filter_map(|id| w.servers.get(id))
-        .map(|s| view::detail(&sh, &w, s, mv, false))
+        .map(|s| view::detail(&sh, &w, s, mv, false, token.admin))
         .collect();
     let mut body = Map::new();
     body.insert("servers".into(), Value::Array(servers));
@@ -724,13 +726,14 @@ pub(crate) async fn list_detail(
 pub(crate) async fn show(
     State(sh): State<Arc<Shared>>,
     Extension(mv): Extension<Mv>,
+    Extension(AuthToken(token)): Extension<AuthToken>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let w = sh.world();
     let s = w.servers.get(&id).ok_or_else(|| instance_not_found(&id))?;
     Ok(json_response(
         StatusCode::OK,
-        json!({"server": view::detail(&sh, &w, s, mv, true)}),
+        json!({"server": view::detail(&sh, &w, s, mv, true, token.admin)}),
     ))
 }
 

@@ -1,7 +1,9 @@
-//! How Nova shows a server at a given microversion (the non-admin view).
+//! How Nova shows a server at a given microversion (the member's view, plus the extended
+//! server attributes an administrator sees).
 
 use super::super::{Mv, Shared, ts_micro, ts_z};
 use crate::openstack::world::{Server, ServerStatus, World};
+use base64::Engine;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha224};
 
@@ -37,8 +39,9 @@ fn host_id(project_id: &str, az: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The full server view (`GET /servers/{id}`, `GET /servers/detail`).
-pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool) -> Value {
+/// The full server view (`GET /servers/{id}`, `GET /servers/detail`); `admin` when the token
+/// has the admin role (Nova's `os_compute_api:os-extended-server-attributes` policy).
+pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool, admin: bool) -> Value {
     let cfg = &sh.config;
     let (status, vm_state, power) = states(s);
     let mut addresses = Map::new();
@@ -142,13 +145,38 @@ pub(crate) fn detail(sh: &Shared, w: &World, s: &Server, mv: Mv, show: bool) -> 
     if mv.at_least(2, 73) {
         v["locked_reason"] = Value::Null;
     }
-    if mv.at_least(2, 90) {
+    if admin {
+        extended_attributes(&mut v, s, mv);
+    } else if mv.at_least(2, 90) {
         v["OS-EXT-SRV-ATTR:hostname"] = json!(hostname(&s.name));
     }
     if mv.at_least(2, 96) {
         v["pinned_availability_zone"] = json!(s.requested_zone);
     }
     v
+}
+
+/// The extended server attributes Nova shows administrators: the host fields always, and from
+/// microversion 2.3 on the rest, with the user-data (base64, `null` when none was given).
+fn extended_attributes(v: &mut Value, s: &Server, mv: Mv) {
+    let building = s.status == ServerStatus::Build;
+    let host = (!building).then(|| format!("sim-compute-{}", s.availability_zone));
+    v["OS-EXT-SRV-ATTR:host"] = json!(host);
+    v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = json!(host);
+    v["OS-EXT-SRV-ATTR:instance_name"] = json!(format!("instance-{:08x}", s.seq));
+    if mv.at_least(2, 3) {
+        let user_data = s
+            .user_data
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+        v["OS-EXT-SRV-ATTR:reservation_id"] = json!(format!("r-{}", &s.id[..8.min(s.id.len())]));
+        v["OS-EXT-SRV-ATTR:launch_index"] = json!(0);
+        v["OS-EXT-SRV-ATTR:hostname"] = json!(hostname(&s.name));
+        v["OS-EXT-SRV-ATTR:kernel_id"] = json!("");
+        v["OS-EXT-SRV-ATTR:ramdisk_id"] = json!("");
+        v["OS-EXT-SRV-ATTR:root_device_name"] = json!("/dev/vda");
+        v["OS-EXT-SRV-ATTR:user_data"] = json!(user_data);
+    }
 }
 
 /// The hostname Nova derives from a display name (lower case, `[a-z0-9-]`, at most 63).
