@@ -677,9 +677,7 @@ async fn handle(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<Re
 
     // What the client gets: the catalog (and any other upstream URL) through the proxy.
     let mut out = rbytes;
-    if let Some(Value::Object(_)) = &parsed
-        && let Some(mut v) = parsed
-    {
+    if let Some(mut v) = parsed.filter(Value::is_object) {
         if let Some(catalog) = v
             .pointer("/token/catalog")
             .and_then(Value::as_array)
