@@ -6,3 +6,4 @@ pub mod devenv;
 pub mod kube;
 pub mod nodes;
 pub mod openstack;
+pub mod recorder;

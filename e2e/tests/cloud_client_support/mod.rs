@@ -4,6 +4,10 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod env;
+#[macro_use]
+pub mod scenarios;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -175,7 +175,6 @@ fn volume_view(sh: &Shared, v: &Volume, mv: Mv, extended: bool) -> Value {
         "consistencygroup_id": null,
         "multiattach": false,
         "attachments": attachments,
-        "migration_status": null,
     });
     if extended {
         out["os-vol-tenant-attr:tenant_id"] = json!(sh.config.identity.project_id);
@@ -659,7 +658,12 @@ async fn create_snapshot(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<R
             created_at: Utc::now(),
             updated_at: None,
         };
-        let view = snapshot_view(&sh, &s);
+        // The create answer lacks the extended attributes that show and list carry.
+        let mut view = snapshot_view(&sh, &s);
+        if let Some(m) = view.as_object_mut() {
+            m.remove("os-extended-snapshot-attributes:progress");
+            m.remove("os-extended-snapshot-attributes:project_id");
+        }
         w.snapshots.insert(id.clone(), s);
         view
     };

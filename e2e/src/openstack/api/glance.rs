@@ -48,7 +48,10 @@ fn view(sh: &Shared, i: &ImageConfig) -> Value {
     json!({
         "id": i.id, "name": i.name, "status": "active", "visibility": "public", "protected": false,
         "os_hidden": false, "tags": [], "container_format": "bare", "disk_format": "qcow2",
-        "min_disk": i.min_disk_gb, "min_ram": 0, "size": i.size_bytes, "virtual_size": null,
+        "min_disk": i.min_disk_gb, "min_ram": 0, "size": i.size_bytes,
+        "virtual_size": i.size_bytes, "stores": "fs",
+        "owner_specified.openstack.md5": "", "owner_specified.openstack.sha256": "",
+        "owner_specified.openstack.object": format!("images/{}", i.name),
         "checksum": hex(&Md5::digest(i.id.as_bytes())), "os_hash_algo": "sha512",
         "os_hash_value": hex(&Sha512::digest(i.id.as_bytes())),
         "owner": sh.config.identity.project_id,

@@ -174,8 +174,27 @@ async fn observe(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Res
     if let Ok(v) = HeaderValue::from_str(&rid) {
         resp.headers_mut()
             .insert("x-openstack-request-id", v.clone());
-        if service == Service::Compute {
+        // Nova and Cinder also send the legacy header (Cinder's WSGI stack shares Nova's).
+        if matches!(service, Service::Compute | Service::Volume) {
             resp.headers_mut().insert("x-compute-request-id", v);
+        }
+    }
+    // Bodiless answers still carry a content type: Nova's `application/json`, Cinder's
+    // `text/html; charset=UTF-8` (as recorded from the real services); Neutron's none.
+    if !resp
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        let default = match service {
+            Service::Compute => Some("application/json"),
+            Service::Volume => Some("text/html; charset=UTF-8"),
+            _ => None,
+        };
+        if let Some(ct) = default {
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(ct),
+            );
         }
     }
     resp

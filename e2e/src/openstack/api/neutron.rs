@@ -167,8 +167,9 @@ fn network_view(sh: &Shared, idx: usize) -> Value {
     json!({
         "id": n.id, "name": n.name, "admin_state_up": true, "status": "ACTIVE", "shared": false,
         "subnets": [n.subnet.id], "availability_zone_hints": [], "availability_zones": ["nova"],
-        "ipv4_address_scope": null, "ipv6_address_scope": null, "l2_adjacency": true, "mtu": 1500,
-        "port_security_enabled": true, "router:external": false, "is_default": false,
+        "ipv4_address_scope": null, "ipv6_address_scope": null, "mtu": 1500,
+        "port_security_enabled": true, "router:external": false, "qinq": false,
+        "vlan_transparent": false,
         "project_id": project(sh), "tenant_id": project(sh), "description": "", "tags": [],
         "revision_number": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
     })
@@ -195,13 +196,15 @@ fn port_view(sh: &Shared, p: &Port) -> Value {
         "fixed_ips": [{"ip_address": p.ip.to_string(), "subnet_id": n.subnet.id}],
         "device_id": p.device_id, "device_owner": p.device_owner, "status": p.status,
         "admin_state_up": true, "security_groups": p.security_groups, "allowed_address_pairs": [],
-        "extra_dhcp_opts": [], "ip_allocation": "immediate", "port_security_enabled": true,
-        "propagate_uplink_status": false, "description": "", "tags": p.tags,
+        "extra_dhcp_opts": [], "port_security_enabled": true, "binding:vnic_type": "normal",
+        "description": "", "tags": p.tags,
         "project_id": project(sh), "tenant_id": project(sh), "revision_number": p.revision,
         "created_at": ts_z(&p.created_at), "updated_at": ts_z(&p.updated_at),
     })
 }
 
+/// A rule as Neutron shows it on its own; inside its group ([`group_view`]) it also carries
+/// `standard_attr_id` and `tags`.
 fn rule_view(sh: &Shared, w: &World, r: &SgRule) -> Value {
     let default_group = w
         .security_groups
@@ -214,7 +217,7 @@ fn rule_view(sh: &Shared, w: &World, r: &SgRule) -> Value {
         "remote_group_id": r.remote_group_id, "remote_address_group_id": null,
         "description": r.description, "project_id": project(sh), "tenant_id": project(sh),
         "revision_number": 0, "created_at": ts_z(&r.created_at), "updated_at": ts_z(&r.created_at),
-        "belongs_to_default_sg": default_group,
+        "belongs_to_default_sg": default_group, "normalized_cidr": r.remote_ip_prefix,
     })
 }
 
@@ -229,7 +232,12 @@ fn group_view(sh: &Shared, w: &World, g: &SecurityGroup) -> Value {
         "id": g.id, "name": g.name, "description": g.description, "stateful": g.stateful,
         "shared": false, "tags": g.tags, "project_id": project(sh), "tenant_id": project(sh),
         "revision_number": g.revision, "created_at": ts_z(&g.created_at), "updated_at": ts_z(&g.updated_at),
-        "security_group_rules": rules.iter().map(|r| rule_view(sh, w, r)).collect::<Vec<_>>(),
+        "security_group_rules": rules.iter().map(|r| {
+            let mut v = rule_view(sh, w, r);
+            v["standard_attr_id"] = json!(r.seq);
+            v["tags"] = json!([]);
+            v
+        }).collect::<Vec<_>>(),
     })
 }
 

@@ -106,7 +106,18 @@ async fn version(State(sh): State<Arc<Shared>>) -> Response {
         links.push(json!({"href": "http://docs.openstack.org/", "rel": "describedby", "type": "text/html"}));
     }
     doc["media-types"] = json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]);
-    json_response(StatusCode::OK, json!({"version": doc}))
+    let mut resp = json_response(StatusCode::OK, json!({"version": doc}));
+    // Unversioned requests are answered at the minimum, and Nova says so.
+    let h = resp.headers_mut();
+    h.insert(
+        "openstack-api-version",
+        HeaderValue::from_static("compute 2.1"),
+    );
+    h.insert(
+        "x-openstack-nova-api-version",
+        HeaderValue::from_static("2.1"),
+    );
+    resp
 }
 
 /// Token check (as keystonemiddleware in front of Nova), then the microversion: parsed from
