@@ -614,8 +614,7 @@ up() {
 
     api placement 8778 1 placement.wsgi.api "" OS_PLACEMENT_CONFIG_DIR="$e/placement"
     api glance 9292 1 glance.wsgi.api "" OS_GLANCE_CONFIG_DIR="$e/glance"
-    api nova-api 8774 2 nova.wsgi.osapi_compute "" OS_NOVA_CONFIG_DIR="$e/nova" \
-        OS_NOVA_CONFIG_FILES="nova.conf"
+    api nova-api 8774 2 nova.wsgi.osapi_compute "" OS_NOVA_CONFIG_DIR="$e/nova"
     api cinder-api 8776 1 cinder.wsgi.api "--config-file $e/cinder/cinder.conf"
     api neutron-api 9696 2 neutron.wsgi.api "" OS_NEUTRON_CONFIG_DIR="$e/neutron" \
         OS_NEUTRON_CONFIG_FILES="neutron.conf"
