@@ -7,6 +7,7 @@
 #   cloud.sh up DIR      start everything, bootstrap the world, touch DIR/ready
 #   cloud.sh down DIR    stop everything recorded in DIR/pids, and wait
 #   cloud.sh status DIR  print what runs
+#   cloud.sh reload DIR  re-render the configuration and reload the API services (gunicorn HUP)
 #
 # Environment: CONFORMANCE_VENV (default <repo>/.tools/venv-openstack),
 # CONFORMANCE_MYSQL_PORT (13306), CONFORMANCE_RABBIT_PORT (15673), CONFORMANCE_EPMD_PORT (14369),
@@ -25,11 +26,13 @@ KEYSTONE_URL=http://$HOST:5000
 # Zones: compute host per zone; zones with a Cinder backend.
 ZONES=(zone-a zone-b zone-c)
 VOLUME_ZONES=(zone-a zone-b)
+# The gunicorn-served APIs.
+API_SERVICES=(keystone placement glance nova-api cinder-api neutron-api heat-api)
 # What `up` owns inside DIR (and removes before a fresh start).
 OWNED=(etc log run state mysql rabbitmq pids ready clouds.yaml secrets.env ports.env)
 
 usage() {
-    echo "usage: $0 up|down|status DIR" >&2
+    echo "usage: $0 up|down|status|reload DIR" >&2
     exit 2
 }
 
@@ -224,6 +227,10 @@ key_repository = $s/keystone/fernet-keys
 key_repository = $s/keystone/credential-keys
 [cache]
 enabled = false
+[identity]
+# bcrypt's minimum: every password authentication costs CPU, and this box has two cores.
+password_hash_rounds = 4
+max_password_length = 72
 EOF
 
     {
@@ -323,7 +330,7 @@ EOF
         authtoken_section glance
     } >"$e/glance/glance-api.conf"
 
-    cp "$VENV/etc/cinder/api-paste.ini" "$e/cinder/api-paste.ini"
+    cp "$VENV/etc/cinder/api-paste.ini" "$VENV/etc/cinder/resource_filters.json" "$e/cinder/"
     {
         cat <<EOF
 [DEFAULT]
@@ -331,6 +338,7 @@ use_stderr = true
 transport_url = $rabbit
 auth_strategy = keystone
 api_paste_config = $e/cinder/api-paste.ini
+resource_query_filters_file = $e/cinder/resource_filters.json
 state_path = $s/cinder
 host = conformance
 my_ip = $HOST
@@ -521,7 +529,8 @@ api() {
     shift 5 || shift $#
     start "$name" env CONFORMANCE_WSGI_APP="$app" CONFORMANCE_WSGI_ARGS="$args" "$@" \
         "$VENV/bin/gunicorn" --no-control-socket --bind "$HOST:$port" --workers "$workers" \
-        --timeout 300 --graceful-timeout 5 --name "$name" conformance_cloud.wsgi:application
+        --timeout 300 --graceful-timeout 5 --name "$name" --access-logfile - \
+        --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms' conformance_cloud.wsgi:application
 }
 
 py() { "$VENV/bin/python" "$@"; }
@@ -678,8 +687,26 @@ status() {
     return "$down"
 }
 
+# reload: re-renders the configuration files (same secrets and ports) and makes every API
+# service re-read them (gunicorn's HUP: new workers, no downtime). The other daemons keep theirs.
+reload() {
+    [[ -f $DIR/secrets.env && -f $DIR/pids ]] || {
+        log "$DIR is not up"
+        exit 1
+    }
+    # shellcheck disable=SC1091
+    source "$DIR/secrets.env"
+    render_configs
+    local name pid
+    for name in "${API_SERVICES[@]}"; do
+        pid=$(pid_of "$name")
+        [[ -n $pid ]] && alive "$pid" && kill -HUP "$pid" && log "reloaded $name"
+    done
+}
+
 case $CMD in
 up) up ;;
+reload) reload ;;
 down)
     stop_all
     log "stopped"

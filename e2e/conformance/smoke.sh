@@ -58,6 +58,8 @@ for zone in zone-a zone-b zone-c; do
 done
 for p in "${pids[@]}"; do wait "$p" || die "a server boot failed"; done
 
+server_ids=()
+for zone in zone-a zone-b zone-c; do server_ids+=("$(os server show "$PREFIX-$zone" -f value -c id)"); done
 host=$(os server show "$PREFIX-zone-c" -f value -c OS-EXT-AZ:availability_zone)
 [[ $host == zone-c ]] || die "zone-c server is in '$host'"
 eph=$(os flavor show m1.xlarge -f value -c OS-FLV-EXT-DATA:ephemeral)
@@ -72,18 +74,20 @@ for zone in zone-a zone-b; do
     wait_field volume "$PREFIX-vol-$zone" status available
     log "volume $PREFIX-vol-$zone available after $(since "$t")s"
     t=$(now)
-    os server add volume "$PREFIX-$zone" "$PREFIX-vol-$zone" >/dev/null
+    os server add volume "$PREFIX-$zone" "$PREFIX-vol-$zone" >/dev/null ||
+        die "attaching $PREFIX-vol-$zone"
     wait_field volume "$PREFIX-vol-$zone" status in-use
     log "volume $PREFIX-vol-$zone in-use after $(since "$t")s"
 done
 
 t=$(now)
 os stack create --wait -t "$HERE/heat/group.yaml" --parameter count=2 --parameter zone=zone-a \
+    --parameter prefix="$PREFIX-heat" \
     "$PREFIX-stack" >/dev/null || die "stack create failed: $(os stack show "$PREFIX-stack" -f value -c stack_status_reason)"
 status=$(os stack show "$PREFIX-stack" -f value -c stack_status)
 [[ $status == CREATE_COMPLETE ]] || die "stack is $status"
 log "heat stack (ResourceGroup 2 x server+volume+attachment) CREATE_COMPLETE after $(since "$t")s (CLI --wait)"
-attached=$(os volume list -f value -c Name -c Status | grep -c "^heat-node-.*in-use" || true)
+attached=$(os volume list -f value -c Name -c Status | grep -c "^$PREFIX-heat-.*in-use" || true)
 ((attached == 2)) || die "expected 2 in-use heat volumes, found $attached"
 
 t=$(now)
@@ -96,9 +100,19 @@ for zone in zone-a zone-b; do
 done
 os server delete --wait "$PREFIX-zone-a" "$PREFIX-zone-b" "$PREFIX-zone-c" >/dev/null
 
+# Only this run's resources: the shared cloud may hold others'.
 deadline=$((SECONDS + 120))
 while :; do
-    left="$(os server list -f value -c Name)$(os volume list -f value -c Name)$(os stack list -f value -c 'Stack Name')$(os port list --device-owner compute:zone-a -f value -c ID)$(os port list --device-owner compute:zone-b -f value -c ID)$(os port list --device-owner compute:zone-c -f value -c ID)"
+    left=$(
+        {
+            os server list -f value -c Name
+            os volume list -f value -c Name
+            os stack list -f value -c 'Stack Name'
+        } | grep "^$PREFIX" || true
+    )
+    for id in "${server_ids[@]}"; do
+        left+=$(os port list --device-id "$id" -f value -c ID)
+    done
     [[ -z $left ]] && break
     ((SECONDS < deadline)) || die "left behind: $left"
     sleep 2

@@ -134,6 +134,8 @@ def phase_identity():
     for role in ("member", "heat_stack_owner"):
         c.identity.assign_project_role_to_user(demo_project, demo_user, roles[role])
     admin_user = c.identity.find_user("admin", domain_id="default")
+    # Re-set: hashed again with the configured (cheap) bcrypt rounds.
+    c.identity.update_user(admin_user, password=os.environ["ADMIN_PASSWORD"])
     c.identity.assign_project_role_to_user(demo_project, admin_user, roles["admin"])
 
     # Heat's stack domain: its engine needs it at start, or every stack fails to authorize.
