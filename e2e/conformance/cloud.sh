@@ -665,24 +665,28 @@ status() {
         echo "nothing recorded in $DIR (not up)"
         return 1
     fi
-    local name pid rss total=0 down=0
-    printf '%-22s %8s %8s %s\n' SERVICE PID RSS_MIB STATE
+    local name pid rss pss total=0 total_pss=0 down=0
+    printf '%-22s %8s %8s %8s %s\n' SERVICE PID RSS_MIB PSS_MIB STATE
     while read -r name pid; do
         rss=0
+        pss=0
         local p
-        # Sum the RSS of the process group (gunicorn workers, cinder-volume backends...).
+        # Sum over the process group (gunicorn workers, cinder-volume backends...). RSS counts
+        # pages shared by forked workers once per worker; PSS splits them.
         for p in $(pgrep -g "$pid" 2>/dev/null || true); do
             rss=$((rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+            pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
         done
         total=$((total + rss))
+        total_pss=$((total_pss + pss))
         if alive "$pid"; then
-            printf '%-22s %8s %8s %s\n' "$name" "$pid" $((rss / 1024)) running
+            printf '%-22s %8s %8s %8s %s\n' "$name" "$pid" $((rss / 1024)) $((pss / 1024)) running
         else
-            printf '%-22s %8s %8s %s\n' "$name" "$pid" - STOPPED
+            printf '%-22s %8s %8s %8s %s\n' "$name" "$pid" - - STOPPED
             down=1
         fi
     done <"$DIR/pids"
-    printf '%-22s %8s %8s\n' total "" $((total / 1024))
+    printf '%-22s %8s %8s %8s\n' total "" $((total / 1024)) $((total_pss / 1024))
     if [[ -f $DIR/ready ]]; then echo "ready: $DIR/clouds.yaml"; else echo "not ready"; fi
     return "$down"
 }
