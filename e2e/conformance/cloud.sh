@@ -556,6 +556,16 @@ up() {
             fi
         done <"$DIR/pids"
     fi
+    # One cloud per machine: its API ports are fixed. Refuse before touching anything, or the
+    # waits below would be answered by the other cloud.
+    local port
+    for port in 5000 8774 8776 8778 9292 9696 8004 "$MYSQL_PORT" "$RABBIT_PORT" "$EPMD_PORT" \
+        $((RABBIT_PORT + 20000)); do
+        if (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
+            log "port $HOST:$port is in use (another conformance cloud? '$0 status DIR' tells)"
+            exit 1
+        fi
+    done
     local t0=$SECONDS
     local item
     for item in "${OWNED[@]}"; do rm -rf "${DIR:?}/$item"; done
