@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo devenv test e2e-external lint fmt crds chart-crd crds-check bench
+.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench
 
 all: build
 
@@ -28,9 +28,19 @@ devenv: setup
 	cargo build -q -p e2e --bin devenv
 	$(CARGO_TARGET_DIR)/debug/devenv up --dir $(DEVENV_DIR)
 
-## test: every test (unit, property, CEL, CRD sync, golden plans, real tools)
-test: setup lint
+## test: every test: test-fast, then the conformance suite against a real OpenStack
+test: test-fast conformance
+
+## test-fast: every test but the conformance suite (unit, property, CEL, CRD sync, golden
+## plans, real tools, the simulator and emulator e2e with real gluster): for quick loops
+test-fast: setup lint
 	cargo test --workspace --no-fail-fast
+
+## conformance: a real OpenStack (Keystone, Nova, Neutron, Cinder, Glance, Placement, Heat from
+## PyPI) started on 127.0.0.1, the client and the operator run against it, everything stopped
+## (E2E_CONFORMANCE_CLOUDS=<clouds.yaml> uses a running one instead)
+conformance: setup
+	@hack/conformance.sh
 
 ## e2e-external: the reconcile e2e tests against the cluster and cloud of KUBECONFIG and
 ## OS_CLOUD (clouds.yaml from OS_CLIENT_CONFIG_FILE); simulator-only tests say SKIPPED

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the conformance cloud needs (idempotent; quick when everything is there):
 # MariaDB, RabbitMQ and curl from Debian, and one venv at <repo>/.tools/venv-openstack with the
-# pinned OpenStack services (requirements.txt) plus this directory's python/ helpers, in one
-# `pip install`. PYTHON selects the interpreter (default python3, 3.10+).
+# pinned OpenStack services (requirements.txt), then this directory's python/ helpers (not
+# editable). CONFORMANCE_VENV moves the venv; PYTHON selects the interpreter (python3, 3.10+).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +34,7 @@ if ((${#missing[@]} > 0)); then
     ((created_policy == 0)) || rm -f /usr/sbin/policy-rc.d
 fi
 
-stamp=$(cat "$HERE/requirements.txt" "$HERE/python/pyproject.toml" | sha256sum | cut -d' ' -f1)
+stamp=$(sha256sum <"$HERE/requirements.txt" | cut -d" " -f1)
 if [[ -f $VENV/.conformance-stamp && $(cat "$VENV/.conformance-stamp") == "$stamp" ]]; then
     log "venv $VENV up to date"
 else
@@ -42,8 +42,19 @@ else
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check \
-        -r "$HERE/requirements.txt" -e "$HERE/python"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
     echo "$stamp" >"$VENV/.conformance-stamp"
+fi
+
+# The project's own package (WSGI wrappers, the ML2 driver's entry point, the bootstrap), not
+# editable: the venv may live outside this checkout (CONFORMANCE_VENV, kept between CI runs) and
+# outlive it. Reinstalled, in seconds, whenever its sources change.
+own=$(cd "$HERE/python" && find . -name '*.py' -o -name pyproject.toml | sort | xargs cat | sha256sum | cut -d' ' -f1)
+if [[ ! -f $VENV/.conformance-own-stamp || $(cat "$VENV/.conformance-own-stamp") != "$own" ]]; then
+    log "installing the conformance_cloud package into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation \
+        --force-reinstall "$HERE/python"
+    rm -rf "$HERE/python/build" "$HERE/python/"*.egg-info
+    echo "$own" >"$VENV/.conformance-own-stamp"
 fi
 log "done in $((SECONDS - t0))s"
