@@ -99,10 +99,9 @@ impl BenchError {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// Cluster sizes (nodes, split over zone-a and zone-b, replica 2).
-    pub sizes: Vec<u32>,
-    /// Simulator boot delays, seconds.
-    pub boot_delays_secs: Vec<u64>,
+    /// The time-to-Ready runs, in order: (nodes, simulator boot delay in seconds). Nodes are
+    /// split over zone-a and zone-b, replica 2.
+    pub runs: Vec<(u32, u64)>,
     /// How long to count calls once the first cluster is Ready.
     pub idle_window: Duration,
     /// GlusterCluster counts of the scale measurement (cumulative: each adds to the last).
@@ -130,11 +129,20 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// The full matrix: 4/16/64 nodes × 2/10/30 s, 60 s idle, 1/100/1000 clusters.
+    /// The full set: 4 and 16 nodes at 2, 10 and 30 s, 64 nodes at 10 s (a 64-node run costs
+    /// about five minutes on two cores, most of it the 63 peer probes), 60 s idle, 1, 100 and
+    /// 1,000 clusters.
     pub fn full(repo: &Path) -> Self {
         BenchOptions {
-            sizes: vec![4, 16, 64],
-            boot_delays_secs: vec![2, 10, 30],
+            runs: vec![
+                (4, 2),
+                (4, 10),
+                (4, 30),
+                (16, 2),
+                (16, 10),
+                (16, 30),
+                (64, 10),
+            ],
             idle_window: Duration::from_secs(60),
             scale_counts: vec![1, 100, 1000],
             scale_window: Duration::from_secs(60),
@@ -153,8 +161,7 @@ impl BenchOptions {
     /// A quick pass: 4 nodes at 2 s, 10 s idle, 1 and 10 clusters for 10 s.
     pub fn quick(repo: &Path) -> Self {
         BenchOptions {
-            sizes: vec![4],
-            boot_delays_secs: vec![2],
+            runs: vec![(4, 2)],
             idle_window: Duration::from_secs(10),
             scale_counts: vec![1, 10],
             scale_window: Duration::from_secs(10),
@@ -175,6 +182,41 @@ pub struct Machine {
     pub memory_bytes: u64,
     /// Kernel release.
     pub kernel: String,
+}
+
+/// Stops every node, eight at a time (one after another, 64 nodes take minutes: each waits
+/// for its glusterd and bricks to end), then shuts the manager down.
+fn stop_nodes(nodes: &LoopbackNodes) -> Result<(), crate::nodes::NodeError> {
+    let ids: Vec<String> = nodes.nodes().into_iter().map(|n| n.server_id).collect();
+    let problems: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = ids
+            .chunks(ids.len().div_ceil(8).max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|id| nodes.stop(id).err().map(|e| e.to_string()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec!["a stop thread panicked".into()])
+            })
+            .collect()
+    });
+    nodes.shutdown()?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::nodes::NodeError::Stop {
+            server_id: "(bench)".into(),
+            problems,
+        })
+    }
 }
 
 /// One time-to-Ready run.
@@ -302,27 +344,46 @@ pub struct BenchResults {
 }
 
 /// The operator binary: the given one, else `gluster-operator` in this program's target
-/// directory (built with `cargo build -p gluster-operator` in the same profile when missing).
+/// directory (built with `cargo build -p gluster-operator` in the same profile when missing,
+/// except from a test binary).
 pub fn operator_binary(given: Option<&Path>) -> Result<PathBuf, BenchError> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
     let exe = std::env::current_exe().map_err(|e| BenchError::io(Path::new("current_exe"), e))?;
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.ends_with("deps") {
+    let in_test = dir.ends_with("deps");
+    if in_test {
         dir.pop();
     }
     let bin = dir.join("gluster-operator");
     if bin.is_file() {
         return Ok(bin);
     }
+    // Under `cargo test`, cargo holds the build directory's lock while tests run: a nested
+    // build would wait for ever. (`cargo run` execs the program and lets go of it.)
+    if in_test {
+        return Err(BenchError::Operator(format!(
+            "{} is missing: run `cargo build -p gluster-operator` first",
+            bin.display()
+        )));
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(&cargo);
-    build.args(["build", "-q", "-p", "gluster-operator", "--bin", "gluster-operator"]);
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "gluster-operator",
+        "--bin",
+        "gluster-operator",
+    ]);
     if dir.ends_with("release") {
         build.arg("--release");
     }
-    let status = build.status().map_err(|e| BenchError::io(Path::new(&cargo), e))?;
+    let status = build
+        .status()
+        .map_err(|e| BenchError::io(Path::new(&cargo), e))?;
     if status.success() && bin.is_file() {
         Ok(bin)
     } else {
@@ -528,7 +589,7 @@ impl BenchWorld {
         let _ = tokio::task::spawn_blocking(move || operator.stop()).await;
         self.env.shutdown().await?;
         if let Some(nodes) = self.nodes {
-            match tokio::task::spawn_blocking(move || nodes.shutdown()).await {
+            match tokio::task::spawn_blocking(move || stop_nodes(&nodes)).await {
                 Ok(stopped) => stopped?,
                 Err(e) => return Err(BenchError::Operator(format!("stopping nodes: {e}"))),
             }
@@ -554,7 +615,10 @@ async fn ready_run(
     world.env.sim().reset_counters();
     let created_at = SystemTime::now();
     let started = Instant::now();
-    let result = world.clusters.create(&PostParams::default(), &manifest).await;
+    let result = world
+        .clusters
+        .create(&PostParams::default(), &manifest)
+        .await;
     let mut error = result
         .err()
         .map(|e| format!("creating the GlusterCluster: {e}"));
@@ -562,9 +626,11 @@ async fn ready_run(
     if error.is_none() {
         let waited = tokio::time::timeout(
             options.ready_timeout,
-            await_condition(world.clusters.clone(), &name, |o: Option<&GlusterCluster>| {
-                o.is_some_and(is_ready)
-            }),
+            await_condition(
+                world.clusters.clone(),
+                &name,
+                |o: Option<&GlusterCluster>| o.is_some_and(is_ready),
+            ),
         )
         .await;
         match waited {
@@ -642,9 +708,14 @@ async fn scale_runs(
     options: &BenchOptions,
     operator_bin: &Path,
 ) -> Result<Vec<ScaleResult>, BenchError> {
-    let world =
-        BenchWorld::start(options, operator_bin, "scale", Duration::from_millis(200), false)
-            .await?;
+    let world = BenchWorld::start(
+        options,
+        operator_bin,
+        "scale",
+        Duration::from_millis(200),
+        false,
+    )
+    .await?;
     let mut results = Vec::new();
     let mut created = 0u32;
     for &count in &options.scale_counts {
@@ -766,29 +837,27 @@ pub async fn run(options: &BenchOptions) -> Result<BenchResults, BenchError> {
     let mut runs = Vec::new();
     let mut idle = None;
     if root {
-        for &nodes in &options.sizes {
-            for &delay in &options.boot_delays_secs {
-                let want_idle = idle.is_none() && runs.is_empty();
-                println!("time to Ready: {nodes} nodes, boot delay {delay} s …");
-                let (run, idle_result) = ready_run(
-                    options,
-                    &operator_bin,
-                    nodes,
-                    delay,
-                    want_idle.then_some(options.idle_window),
-                )
-                .await?;
-                println!(
-                    "  Ready after {} s, critical path {} s, {} calls",
-                    fmt_opt(run.time_to_ready_seconds),
-                    fmt_opt(run.critical_path.as_ref().map(|p| p.seconds)),
-                    run.calls_total
-                );
-                if idle_result.is_some() {
-                    idle = idle_result;
-                }
-                runs.push(run);
+        for &(nodes, delay) in &options.runs {
+            let want_idle = idle.is_none() && runs.is_empty();
+            println!("time to Ready: {nodes} nodes, boot delay {delay} s …");
+            let (run, idle_result) = ready_run(
+                options,
+                &operator_bin,
+                nodes,
+                delay,
+                want_idle.then_some(options.idle_window),
+            )
+            .await?;
+            println!(
+                "  Ready after {} s, critical path {} s, {} calls",
+                fmt_opt(run.time_to_ready_seconds),
+                fmt_opt(run.critical_path.as_ref().map(|p| p.seconds)),
+                run.calls_total
+            );
+            if idle_result.is_some() {
+                idle = idle_result;
             }
+            runs.push(run);
         }
     } else {
         println!("not root: time-to-Ready runs skipped (loopback nodes need root)");
@@ -801,10 +870,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchResults, BenchError> {
         command: options.command.clone(),
         machine: machine(),
         operator_binary: operator_bin.display().to_string(),
-        node_bound: "every node of the time-to-Ready runs is a real loopback node (sshd, glusterd, \
+        node_bound:
+            "every node of the time-to-Ready runs is a real loopback node (sshd, glusterd, \
                      brick script on a loop device), one cluster per run, runs in sequence; the \
                      scale runs' servers are only simulated (no node answers)"
-            .into(),
+                .into(),
         bench_seconds: bench_started.elapsed().as_secs_f64(),
         all_targets_met: targets.iter().all(|t| t.met),
         time_to_ready: runs,
@@ -940,7 +1010,14 @@ pub fn table(r: &BenchResults) -> String {
     out.push_str("\nscale (one-node clusters, servers simulated, nodes never answer)\n");
     out.push_str(&format!(
         "{:>8} {:>9} {:>9} {:>9} {:>8} {:>10} {:>11} {:>9}\n",
-        "clusters", "settle_s", "rss_MiB", "peak_MiB", "cores", "reconciles", "p50/p99 ms", "calls/min"
+        "clusters",
+        "settle_s",
+        "rss_MiB",
+        "peak_MiB",
+        "cores",
+        "reconciles",
+        "p50/p99 ms",
+        "calls/min"
     ));
     for s in &r.scale {
         out.push_str(&format!(

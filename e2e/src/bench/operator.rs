@@ -133,7 +133,12 @@ pub fn usage_of(pid: u32) -> Result<Usage, BenchError> {
     // stime are fields 14 and 15 of the line, i.e. 12 and 13 after ") ".
     let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let hz = rustix::param::clock_ticks_per_second() as f64;
     Ok(Usage {
         rss_bytes: kib("VmRSS:"),
@@ -199,10 +204,22 @@ pub fn duration_buckets(metrics: &str) -> BTreeMap<OrderedBound, u64> {
 }
 
 /// A histogram bucket bound that sorts (never NaN: parsed from the operator's own output).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy)]
 pub struct OrderedBound(pub f64);
 
+impl PartialEq for OrderedBound {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
 impl Eq for OrderedBound {}
+
+impl PartialOrd for OrderedBound {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Ord for OrderedBound {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
@@ -219,6 +236,8 @@ pub struct Latency {
     pub p50_seconds: Option<f64>,
     /// 99th percentile, seconds (same resolution).
     pub p99_seconds: Option<f64>,
+    /// The histogram's largest finite bucket bound: a percentile equal to it means "at least".
+    pub top_bucket_seconds: f64,
 }
 
 /// Percentiles of the reconciles between two scrapes (`before` may be empty: since start).
@@ -255,6 +274,11 @@ pub fn latency(
         None
     };
     Latency {
+        top_bucket_seconds: delta
+            .iter()
+            .map(|(b, _)| *b)
+            .filter(|b| b.is_finite())
+            .fold(0.0, f64::max),
         reconciles: total,
         p50_seconds: quantile(0.5),
         p99_seconds: quantile(0.99),

@@ -277,7 +277,10 @@ pub fn critical_path(
     }
     let (node_total, slowest, active_s, attach_s, brick_s) = best?;
     let mut last_ok: BTreeMap<&str, &GlusterCommand> = BTreeMap::new();
-    for c in commands.iter().filter(|c| c.succeeded && is_mutating(&c.command)) {
+    for c in commands
+        .iter()
+        .filter(|c| c.succeeded && is_mutating(&c.command))
+    {
         last_ok.insert(c.command.as_str(), c);
     }
     let mut used: Vec<GlusterCommand> = last_ok.into_values().cloned().collect();

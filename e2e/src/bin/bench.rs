@@ -15,7 +15,7 @@ struct Args {
     /// 4 nodes at 2 s, 10 s idle, 1 and 10 clusters (about a minute).
     #[arg(long)]
     quick: bool,
-    /// Cluster sizes (comma-separated).
+    /// Cluster sizes (comma-separated): runs every size at every boot delay.
     #[arg(long, value_delimiter = ',')]
     sizes: Option<Vec<u32>>,
     /// Simulator boot delays in seconds (comma-separated).
@@ -60,11 +60,22 @@ fn main() -> ExitCode {
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
         .join(" ");
-    if let Some(v) = args.sizes {
-        options.sizes = v;
-    }
-    if let Some(v) = args.boot_delays {
-        options.boot_delays_secs = v;
+    if args.sizes.is_some() || args.boot_delays.is_some() {
+        let sizes = args
+            .sizes
+            .unwrap_or_else(|| options.runs.iter().map(|r| r.0).collect());
+        let delays = args
+            .boot_delays
+            .unwrap_or_else(|| options.runs.iter().map(|r| r.1).collect());
+        let mut runs: Vec<(u32, u64)> = Vec::new();
+        for &n in &sizes {
+            for &d in &delays {
+                if !runs.contains(&(n, d)) {
+                    runs.push((n, d));
+                }
+            }
+        }
+        options.runs = runs;
     }
     if let Some(v) = args.scale_counts {
         options.scale_counts = v;
