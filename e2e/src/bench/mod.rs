@@ -122,6 +122,8 @@ pub struct BenchOptions {
     pub svg_path: PathBuf,
     /// Hang guard per cluster (not a speed check).
     pub ready_timeout: Duration,
+    /// How long a scale level may take to settle before it is measured anyway.
+    pub scale_settle_timeout: Duration,
     /// The command line, for the record.
     pub command: String,
     /// `quick` or `full`, for the record.
@@ -131,7 +133,7 @@ pub struct BenchOptions {
 impl BenchOptions {
     /// The full set: 4 and 16 nodes at 2, 10 and 30 s, 64 nodes at 10 s (a 64-node run costs
     /// about five minutes on two cores, most of it the 63 peer probes), 60 s idle, 1, 100 and
-    /// 1,000 clusters.
+    /// 1,000 clusters (each level settles for at most 3 minutes, then 30 s are measured).
     pub fn full(repo: &Path) -> Self {
         BenchOptions {
             runs: vec![
@@ -145,7 +147,7 @@ impl BenchOptions {
             ],
             idle_window: Duration::from_secs(60),
             scale_counts: vec![1, 100, 1000],
-            scale_window: Duration::from_secs(60),
+            scale_window: Duration::from_secs(30),
             operator_bin: None,
             subnet_octet: 110,
             work_dir: std::env::temp_dir().join(format!("gluster-bench-{}", std::process::id())),
@@ -153,6 +155,7 @@ impl BenchOptions {
             json_path: repo.join("bench-results.json"),
             svg_path: repo.join("bench-results.svg"),
             ready_timeout: Duration::from_secs(20 * 60),
+            scale_settle_timeout: Duration::from_secs(3 * 60),
             command: "make bench".into(),
             mode: "full".into(),
         }
@@ -283,8 +286,10 @@ pub struct ScaleResult {
     /// Nodes per cluster (servers simulated, no node answers).
     pub nodes_per_cluster: u32,
     /// Seconds until every cluster's server was ACTIVE with its brick attached (from the
-    /// first creation of this level).
+    /// first creation of this level), or until the settle guard gave up.
     pub settle_seconds: f64,
+    /// Clusters whose node was Booting (server ACTIVE, brick attached) when the window began.
+    pub settled_clusters: u32,
     /// The measured window.
     pub window_seconds: f64,
     /// The operator's resident memory at the end of the window.
@@ -734,7 +739,8 @@ async fn scale_runs(
         }
         // Settled: every cluster's node Booting (server ACTIVE, brick attached); the gluster
         // step then fails for want of a node and retries.
-        let deadline = Instant::now() + options.ready_timeout;
+        let deadline = Instant::now() + options.scale_settle_timeout;
+        let mut settled_clusters: u32;
         loop {
             let list = world
                 .clusters
@@ -753,7 +759,8 @@ async fn scale_runs(
                     })
                 })
                 .count();
-            if settled as u32 >= count || Instant::now() >= deadline {
+            settled_clusters = settled as u32;
+            if settled_clusters >= count || Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -771,6 +778,7 @@ async fn scale_runs(
             clusters: count,
             nodes_per_cluster: 1,
             settle_seconds,
+            settled_clusters,
             window_seconds: window,
             rss_bytes: usage.rss_bytes,
             peak_rss_bytes: usage.peak_rss_bytes,
@@ -834,6 +842,9 @@ pub async fn run(options: &BenchOptions) -> Result<BenchResults, BenchError> {
     let operator_bin = operator_binary(options.operator_bin.as_deref())?;
     std::fs::create_dir_all(&options.work_dir).map_err(|e| BenchError::io(&options.work_dir, e))?;
     let root = rustix::process::geteuid().is_root();
+    if !root && !options.runs.is_empty() {
+        println!("not root: time-to-Ready runs skipped (loopback nodes need root)");
+    }
     let mut runs = Vec::new();
     let mut idle = None;
     if root {
@@ -859,8 +870,6 @@ pub async fn run(options: &BenchOptions) -> Result<BenchResults, BenchError> {
             }
             runs.push(run);
         }
-    } else {
-        println!("not root: time-to-Ready runs skipped (loopback nodes need root)");
     }
     let scale = scale_runs(options, &operator_bin).await?;
     let targets = targets(&runs, idle.as_ref());
@@ -1009,8 +1018,9 @@ pub fn table(r: &BenchResults) -> String {
     }
     out.push_str("\nscale (one-node clusters, servers simulated, nodes never answer)\n");
     out.push_str(&format!(
-        "{:>8} {:>9} {:>9} {:>9} {:>8} {:>10} {:>11} {:>9}\n",
+        "{:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10} {:>11} {:>9}\n",
         "clusters",
+        "settled",
         "settle_s",
         "rss_MiB",
         "peak_MiB",
@@ -1021,8 +1031,9 @@ pub fn table(r: &BenchResults) -> String {
     ));
     for s in &r.scale {
         out.push_str(&format!(
-            "{:>8} {:>9.1} {:>9.1} {:>9.1} {:>8.3} {:>10} {:>11} {:>9.0}\n",
+            "{:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>8.3} {:>10} {:>11} {:>9.0}\n",
             s.clusters,
+            s.settled_clusters,
             s.settle_seconds,
             s.rss_bytes as f64 / 1048576.0,
             s.peak_rss_bytes as f64 / 1048576.0,

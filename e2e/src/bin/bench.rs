@@ -21,6 +21,9 @@ struct Args {
     /// Simulator boot delays in seconds (comma-separated).
     #[arg(long, value_delimiter = ',')]
     boot_delays: Option<Vec<u64>>,
+    /// Only the scale measurement (no time-to-Ready runs, no idle window).
+    #[arg(long)]
+    scale_only: bool,
     /// GlusterCluster counts of the scale measurement (comma-separated, increasing).
     #[arg(long, value_delimiter = ',')]
     scale_counts: Option<Vec<u32>>,
@@ -76,6 +79,9 @@ fn main() -> ExitCode {
             }
         }
         options.runs = runs;
+    }
+    if args.scale_only {
+        options.runs.clear();
     }
     if let Some(v) = args.scale_counts {
         options.scale_counts = v;
