@@ -52,7 +52,7 @@ fi
 own=$(cd "$HERE/python" && find . -name '*.py' -o -name pyproject.toml | sort | xargs cat | sha256sum | cut -d' ' -f1)
 if [[ ! -f $VENV/.conformance-own-stamp || $(cat "$VENV/.conformance-own-stamp") != "$own" ]]; then
     log "installing the conformance_cloud package into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation \
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps \
         --force-reinstall "$HERE/python"
     rm -rf "$HERE/python/build" "$HERE/python/"*.egg-info
     echo "$own" >"$VENV/.conformance-own-stamp"
