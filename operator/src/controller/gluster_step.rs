@@ -615,6 +615,19 @@ mod tests {
         (plan, nodes(&["c-a-1", "c-a-2", "c-a-3", "c-a-4"]))
     }
 
+    /// A client whose nodes all see each other connected and whose rebalance status is
+    /// `rebalance_status` (gluster's XML).
+    fn connected_client(rebalance_status: &'static str) -> GlusterClient<Recorder> {
+        GlusterClient::new(
+            Recorder {
+                pool_connected: true,
+                rebalance_status: Some(rebalance_status),
+                ..Recorder::default()
+            },
+            GlusterCli::new(),
+        )
+    }
+
     #[tokio::test]
     async fn scale_out_adds_a_set_then_rebalances_and_reports_completion() {
         let (plan, nodes) = scale_out_plan();
@@ -623,14 +636,7 @@ mod tests {
             kinds.ends_with(&["AddBricks", "RebalanceStart", "WaitRebalance"]),
             "{kinds:?}"
         );
-        let client = GlusterClient::new(
-            Recorder {
-                pool_connected: true,
-                rebalance_status: Some(REBALANCE_COMPLETED),
-                ..Recorder::default()
-            },
-            GlusterCli::new(),
-        );
+        let client = connected_client(REBALANCE_COMPLETED);
         let run = run_steps(&client, &nodes, "v", &plan.steps)
             .await
             .expect("run");
@@ -673,14 +679,7 @@ mod tests {
                 .replacen("<status>3</status>", "<status>1</status>", 2)
                 .into_boxed_str(),
         );
-        let client = GlusterClient::new(
-            Recorder {
-                pool_connected: true,
-                rebalance_status: Some(in_progress),
-                ..Recorder::default()
-            },
-            GlusterCli::new(),
-        );
+        let client = connected_client(in_progress);
         let run = run_steps(&client, &nodes, "v", &plan.steps)
             .await
             .expect("run");
