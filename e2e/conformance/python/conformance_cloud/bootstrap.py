@@ -134,8 +134,6 @@ def phase_identity():
     for role in ("member", "heat_stack_owner"):
         c.identity.assign_project_role_to_user(demo_project, demo_user, roles[role])
     admin_user = c.identity.find_user("admin", domain_id="default")
-    # Re-set: hashed again with the configured (cheap) bcrypt rounds.
-    c.identity.update_user(admin_user, password=os.environ["ADMIN_PASSWORD"])
     c.identity.assign_project_role_to_user(demo_project, admin_user, roles["admin"])
 
     # Heat's stack domain: its engine needs it at start, or every stack fails to authorize.
@@ -155,6 +153,12 @@ def phase_identity():
             if interface not in existing:
                 c.identity.create_endpoint(service_id=service.id, interface=interface,
                                            url=url, region_id=REGION)
+    # Last, as it revokes this session's token: re-set the admin password, hashed again with the
+    # configured (cheap) bcrypt rounds. Keystone compares revocations at one-second granularity,
+    # so a token issued in the same second (a re-authentication, the next phase's) would be
+    # refused with 401 too: wait past that second.
+    c.identity.update_user(admin_user, password=os.environ["ADMIN_PASSWORD"])
+    time.sleep(1.1)
     say("identity: projects service/demo, users, roles, heat domain, 7 services")
 
 
