@@ -2,9 +2,9 @@
 //! resource type), and the cloud facts the planner needs. [`observe_cloud`] does the I/O;
 //! [`current_state`] and [`cloud_facts`] map the observation for the planner (pure).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use crate::cloud::{Cloud, CloudError, Server, ServerQuery, Volume, VolumeQuery};
+use crate::cloud::{Cloud, CloudError, Server, Volume};
 use crate::plan::{CloudFacts, CurrentState, ExistingNode};
 
 use super::owner::{Owner, node_of};
@@ -61,15 +61,8 @@ pub async fn observe_some(
     lists: super::pacing::Lists,
     zones: bool,
 ) -> Result<Observed, CloudError> {
-    let server_query = ServerQuery {
-        name: None,
-        tags: vec![owner.tag()],
-        metadata: BTreeMap::new(),
-    };
-    let volume_query = VolumeQuery {
-        name: None,
-        metadata: owner.cluster_metadata(),
-    };
+    let server_query = owner.server_query();
+    let volume_query = owner.volume_query();
     let servers = async {
         match lists.servers {
             true => cloud.compute().list_servers(&server_query).await.map(Some),
@@ -107,15 +100,8 @@ pub async fn observe_some(
 
 /// Lists the cluster's servers (by tag) and volumes (by metadata), concurrently; no zones.
 pub async fn observe_owned(cloud: &Cloud, owner: &Owner) -> Result<Observed, CloudError> {
-    let server_query = ServerQuery {
-        name: None,
-        tags: vec![owner.tag()],
-        metadata: BTreeMap::new(),
-    };
-    let volume_query = VolumeQuery {
-        name: None,
-        metadata: owner.cluster_metadata(),
-    };
+    let server_query = owner.server_query();
+    let volume_query = owner.volume_query();
     let (servers, volumes) = futures::try_join!(
         cloud.compute().list_servers(&server_query),
         cloud.volume().list_volumes(&volume_query),

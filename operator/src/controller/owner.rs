@@ -36,6 +36,23 @@ impl Owner {
         BTreeMap::from([(META_CLUSTER_UID.to_string(), self.uid.clone())])
     }
 
+    /// The list filter for the cluster's servers (by its tag).
+    pub fn server_query(&self) -> crate::cloud::ServerQuery {
+        crate::cloud::ServerQuery {
+            name: None,
+            tags: vec![self.tag()],
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The list filter for the cluster's brick volumes (by its metadata).
+    pub fn volume_query(&self) -> crate::cloud::VolumeQuery {
+        crate::cloud::VolumeQuery {
+            name: None,
+            metadata: self.cluster_metadata(),
+        }
+    }
+
     /// Metadata of a node's server and brick volume.
     pub fn node_metadata(&self, node: &str, index: u32) -> BTreeMap<String, String> {
         let mut m = self.cluster_metadata();
