@@ -444,7 +444,10 @@ driver = noop
 workers = 1
 EOF
         authtoken_section heat
-        auth_section trustee heat
+        # The trustee authenticates unscoped: the trust is the scope. A project here too makes
+        # every trust-scoped call (a scaling policy's signal) fail with "Authentication cannot
+        # be scoped to multiple targets".
+        auth_section trustee heat | grep -v '^project_'
     } >"$e/heat/heat.conf"
 }
 
@@ -523,6 +526,11 @@ EOF
         /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
+# Every API's access log line (on its stdout, in DIR/log/NAME.log): the time, the client, the
+# request, status, size, duration and User-Agent; e2e/src/bench/apilog.rs parses it.
+# shellcheck disable=SC2016 # gunicorn's %(x)s atoms, not shell expansions
+ACCESS_LOG_FORMAT='%(t)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
 # api NAME PORT WORKERS APP-MODULE [CONFIG-ARGS] [ENV...]: a WSGI app under gunicorn.
 api() {
     local name=$1 port=$2 workers=$3 app=$4 args=${5:-}
@@ -530,7 +538,7 @@ api() {
     start "$name" env CONFORMANCE_WSGI_APP="$app" CONFORMANCE_WSGI_ARGS="$args" "$@" \
         "$VENV/bin/gunicorn" --no-control-socket --bind "$HOST:$port" --workers "$workers" \
         --timeout 300 --graceful-timeout 5 --name "$name" --access-logfile - \
-        --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms' conformance_cloud.wsgi:application
+        --access-logformat "$ACCESS_LOG_FORMAT" conformance_cloud.wsgi:application
 }
 
 py() { "$VENV/bin/python" "$@"; }

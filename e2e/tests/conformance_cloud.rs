@@ -40,11 +40,10 @@ fn neutron() -> ServiceClient {
     let (yaml, name) = clouds_yaml();
     let config = CloudConfig::from_clouds_yaml(&yaml, &name).expect("config");
     let options = ClientOptions::default();
-    let http =
-        gluster_operator::cloud::transport::build_http_client(&config.tls, options.timeouts, |p| {
-            std::fs::read(p)
-        })
-        .expect("http client");
+    let http = gluster_operator::cloud::transport::build_http_client(&config.tls, &options, |p| {
+        std::fs::read(p)
+    })
+    .expect("http client");
     let session = Arc::new(Session::new(config, options, http));
     ServiceClient::new(session, ServiceType::Network, |u: &str| {
         catalog::with_version(u, "v2.0")

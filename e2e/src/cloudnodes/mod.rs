@@ -139,6 +139,9 @@ impl WatchedServer {
     }
 }
 
+/// The watcher's `User-Agent`.
+pub const WATCHER_USER_AGENT: &str = "e2e-cloudnodes";
+
 /// Nova's server list with the administrator's fields, and Cinder and the flavors for sizes.
 #[derive(Clone, Debug)]
 pub struct AdminCloud {
@@ -150,9 +153,12 @@ impl AdminCloud {
     /// A client for entry `cloud` of a clouds.yaml text (administrator credentials).
     pub fn from_clouds_yaml(yaml: &str, cloud: &str) -> Result<Self, WatchError> {
         let config = CloudConfig::from_clouds_yaml(yaml, cloud)?;
-        let options = ClientOptions::default();
-        let http =
-            transport::build_http_client(&config.tls, options.timeouts, |p| std::fs::read(p))?;
+        // Its own User-Agent, so a cloud's access logs tell its polling from the operator's.
+        let options = ClientOptions {
+            user_agent: WATCHER_USER_AGENT.to_string(),
+            ..ClientOptions::default()
+        };
+        let http = transport::build_http_client(&config.tls, &options, |p| std::fs::read(p))?;
         let session = Arc::new(Session::new(config.clone(), options.clone(), http));
         Ok(Self {
             cloud: Cloud::new(config, options)?,

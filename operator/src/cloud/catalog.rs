@@ -36,7 +36,8 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    fn in_region(&self, region: &str) -> bool {
+    /// Whether the endpoint serves `region` (by name or ID).
+    pub fn in_region(&self, region: &str) -> bool {
         self.region.as_deref() == Some(region) || self.region_id.as_deref() == Some(region)
     }
 

@@ -19,6 +19,9 @@ use super::limits::{Limiter, Limits};
 use super::observe::{CallEvent, CallOutcome, ObserverSlot};
 use super::transport::{RawResponse, Timeouts, send_once};
 
+/// The operator's `User-Agent`: `gluster-operator/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("gluster-operator/", env!("CARGO_PKG_VERSION"));
+
 /// Tuning of the client. The defaults suit the operator.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientOptions {
@@ -37,6 +40,8 @@ pub struct ClientOptions {
     pub service_limits: Vec<(ServiceType, Limits)>,
     /// Told about every HTTP attempt to a service (service, method, outcome class).
     pub observer: ObserverSlot,
+    /// The `User-Agent` of every request (the clouds' access logs tell clients apart by it).
+    pub user_agent: String,
 }
 
 impl Default for ClientOptions {
@@ -49,6 +54,7 @@ impl Default for ClientOptions {
             limits: Limits::default(),
             service_limits: Vec::new(),
             observer: ObserverSlot::default(),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
         }
     }
 }

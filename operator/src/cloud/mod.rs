@@ -80,8 +80,7 @@ impl Cloud {
     /// A client for `config`. Builds the HTTP client (reading a `cacert` file) but makes no
     /// request: the first call authenticates.
     pub fn new(config: CloudConfig, options: ClientOptions) -> Result<Self, CloudError> {
-        let http =
-            transport::build_http_client(&config.tls, options.timeouts, |p| std::fs::read(p))?;
+        let http = transport::build_http_client(&config.tls, &options, |p| std::fs::read(p))?;
         let session = Arc::new(Session::new(config, options, http));
         let client = |service, base| ServiceClient::new(Arc::clone(&session), service, base);
         Ok(Self {

@@ -9,6 +9,11 @@ use reqwest::header::HeaderMap;
 use super::backoff::parse_retry_after;
 use super::config::{CaCert, TlsConfig};
 use super::error::{ApiError, ApiErrorKind, CallInfo, CloudError, TransportKind, parse_error_body};
+use super::http::ClientOptions;
+
+/// The HTTP client [`build_http_client`] builds (reqwest's), for callers that talk to a
+/// service the typed clients do not cover.
+pub use reqwest::Client as HttpClient;
 
 /// Timeouts of one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,19 +81,20 @@ impl RawResponse {
 }
 
 /// Builds the reqwest client: rustls with the ring provider, the platform's roots plus the
-/// configured CA, or no verification when `verify: false`.
+/// configured CA, or no verification when `verify: false`; the options' timeouts and
+/// `User-Agent`.
 pub fn build_http_client(
     tls: &TlsConfig,
-    timeouts: Timeouts,
+    options: &ClientOptions,
     read_file: impl Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<reqwest::Client, CloudError> {
     // reqwest is built without a default crypto provider; install ring (the provider kube
     // uses too). An Err only means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
-        .connect_timeout(timeouts.connect)
-        .timeout(timeouts.request)
-        .user_agent(concat!("gluster-operator/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(options.timeouts.connect)
+        .timeout(options.timeouts.request)
+        .user_agent(options.user_agent.as_str())
         .pool_idle_timeout(Duration::from_secs(30));
     if let Some(ca) = &tls.ca {
         let pem = match ca {
@@ -175,7 +181,7 @@ mod tests {
     use super::*;
 
     fn cacert_error(tls: TlsConfig) -> String {
-        match build_http_client(&tls, Timeouts::default(), |p| {
+        match build_http_client(&tls, &ClientOptions::default(), |p| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("{} absent", p.display()),
@@ -206,9 +212,11 @@ mod tests {
     #[test]
     fn builds_with_and_without_verification() {
         for verify in [true, false] {
-            build_http_client(&TlsConfig { verify, ca: None }, Timeouts::default(), |_| {
-                Ok(Vec::new())
-            })
+            build_http_client(
+                &TlsConfig { verify, ca: None },
+                &ClientOptions::default(),
+                |_| Ok(Vec::new()),
+            )
             .expect("client");
         }
     }
