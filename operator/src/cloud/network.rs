@@ -445,19 +445,22 @@ impl Networking {
                 .await?;
         }
         let missing = missing_rules(&group, &spec.rules);
-        for rule in &missing {
-            // A rule is unique in Neutron (a duplicate is a 409), so repeating the create
-            // after an ambiguous failure is safe.
+        // The rules go out together (the client's Neutron limits bound them). A rule is unique
+        // in Neutron (a duplicate is a 409), so repeating a create after an ambiguous failure
+        // is safe.
+        futures::future::try_join_all(missing.iter().map(|rule| async {
             let req =
                 Request::post("/security-group-rules", rule.to_body(&group.id)).unique_create();
             match self.client.send(req).await {
-                Ok(_) => {}
+                Ok(_) => Ok(()),
                 Err(e) if e.api_kind() == Some(ApiErrorKind::Conflict) => {
                     tracing::debug!(group = %group.id, request_id = %e.request_id().unwrap_or("-"), "security group rule exists already");
+                    Ok(())
                 }
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             }
-        }
+        }))
+        .await?;
         tracing::info!(group = %group.id, name = %spec.name, adopted, rules_added = missing.len(), "security group ensured");
         Ok(Ensured {
             value: group.id,

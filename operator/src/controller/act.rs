@@ -71,14 +71,33 @@ pub async fn act_cloud(
         tags: vec![owner.tag()],
         rules: gluster_rules(&allowed_cidrs(spec))?,
     };
-    if ensure_group {
-        let ensured = cloud.network().ensure_security_group(&group).await?;
-        if !ensured.adopted {
-            done.push(Done {
-                reason: "SecurityGroupCreated",
-                note: format!("security group {} ({})", group.name, ensured.value),
-            });
+    let missing: Vec<&PlannedNode> = plan
+        .nodes
+        .iter()
+        .filter(|n| observed.server(&n.name).is_none())
+        .collect();
+    // The group and what the new servers need (image, network, flavors) are independent
+    // lookups: made together, before any node is created.
+    let ensure = async {
+        if !ensure_group {
+            return Ok::<_, ReconcileError>(None);
         }
+        Ok(Some(cloud.network().ensure_security_group(&group).await?))
+    };
+    let resolve = async {
+        if missing.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            Shared::resolve(cloud, spec, &group.name, &missing).await?,
+        ))
+    };
+    let (ensured, shared) = futures::try_join!(ensure, resolve)?;
+    if let Some(ensured) = ensured.filter(|e| !e.adopted) {
+        done.push(Done {
+            reason: "SecurityGroupCreated",
+            note: format!("security group {} ({})", group.name, ensured.value),
+        });
     }
 
     // Servers in ERROR go first (their volumes stay for the replacement).
@@ -98,13 +117,7 @@ pub async fn act_cloud(
     }
 
     let observed_now: &Observed = observed;
-    let missing: Vec<&PlannedNode> = plan
-        .nodes
-        .iter()
-        .filter(|n| observed.server(&n.name).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let shared = Shared::resolve(cloud, spec, &group.name, &missing).await?;
+    if let Some(shared) = shared {
         let mut creations = Vec::with_capacity(missing.len());
         for node in missing {
             let span = tracing::info_span!("node", node = %node.name, index = node.index);
@@ -189,20 +202,18 @@ impl Shared {
         security_group: &str,
         nodes: &[&PlannedNode],
     ) -> Result<Shared, ReconcileError> {
-        let (image, network) = futures::try_join!(
+        let names: std::collections::BTreeSet<&str> =
+            nodes.iter().filter_map(|n| n.storage.flavor()).collect();
+        let flavor_ids = futures::future::try_join_all(names.iter().map(|name| async move {
+            let flavor = cloud.compute().flavor(name).await?;
+            Ok::<_, CloudError>((name.to_string(), flavor.id))
+        }));
+        let (image, network, flavors) = futures::try_join!(
             cloud.image().image(&spec.image),
             cloud.network().network(&spec.network),
+            flavor_ids,
         )?;
-        let mut flavors = BTreeMap::new();
-        for node in nodes {
-            let Some(name) = node.storage.flavor() else {
-                continue;
-            };
-            if !flavors.contains_key(name) {
-                let flavor = cloud.compute().flavor(name).await?;
-                flavors.insert(name.to_string(), flavor.id);
-            }
-        }
+        let flavors: BTreeMap<String, String> = flavors.into_iter().collect();
         let distro = DistroFamily::guess_from_image_name(&image.name)
             .or_else(|| DistroFamily::guess_from_image_name(&spec.image))
             .ok_or_else(|| ReconcileError::UnknownDistro(image.name.clone()))?;

@@ -1,8 +1,11 @@
 //! Delete: everything the cluster owns in the cloud, found by its UID. Brick volumes are
-//! detached first and then kept (`deletionPolicy: Retain`, under their node-derived names) or
-//! deleted (`Delete`); servers are deleted, then the security group. Each pass takes the steps
+//! detached first and then kept (`deletionPolicy: Retain`, under their node-derived names), or
+//! deleted once their servers' deletion has detached them (`Delete`); servers are deleted, then
+//! the security group. Each pass takes the steps
 //! it can and says what is left; the finalizer is released only when a fresh listing finds
 //! nothing left ([`Leftovers::is_empty`]).
+
+use futures::future::try_join_all;
 
 use crate::api::DeletionPolicy;
 use crate::cloud::{Cloud, CloudError, VolumeStatus};
@@ -11,7 +14,7 @@ use super::observe::{Observed, observe_owned};
 use super::owner::Owner;
 
 /// What a cleanup pass found still standing (before its own deletes took effect).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Leftovers {
     /// Servers still listed.
     pub servers: usize,
@@ -25,6 +28,14 @@ impl Leftovers {
     /// Whether nothing is left: the finalizer may go.
     pub fn is_empty(&self) -> bool {
         self == &Leftovers::default()
+    }
+
+    /// A fingerprint for the cleanup's backoff: progress (fewer left) resets it.
+    pub fn signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
     }
 
     /// A human summary.
@@ -56,28 +67,34 @@ pub async fn cleanup_pass(
     policy: DeletionPolicy,
 ) -> Result<Leftovers, CloudError> {
     let observed = observe_owned(cloud, owner).await?;
-    // Detach brick volumes first: never leave their fate to the server's deletion.
-    for server in &observed.servers {
-        for volume in &observed.volumes {
-            if server.attached_volume_ids().contains(&volume.id.as_str()) {
-                cloud
-                    .compute()
-                    .detach_volume(&server.id, &volume.id)
-                    .await?;
-            }
-        }
-    }
-    for server in &observed.servers {
-        cloud.compute().delete_server(&server.id).await?;
-    }
+    // Under Retain, detach the brick volumes first: never leave the fate of a volume that is
+    // kept to the server's deletion. Under Delete they go anyway: deleting the server detaches
+    // them (Nova), and they are deleted once available. The calls of each step go out together
+    // (the client's per-service limits bound them).
+    let keep = policy == DeletionPolicy::Retain;
+    let detaches = observed.servers.iter().filter(|_| keep).flat_map(|server| {
+        observed
+            .volumes
+            .iter()
+            .filter(|volume| server.attached_volume_ids().contains(&volume.id.as_str()))
+            .map(|volume| cloud.compute().detach_volume(&server.id, &volume.id))
+    });
+    try_join_all(detaches).await?;
+    // A server Nova is deleting already is left to it: asking again only loads Nova.
+    try_join_all(
+        observed
+            .servers
+            .iter()
+            .filter(|server| server.task_state.as_deref() != Some("deleting"))
+            .map(|server| cloud.compute().delete_server(&server.id)),
+    )
+    .await?;
     if policy == DeletionPolicy::Delete {
-        for volume in &observed.volumes {
-            if volume.status == VolumeStatus::Available
+        let deletable = observed.volumes.iter().filter(|volume| {
+            volume.status == VolumeStatus::Available
                 || matches!(volume.status, VolumeStatus::Error(_))
-            {
-                cloud.volume().delete_volume(&volume.id).await?;
-            }
-        }
+        });
+        try_join_all(deletable.map(|volume| cloud.volume().delete_volume(&volume.id))).await?;
     }
     let groups = cloud
         .network()

@@ -47,9 +47,14 @@ pub enum ReconcileError {
     #[error("no host key for node {0}")]
     MissingHostKey(String),
     /// Deletion is under way and the cloud still holds some of the cluster (the finalizer
-    /// stays; the reconcile comes back soon).
-    #[error("deleting: {0}")]
-    CleanupPending(String),
+    /// stays; the reconcile comes back after `retry_in`, the cleanup's backoff).
+    #[error("deleting: {left}")]
+    CleanupPending {
+        /// What is left.
+        left: String,
+        /// When to look again.
+        retry_in: std::time::Duration,
+    },
     /// The finalizer machinery failed (adding or removing it).
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -97,7 +102,7 @@ impl ReconcileError {
             ReconcileError::Finalizer(_) => "FinalizerError",
             ReconcileError::UnknownDistro(_) => "UnknownImageDistribution",
             ReconcileError::MissingHostKey(_) => "MissingHostKey",
-            ReconcileError::CleanupPending(_) => "CleanupPending",
+            ReconcileError::CleanupPending { .. } => "CleanupPending",
             ReconcileError::MigrationFailed { .. } => "MigrationFailed",
         }
     }
@@ -109,7 +114,7 @@ impl ReconcileError {
             ReconcileError::Kube(_)
             | ReconcileError::Finalizer(_)
             | ReconcileError::MissingHostKey(_)
-            | ReconcileError::CleanupPending(_)
+            | ReconcileError::CleanupPending { .. }
             | ReconcileError::Gluster(_) => false,
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)

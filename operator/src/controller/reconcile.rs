@@ -76,11 +76,11 @@ pub fn error_policy(_obj: Arc<Guarded>, err: &ReconcileError, ctx: Arc<Context>)
     Action::requeue(error_delay(err, &ctx.config))
 }
 
-/// The wait after error `err`: the working cap while a deletion goes on, the cloud's
+/// The wait after error `err`: the cleanup's backoff while a deletion goes on, the cloud's
 /// `Retry-After` (at least the working cap), else the error delay.
 pub fn error_delay(err: &ReconcileError, config: &ControllerConfig) -> std::time::Duration {
     match err {
-        ReconcileError::CleanupPending(_) => config.requeue_working,
+        ReconcileError::CleanupPending { retry_in, .. } => *retry_in,
         ReconcileError::Cloud(e) => e
             .retry_after()
             .unwrap_or(config.requeue_error)
@@ -653,7 +653,21 @@ async fn cleanup(cluster: &GlusterCluster, ctx: &Context) -> Result<Action, Reco
         Ok(Action::await_change())
     } else {
         tracing::info!(left = %left.describe(), "deleting");
-        Err(ReconcileError::CleanupPending(left.describe()))
+        // Deletions take a second or two: look again soon, backing off while nothing changes.
+        let backoff = Backoff {
+            min: ctx.config.requeue_min,
+            max: ctx.config.requeue_working,
+        };
+        let mut retry_in = backoff.max;
+        ctx.update_memo(&owner.uid, |m| {
+            let (delay, pace) = next_delay(m.pace, left.signature(), backoff, None);
+            m.pace = Some(pace);
+            retry_in = delay;
+        });
+        Err(ReconcileError::CleanupPending {
+            left: left.describe(),
+            retry_in,
+        })
     }
 }
 
