@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::api::{BrickStatus as ApiBrick, VolumeStatus as ApiVolume};
 use crate::gluster::xml::OutputError;
 use crate::gluster::xml::{
-    HealBrick, HealInfo, MigrationOutcome, MigrationStatus, VolumeInfo, VolumeState,
+    HealBrick, HealInfo, MigrationOutcome, MigrationStatus, Peer, VolumeInfo, VolumeState,
     VolumeStatus as XmlStatus, VolumeType, parse_heal_info, parse_rebalance_status,
 };
 use crate::gluster::{GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, VolumeName};
@@ -187,8 +187,14 @@ pub async fn run_steps<E: NodeExecutor>(
                 for member in members {
                     let missing = unconnected(client, nodes, member, peers).await?;
                     if !missing.is_empty() {
+                        let rejected = if missing.iter().any(|m| m.contains("Rejected")) {
+                            "; a rejected peer does not recover by itself (its copy of the \
+                             volume configuration differs: GlusterFS \"Resolving Peer Rejected\")"
+                        } else {
+                            ""
+                        };
                         run.waiting = Some(format!(
-                            "waiting for peers to connect: {} (as {member} sees them)",
+                            "waiting for peers to join the pool: {} (as {member} sees them){rejected}",
                             missing.join(", ")
                         ));
                         return Ok(run);
@@ -309,17 +315,42 @@ async fn unconnected<E: NodeExecutor>(
     peers: &[String],
 ) -> Result<Vec<String>, ReconcileError> {
     let pool = client.pool_list(nodes.endpoint(member)?).await?;
-    Ok(peers
+    Ok(not_joined(&pool, member, peers, &nodes.addresses))
+}
+
+/// The peers (by node name, with what `member`'s pool says of them) that are not both
+/// connected and in the cluster ("Peer in Cluster") as `member` sees them. A peer glusterd
+/// still shakes hands with must not see the volume change meanwhile: it would end up
+/// "Peer Rejected" (its copy of the volume differs), which it does not recover from.
+pub fn not_joined(
+    pool: &[Peer],
+    member: &str,
+    peers: &[String],
+    addresses: &BTreeMap<String, String>,
+) -> Vec<String> {
+    peers
         .iter()
         .filter(|p| p.as_str() != member)
-        .filter(|p| {
-            let address = nodes.addresses.get(*p).map(String::as_str);
-            !pool.iter().any(|peer| {
-                peer.connected && (peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)))
-            })
+        .filter_map(|p| {
+            let address = addresses.get(p).map(String::as_str);
+            let seen = pool
+                .iter()
+                .find(|peer| peer.is_named(p) || address.is_some_and(|a| peer.is_named(a)));
+            match seen {
+                Some(peer) if peer.connected && peer.in_cluster() => None,
+                Some(peer) => Some(format!(
+                    "{p} ({}, {})",
+                    peer.state_str.as_deref().unwrap_or("state unknown"),
+                    if peer.connected {
+                        "connected"
+                    } else {
+                        "disconnected"
+                    }
+                )),
+                None => Some(format!("{p} (not in the pool)")),
+            }
         })
-        .cloned()
-        .collect())
+        .collect()
 }
 
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
@@ -417,6 +448,36 @@ pub fn running_task(volume: &str, status: &XmlStatus) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_joins_only_connected_and_in_the_cluster_and_a_rejected_one_is_named() {
+        let xml = |state: u8, text: &str, connected: u8| {
+            format!(
+                "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><peerStatus>\
+                 <peer><uuid>a</uuid><hostname>127.0.0.2</hostname><hostnames><hostname>127.0.0.2</hostname></hostnames><connected>1</connected><state>3</state><stateStr>Peer in Cluster</stateStr></peer>\
+                 <peer><uuid>b</uuid><hostname>127.0.0.3</hostname><hostnames><hostname>127.0.0.3</hostname></hostnames><connected>{connected}</connected><state>{state}</state><stateStr>{text}</stateStr></peer>\
+                 <peer><uuid>c</uuid><hostname>localhost</hostname><connected>1</connected></peer></peerStatus></cliOutput>"
+            )
+        };
+        let g = nodes(&["n1", "n2", "n3", "n4"]);
+        let peers: Vec<String> = ["n2", "n3", "n4"].iter().map(|s| s.to_string()).collect();
+        let pool = crate::gluster::xml::parse_pool_list(&xml(3, "Peer in Cluster", 1)).unwrap();
+        assert_eq!(
+            not_joined(&pool, "n1", &peers, &g.addresses),
+            ["n4 (not in the pool)"]
+        );
+        let pool = crate::gluster::xml::parse_pool_list(&xml(6, "Peer Rejected", 1)).unwrap();
+        assert_eq!(
+            not_joined(&pool, "n1", &peers[..2], &g.addresses),
+            ["n3 (Peer Rejected, connected)"]
+        );
+        let pool =
+            crate::gluster::xml::parse_pool_list(&xml(5, "Accepted peer request", 0)).unwrap();
+        assert_eq!(
+            not_joined(&pool, "n1", &peers[..2], &g.addresses),
+            ["n3 (Accepted peer request, disconnected)"]
+        );
+    }
     use std::sync::Mutex;
     use std::time::Duration;
 
