@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench
+.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud
 
 all: build
 
@@ -72,3 +72,10 @@ chart-crd:
 bench: setup
 	cargo build --release -p gluster-operator -p e2e --bin gluster-operator --bin bench
 	$(CARGO_TARGET_DIR)/release/bench --operator-bin $(CARGO_TARGET_DIR)/release/gluster-operator
+
+## bench-real-cloud: the operator beside OpenStack Heat and direct calls on the conformance cloud
+## (a real Keystone/Nova/Cinder/Neutron/Heat on loopback, started and stopped here): N = 4 and 8,
+## create, scale-out by 2, delete; time, time to Ready, calls by service; a table and
+## bench-real-cloud.json. Needs root; exits 1 when a goal is missed. Not part of `make test`.
+bench-real-cloud: setup
+	@hack/bench-real-cloud.sh

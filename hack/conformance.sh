@@ -7,9 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TESTS=(--test conformance_cloud --test conformance_client --test conformance_operator)
+TESTS=(--test conformance_cloud --test conformance_client --test conformance_operator
+    --test conformance_bench)
 run_tests() {
     local t0=$SECONDS
+    # conformance_bench runs the operator binary of the same profile.
+    cargo build -p gluster-operator --bin gluster-operator
     cargo test -p e2e --features conformance "${TESTS[@]}" -- --nocapture
     echo "conformance: tests ran in $((SECONDS - t0)) s"
 }

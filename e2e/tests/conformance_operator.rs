@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::bench::real_cloud::{clouds_yaml_entry, run_id};
 use e2e::cloudnodes::{CloudWatcher, WatchConfig};
 use e2e::nodes::{LoopbackNodes, NodesConfig};
 use gluster_operator::api::{
@@ -73,30 +74,6 @@ fn clouds() -> Clouds {
     }
 }
 
-/// A clouds.yaml with only the entry `cloud` (the operator's Secret never holds the admin's).
-fn only_entry(yaml: &str, cloud: &str) -> String {
-    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).expect("clouds.yaml parses");
-    let entry = doc["clouds"]
-        .get(cloud)
-        .unwrap_or_else(|| panic!("clouds.yaml has no cloud `{cloud}`"))
-        .clone();
-    let mut clouds = serde_yaml::Mapping::new();
-    clouds.insert(cloud.into(), entry);
-    let mut root = serde_yaml::Mapping::new();
-    root.insert("clouds".into(), serde_yaml::Value::Mapping(clouds));
-    serde_yaml::to_string(&root).expect("yaml")
-}
-
-/// A run ID: a letter and 7 hex digits from the time and the process, so names of reruns on
-/// the same cloud differ.
-fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mixed = (nanos as u64 / 1000) ^ (u64::from(std::process::id()) << 20);
-    format!("c{:07x}", mixed & 0xfff_ffff)
-}
-
 /// The loopback nodes, the watcher feeding them, the world (emulator + controller + real
 /// cloud) and the scratch directory.
 struct Conformance {
@@ -145,7 +122,8 @@ impl Conformance {
         .await
         .unwrap_or_else(|e| panic!("watcher on cloud {}: {e}", clouds.admin));
         let world = World::start_with_cloud(
-            &only_entry(&clouds.yaml, &clouds.operator),
+            &clouds_yaml_entry(&clouds.yaml, &clouds.operator)
+                .expect("the operator's clouds.yaml entry"),
             &clouds.operator,
         )
         .await;

@@ -23,9 +23,12 @@
 //! against the critical path). [`run`] returns the results; the binary exits non-zero when a
 //! target is missed.
 
+pub mod apilog;
+pub mod heat;
 pub mod minimum;
 pub mod operator;
 pub mod plot;
+pub mod real_cloud;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -85,10 +88,25 @@ pub enum BenchError {
     /// The plot could not be drawn.
     #[error("plot: {0}")]
     Plot(String),
+    /// A call to the real cloud failed (the real-cloud comparison).
+    #[error("cloud: {0}")]
+    Cloud(String),
+    /// Heat refused a request or a stack failed.
+    #[error("heat: {0}")]
+    Heat(String),
+    /// The cloud watcher (loopback nodes for the real cloud's servers) failed.
+    #[error("cloud watcher: {0}")]
+    Watcher(#[from] crate::cloudnodes::WatchError),
+}
+
+impl From<gluster_operator::cloud::CloudError> for BenchError {
+    fn from(e: gluster_operator::cloud::CloudError) -> Self {
+        BenchError::Cloud(e.to_string())
+    }
 }
 
 impl BenchError {
-    fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         BenchError::Io {
             path: path.to_path_buf(),
             source,
@@ -399,7 +417,7 @@ pub fn operator_binary(given: Option<&Path>) -> Result<PathBuf, BenchError> {
     }
 }
 
-fn machine() -> Machine {
+pub(crate) fn machine() -> Machine {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory_bytes = meminfo
         .lines()
@@ -569,16 +587,14 @@ impl BenchWorld {
             .map(|n| (NodesHook::new(n.clone(), env.sim().config()), n.clone()));
         env.sim()
             .set_boot_hook(Arc::new(RecordingHook::new(timeline.clone(), real)));
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, env.kubeconfig_yaml())
-            .map_err(|e| BenchError::io(&kubeconfig, e))?;
-        let operator = OperatorProcess::start(
+        let operator = OperatorProcess::launch(
             operator_bin,
-            &kubeconfig,
+            &dir,
+            &env.kubeconfig_yaml(),
             crate::devenv::NAMESPACE,
-            &dir.join("operator.log"),
-        )?;
-        operator.metrics().await?;
+            None,
+        )
+        .await?;
         let clusters = Api::namespaced(env.client(), crate::devenv::NAMESPACE);
         Ok(BenchWorld {
             env,

@@ -25,19 +25,21 @@ pub struct OperatorProcess {
 }
 
 impl OperatorProcess {
-    /// Starts `binary run` with `kubeconfig`, watching `namespace`, logging to `log`.
+    /// Starts `binary run` with `kubeconfig`, watching `namespace`, logging to `log` (with
+    /// `log_filter`, default: info and the SSH executor's command lines).
     pub fn start(
         binary: &Path,
         kubeconfig: &Path,
         namespace: &str,
         log: &Path,
+        log_filter: Option<&str>,
     ) -> Result<Self, BenchError> {
         let http = free_port()?;
         let log_file = std::fs::File::create(log).map_err(|e| BenchError::io(log, e))?;
         let child = Command::new(binary)
             .arg("run")
             .arg(format!("--http-addr={http}"))
-            .arg(format!("--log-level={LOG_FILTER}"))
+            .arg(format!("--log-level={}", log_filter.unwrap_or(LOG_FILTER)))
             .arg(format!("--watch-namespace={namespace}"))
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", "bench")
@@ -51,6 +53,28 @@ impl OperatorProcess {
             http,
             log: log.to_path_buf(),
         })
+    }
+
+    /// Writes `kubeconfig_yaml` into `dir`, starts `binary run` against it (log in
+    /// `dir/operator.log`) and waits until it serves its metrics.
+    pub async fn launch(
+        binary: &Path,
+        dir: &Path,
+        kubeconfig_yaml: &str,
+        namespace: &str,
+        log_filter: Option<&str>,
+    ) -> Result<Self, BenchError> {
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, kubeconfig_yaml).map_err(|e| BenchError::io(&kubeconfig, e))?;
+        let operator = Self::start(
+            binary,
+            &kubeconfig,
+            namespace,
+            &dir.join("operator.log"),
+            log_filter,
+        )?;
+        operator.metrics().await?;
+        Ok(operator)
     }
 
     /// Its process ID.

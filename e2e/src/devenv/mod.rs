@@ -127,8 +127,8 @@ impl DevEnv {
             client,
             nodes,
         };
-        env.install_crd().await?;
-        env.create_secret().await?;
+        install_crd(&env.client).await?;
+        create_secret(&env.client, &env.clouds_yaml()).await?;
         Ok(env)
     }
 
@@ -197,37 +197,39 @@ impl DevEnv {
         self.emulator.shutdown().await?;
         nodes_stopped
     }
+}
 
-    async fn install_crd(&self) -> Result<(), DevEnvError> {
-        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        crds.create(&PostParams::default(), &GlusterCluster::crd())
-            .await
-            .map_err(|source| DevEnvError::Api {
-                what: "creating the GlusterCluster CRD",
-                source,
-            })?;
-        Ok(())
-    }
+/// Installs the GlusterCluster CRD through `client`.
+pub async fn install_crd(client: &Client) -> Result<(), DevEnvError> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &GlusterCluster::crd())
+        .await
+        .map_err(|source| DevEnvError::Api {
+            what: "creating the GlusterCluster CRD",
+            source,
+        })?;
+    Ok(())
+}
 
-    async fn create_secret(&self) -> Result<(), DevEnvError> {
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NAMESPACE);
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some(SECRET_NAME.to_owned()),
-                ..ObjectMeta::default()
-            },
-            string_data: Some([("clouds.yaml".to_owned(), self.clouds_yaml())].into()),
-            ..Secret::default()
-        };
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .map_err(|source| DevEnvError::Api {
-                what: "creating the openstack Secret",
-                source,
-            })?;
-        Ok(())
-    }
+/// Creates the credentials Secret [`SECRET_NAME`] in [`NAMESPACE`], key `clouds.yaml`.
+pub async fn create_secret(client: &Client, clouds_yaml: &str) -> Result<(), DevEnvError> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(SECRET_NAME.to_owned()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some([("clouds.yaml".to_owned(), clouds_yaml.to_owned())].into()),
+        ..Secret::default()
+    };
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .map_err(|source| DevEnvError::Api {
+            what: "creating the openstack Secret",
+            source,
+        })?;
+    Ok(())
 }
 
 /// A kube client for the kubeconfig text.
