@@ -333,6 +333,8 @@ struct Bench {
     /// The round being measured.
     round: u32,
     measured: Vec<Measured>,
+    /// The run's stacks not deleted yet.
+    stacks: std::sync::Mutex<Vec<StackRef>>,
 }
 
 fn client(yaml: &str, cloud: &str, user_agent: &str) -> Result<Cloud, BenchError> {
@@ -599,6 +601,7 @@ impl Bench {
         let stack = self
             .heat_stack(stack_name, template, n, &name_param)
             .await?;
+        self.note_stack(&stack, true);
         let timeout = self.options.timeout;
         let (seconds, ()) = tokio::try_join!(
             self.observer
@@ -623,7 +626,21 @@ impl Bench {
             self.observer.all_gone(prefix, start, timeout),
             self.heat.wait_stack(stack, "DELETE_COMPLETE", timeout),
         )?;
+        self.note_stack(stack, false);
         Ok(seconds)
+    }
+
+    /// Keeps the list of the run's stacks not deleted yet (for [`Bench::sweep`]).
+    fn note_stack(&self, stack: &StackRef, standing: bool) {
+        // A poisoned lock only means a panic elsewhere mid-push: the list is still usable.
+        let mut stacks = self
+            .stacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stacks.retain(|s| s.id != stack.id);
+        if standing {
+            stacks.push(stack.clone());
+        }
     }
 
     /// Creates a stack of `n` nodes from `template` and records it as `action`; returns the
@@ -902,6 +919,20 @@ impl Bench {
     /// Deletes whatever of the run is left (after a failure): stacks first, then servers and
     /// volumes by name.
     async fn sweep(&self) {
+        let stacks = std::mem::take(
+            &mut *self
+                .stacks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for stack in stacks {
+            if self.heat.delete_stack(&stack).await.is_ok() {
+                let _ = self
+                    .heat
+                    .wait_stack(&stack, "DELETE_COMPLETE", Duration::from_secs(300))
+                    .await;
+            }
+        }
         let prefix = format!("{}-", self.run_id);
         let _ = self.direct_delete(&prefix).await;
     }
@@ -1013,6 +1044,7 @@ pub async fn run(options: &RealCloudOptions) -> Result<RealCloudResults, BenchEr
         run_id: run_id(),
         round: 0,
         measured: Vec::new(),
+        stacks: std::sync::Mutex::new(Vec::new()),
     };
     bench.warm_up().await;
     for round in 0..options.rounds {

@@ -1,9 +1,8 @@
 //! Delete: everything the cluster owns in the cloud, found by its UID. Brick volumes are
 //! detached first and then kept (`deletionPolicy: Retain`, under their node-derived names), or
 //! deleted once their servers' deletion has detached them (`Delete`); servers are deleted, then
-//! the security group. Each pass takes the steps
-//! it can and says what is left; the finalizer is released only when a fresh listing finds
-//! nothing left ([`Leftovers::is_empty`]).
+//! the security group. Each pass takes the steps it can and says what is left; the finalizer is
+//! released only when a fresh listing finds nothing left ([`Leftovers::is_empty`]).
 
 use futures::future::try_join_all;
 
