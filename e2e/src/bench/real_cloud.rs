@@ -564,42 +564,26 @@ impl Bench {
         self.record(n, "direct", "delete", &from, deleted);
     }
 
-    async fn heat_stack(
+    /// Creates the stack (its nodes named from `name_param`) and waits: stack complete and the
+    /// observer's all-attached for the nodes whose names start with `prefix`.
+    async fn heat_create(
         &self,
-        name: &str,
+        stack_name: &str,
         template: &str,
         n: u32,
         name_param: &str,
-    ) -> Result<StackRef, BenchError> {
+        prefix: &str,
+        start: Instant,
+    ) -> Result<(StackRef, f64, Option<f64>), BenchError> {
         let files = BTreeMap::from([("node.yaml".to_owned(), NODE_TEMPLATE.to_owned())]);
         let parameters = BTreeMap::from([
             ("count".to_owned(), n.to_string()),
             ("zone".to_owned(), ZONE.to_owned()),
             ("prefix".to_owned(), name_param.to_owned()),
         ]);
-        self.heat
-            .create_stack(name, template, &files, &parameters)
-            .await
-    }
-
-    /// Creates the stack and waits (stack complete and the observer's all-attached).
-    async fn heat_create(
-        &self,
-        stack_name: &str,
-        template: &str,
-        n: u32,
-        prefix: &str,
-        start: Instant,
-    ) -> Result<(StackRef, f64, Option<f64>), BenchError> {
-        // The group names its nodes `<prefix>-<index>`; the scaling group gives them all the
-        // name it is given: either way the run's prefix starts every name.
-        let name_param = if template == GROUP_TEMPLATE {
-            prefix.trim_end_matches('-').to_owned()
-        } else {
-            format!("{prefix}node")
-        };
         let stack = self
-            .heat_stack(stack_name, template, n, &name_param)
+            .heat
+            .create_stack(stack_name, template, &files, &parameters)
             .await?;
         self.note_stack(&stack, true);
         let timeout = self.options.timeout;
@@ -643,21 +627,29 @@ impl Bench {
         }
     }
 
-    /// Creates a stack of `n` nodes from `template` and records it as `action`; returns the
-    /// stack and the prefix of its nodes' names when it was created.
+    /// Creates a stack of `n` nodes and records it as `action`: a ResourceGroup
+    /// (`scaling: false`) or an AutoScalingGroup; returns the stack and the prefix of its nodes'
+    /// names when it was created.
     async fn heat_created(
         &mut self,
         n: u32,
         action: &str,
-        kind: &str,
-        template: &str,
+        scaling: bool,
     ) -> Option<(StackRef, String)> {
+        let kind = if scaling { "asg" } else { "group" };
         let stack_name = format!("{}-{kind}{n}r{}", self.run_id, self.round);
         let prefix = format!("{stack_name}-");
+        // The ResourceGroup names its nodes `<name>-<index>`; the scaling group gives them all
+        // the name it is given: either way the prefix starts every name.
+        let (template, name_param) = if scaling {
+            (SCALING_TEMPLATE, format!("{prefix}node"))
+        } else {
+            (GROUP_TEMPLATE, stack_name.clone())
+        };
         let from = self.mark();
         let start = Instant::now();
         let created = self
-            .heat_create(&stack_name, template, n, &prefix, start)
+            .heat_create(&stack_name, template, n, &name_param, &prefix, start)
             .await;
         let stack = created.as_ref().ok().map(|(s, _, _)| s.clone());
         self.record(
@@ -672,19 +664,14 @@ impl Bench {
 
     async fn heat(&mut self, n: u32) {
         // The ResourceGroup: create, delete.
-        if let Some((stack, prefix)) = self
-            .heat_created(n, "create", "group", GROUP_TEMPLATE)
-            .await
-        {
+        if let Some((stack, prefix)) = self.heat_created(n, "create", false).await {
             let from = self.mark();
             let start = Instant::now();
             let deleted = self.heat_delete(&stack, &prefix, start).await;
             self.record(n, "heat", "delete", &from, deleted.map(|s| (s, None)));
         }
         // The AutoScalingGroup: create (not compared), signal +2, delete.
-        let stack = self
-            .heat_created(n, "create (asg)", "asg", SCALING_TEMPLATE)
-            .await;
+        let stack = self.heat_created(n, "create (asg)", true).await;
         let Some((stack, prefix)) = stack else {
             return;
         };
@@ -938,7 +925,8 @@ impl Bench {
     }
 }
 
-fn seconds_of<'a>(
+/// The measurements of `actor`'s `action` at size `n`, one per round.
+fn measurements<'a>(
     measured: &'a [Measured],
     n: u32,
     actor: &'a str,
@@ -963,7 +951,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 /// The median seconds of an actor's action at size `n` over the rounds where it succeeded.
 fn median_seconds(measured: &[Measured], n: u32, actor: &str, action: &str) -> Option<f64> {
     median(
-        seconds_of(measured, n, actor, action)
+        measurements(measured, n, actor, action)
             .filter_map(|m| m.seconds)
             .collect(),
     )
@@ -974,19 +962,19 @@ fn comparisons(measured: &[Measured], sizes: &[u32]) -> Vec<Comparison> {
     for &n in sizes {
         for action in ["create", "scale-out", "delete"] {
             let each = |actor: &str| -> Vec<f64> {
-                seconds_of(measured, n, actor, action)
+                measurements(measured, n, actor, action)
                     .filter_map(|m| m.seconds)
                     .collect()
             };
             let calls = |actor: &str| -> u64 {
-                let all = seconds_of(measured, n, actor, action)
+                let all = measurements(measured, n, actor, action)
                     .map(|m| m.calls.compute_volume_network as f64)
                     .collect();
                 median(all).map_or(0, |c| c.round() as u64)
             };
             let (o, d, h) = (each("operator"), each("direct"), each("heat"));
             // A failed round counts against the operator: no figure, no goal.
-            let failed = seconds_of(measured, n, "operator", action).any(|m| m.seconds.is_none());
+            let failed = measurements(measured, n, "operator", action).any(|m| m.seconds.is_none());
             let (om, dm, hm) = (median(o.clone()), median(d.clone()), median(h.clone()));
             let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
                 (Some(a), Some(b)) if b > 0.0 => Some(a / b),
