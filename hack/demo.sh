@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the embedded local world. Starts devenv (OpenStack simulator,
-# Kubernetes API emulator, loopback gluster nodes) and the operator, applies the seed's 4-node
+# `make demo`: the main job on the local world. Starts devenv (OpenStack simulator, a real
+# Kubernetes control plane, loopback gluster nodes) and the operator (with a token of the chart's
+# ServiceAccount, so with the chart's RBAC), applies the seed's 4-node
 # example, shows progress until the GlusterCluster is Ready, mounts the gluster volume with FUSE
 # and writes a file, then tells how to look around. On Enter (or at once without a terminal)
 # it cleans everything up: operator, devenv, nodes, loop devices, the mount.
@@ -31,20 +32,25 @@ trap cleanup EXIT
 
 rm -rf "$dir"
 mkdir -p "$dir/mnt"
-say "starting devenv: OpenStack simulator, Kubernetes API emulator, loopback gluster nodes"
+say "starting devenv: OpenStack simulator, Kubernetes (etcd, kube-apiserver, kube-controller-manager), loopback gluster nodes"
 "$bin/devenv" up --dir "$dir" >"$dir/devenv.log" 2>&1 &
 devenv_pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1800); do
   [ -e "$dir/ready" ] && break
   kill -0 "$devenv_pid" 2>/dev/null || { cat "$dir/devenv.log"; echo "demo: devenv exited" >&2; exit 1; }
   sleep 0.1
 done
-[ -e "$dir/ready" ] || { echo "demo: devenv not ready within 60 s" >&2; exit 1; }
-sed -n '1,12p' "$dir/devenv.log"
+[ -e "$dir/ready" ] || { echo "demo: devenv not ready within 180 s" >&2; exit 1; }
+sed -n '1,16p' "$dir/devenv.log"
 export KUBECONFIG="$dir/kubeconfig"
 
+say "kubectl version (the real API server)"
+"$kubectl" version
+
 say "starting the operator: gluster-operator run (JSON logs in $dir/operator.log)"
-"$bin/gluster-operator" run --http-addr="$http" --log-level=info >"$dir/operator.log" 2>&1 &
+KUBECONFIG="$dir/operator.kubeconfig" "$bin/gluster-operator" run --http-addr="$http" --log-level=info \
+  --leader-election-lease=devenv-gluster-operator --pod-namespace=gluster-system \
+  >"$dir/operator.log" 2>&1 &
 operator_pid=$!
 
 say "kubectl apply -f $example"

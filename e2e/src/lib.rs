@@ -1,10 +1,11 @@
-//! End-to-end world for gluster-operator: the OpenStack simulator, the Kubernetes API
-//! emulator and the loopback gluster nodes (DESIGN.md §8). Test infrastructure only.
+//! End-to-end world for gluster-operator: the OpenStack simulator, a real Kubernetes control
+//! plane (etcd, kube-apiserver, kube-controller-manager built from Go modules) and the loopback
+//! gluster nodes (docs/design.md, "The local world"). Test infrastructure only.
 
 pub mod bench;
 pub mod cloudnodes;
+pub mod controlplane;
 pub mod devenv;
-pub mod kube;
 pub mod nodes;
 pub mod openstack;
 pub mod recorder;

@@ -1,17 +1,21 @@
 //! The Helm chart as a cluster takes it: `helm template` of `charts/gluster-operator` (the real
-//! helm from `.tools/bin`) piped to the real `kubectl apply -f -` against the Kubernetes API
-//! emulator. Every rendered object must be created and then found by `kubectl get`, with the
-//! default values (cluster mode) and with non-default ones (namespaced mode, metrics Service).
+//! helm from `.tools/bin`) piped to the real `kubectl apply -f -` against the real
+//! kube-apiserver (a control plane of each test's own: the chart makes cluster-wide objects).
+//! Every rendered object must be created and then found by `kubectl get`, with the default
+//! values (cluster mode) and with non-default ones (namespaced mode, metrics Service). Then, as
+//! the chart's ServiceAccount (a token from the TokenRequest API), the RBAC is least privilege:
+//! what the operator does is allowed, reading Secrets it has no business with or writing other
+//! kinds is refused with 403 Forbidden.
 //!
 //! helm and kubectl come from `.tools/bin` (put there by `hack/setup.sh`, which `make test`
 //! runs); a missing tool fails the test with that hint.
 
-mod kube_emulator_support;
+mod kube_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use kube_emulator_support::{Cluster, text, workspace};
+use kube_support::{Cluster, text, workspace};
 use serde::Deserialize;
 
 /// The release namespace.
@@ -70,11 +74,11 @@ fn objects(manifest: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Starts an emulator with `namespaces` created, applies `template(values)` with
+/// Starts a control plane with `namespaces` created, applies `template(values)` with
 /// `kubectl apply -f -` and checks that every object was created and that
 /// `kubectl get -f -` finds each of them. Returns the cluster and the rendered objects.
 async fn apply(values: &str, namespaces: &[&str]) -> (Cluster, Vec<(String, String)>) {
-    let c = Cluster::start().await;
+    let c = Cluster::start_own().await;
     for ns in namespaces {
         c.ok(&["create", "namespace", ns]).await;
     }
@@ -189,7 +193,17 @@ async fn default_values_apply_in_cluster_mode() {
         .await;
     let empty = c.kubectl(&["get", "glusterclusters", "-A"]).await;
     assert!(empty.status.success(), "{}", text(&empty.stderr));
-    c.emu.shutdown().await.unwrap();
+    // Least privilege, as the operator.
+    let me = operator_kubeconfig(&c).await;
+    allowed(&c, &me, &["get", "glusterclusters", "-A"]).await;
+    allowed(&c, &me, &["get", "glusterclusters", "-n", "default"]).await;
+    not_found(&c, &me, &["get", "secret", "openstack", "-n", "default"]).await;
+    forbidden(&c, &me, &["get", "secrets", "-n", "default"]).await;
+    forbidden(&c, &me, &["create", "configmap", "x", "-n", "default"]).await;
+    forbidden(&c, &me, &["create", "deployment", "x", "--image=x", "-n", "default"]).await;
+    forbidden(&c, &me, &["delete", "glustercluster", "demo", "-n", "default"]).await;
+    forbidden(&c, &me, &["get", "lease", "not-ours", "-n", NAMESPACE]).await;
+    not_found(&c, &me, &["get", "lease", FULLNAME, "-n", NAMESPACE]).await;
 }
 
 #[tokio::test]
@@ -269,5 +283,60 @@ metrics:
         get(&c, CRD, None).await,
         "customresourcedefinition.apiextensions.k8s.io/glusterclusters.storage.glusterops.dev"
     );
-    c.emu.shutdown().await.unwrap();
+    // Least privilege, as the operator: Secrets and GlusterClusters of the watched namespace
+    // only; no cluster-wide RBAC.
+    let me = operator_kubeconfig(&c).await;
+    allowed(&c, &me, &["get", "glusterclusters", "-n", "storage"]).await;
+    not_found(&c, &me, &["get", "secret", "openstack", "-n", "storage"]).await;
+    forbidden(&c, &me, &["get", "secret", "openstack", "-n", "default"]).await;
+    forbidden(&c, &me, &["get", "glusterclusters", "-n", "default"]).await;
+    forbidden(&c, &me, &["get", "glusterclusters", "-A"]).await;
+    forbidden(&c, &me, &["get", "secrets", "-n", "storage"]).await;
+    forbidden(&c, &me, &["create", "configmap", "x", "-n", "storage"]).await;
+}
+
+/// A kubeconfig for the chart's ServiceAccount (a one-hour token from the TokenRequest API).
+async fn operator_kubeconfig(c: &Cluster) -> PathBuf {
+    let token = c
+        .ok(&["create", "token", FULLNAME, "-n", NAMESPACE, "--duration=1h"])
+        .await;
+    let path = c.dir.path().join("operator.kubeconfig");
+    let user = format!("system:serviceaccount:{NAMESPACE}:{FULLNAME}");
+    std::fs::write(
+        &path,
+        e2e::controlplane::token_kubeconfig(c.cp().server(), c.cp().pki(), &user, token.trim()),
+    )
+    .unwrap();
+    path
+}
+
+/// `kubectl args` as `who` succeeds.
+async fn allowed(c: &Cluster, who: &std::path::Path, args: &[&str]) {
+    let out = c.kubectl_as(who, args).await;
+    assert!(
+        out.status.success(),
+        "as the operator, kubectl {args:?} should be allowed: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `kubectl args` as `who` is allowed but finds nothing (404, not 403).
+async fn not_found(c: &Cluster, who: &std::path::Path, args: &[&str]) {
+    let out = c.kubectl_as(who, args).await;
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && (err.contains("NotFound") || err.contains("not found")),
+        "as the operator, kubectl {args:?} should be allowed and find nothing: {err}"
+    );
+    assert!(!err.contains("forbidden"), "kubectl {args:?}: {err}");
+}
+
+/// `kubectl args` as `who` is refused with 403 Forbidden.
+async fn forbidden(c: &Cluster, who: &std::path::Path, args: &[&str]) {
+    let out = c.kubectl_as(who, args).await;
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && (err.contains("Forbidden") || err.contains("forbidden")),
+        "as the operator, kubectl {args:?} should be forbidden: {err}"
+    );
 }

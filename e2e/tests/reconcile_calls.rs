@@ -42,7 +42,7 @@ use e2e::devenv::NodesHook;
 use e2e::nodes::{LoopbackNodes, NodesConfig};
 use e2e::openstack::{BootHook, CallCounters, ServerEvent, SimConfig, TimingConfig, VolumeEvent};
 use gluster_operator::controller::{self, ControllerConfig};
-use reconcile_support::{NS, World, condition, example};
+use reconcile_support::{World, condition, example};
 
 /// The minimum calls to converge the seed cluster, by `METHOD /route` (a prefix, but for the
 /// two exact ones; see the module documentation for why each is needed).
@@ -209,7 +209,7 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
     // idle interval below spans several.
     let settled = Duration::from_secs(1);
     let config = ControllerConfig {
-        watch_namespace: Some(NS.into()),
+        watch_namespace: Some(world.ns.clone()),
         requeue_settled: settled,
         instance: Some("calls".into()),
         ..ControllerConfig::default()
@@ -217,7 +217,7 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = world.metrics.clone();
     let controller = tokio::spawn(controller::run(
-        world.client.clone(),
+        world.operator_client.clone(),
         config,
         metrics,
         async move {
@@ -245,7 +245,7 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
     }
 
     // Idle: a few settled resyncs, no write anywhere.
-    let kube_rv = world.kube().resource_version();
+    let kube_before = world.fingerprint().await;
     let cluster_rv = ready.metadata.resource_version.clone();
     world.sim().reset_counters();
     let reconciles_before = reconciles(&world);
@@ -269,8 +269,8 @@ async fn the_seed_cluster_converges_near_the_minimum_calls_and_idles_without_wri
         "writes to OpenStack while idle: {writes:?}"
     );
     assert_eq!(
-        world.kube().resource_version(),
-        kube_rv,
+        world.fingerprint().await,
+        kube_before,
         "nothing is written to the Kubernetes API while idle"
     );
     let now = world.clusters.get("seed").await.unwrap();
@@ -368,7 +368,7 @@ async fn converge(
     }
     // The controller's Events, in time (the gluster steps' own times).
     let events: kube::Api<k8s_openapi::api::events::v1::Event> =
-        kube::Api::namespaced(world.client.clone(), NS);
+        kube::Api::namespaced(world.client.clone(), &world.ns);
     let mut timeline: Vec<(f64, String)> = events
         .list(&Default::default())
         .await

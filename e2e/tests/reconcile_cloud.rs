@@ -15,7 +15,7 @@ use gluster_operator::controller::FINALIZER;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
-use reconcile_support::{NS, Replica, World, condition, example};
+use reconcile_support::{Replica, World, condition, example};
 
 fn fast() -> SimConfig {
     SimConfig {
@@ -602,7 +602,7 @@ async fn a_malformed_object_is_stalled_not_a_broken_watch() {
     .await;
     let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(
         world.client.clone(),
-        NS,
+        &world.ns,
         &kube::discovery::ApiResource::erase::<GlusterCluster>(&()),
     );
     let bad: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
@@ -655,12 +655,12 @@ async fn a_malformed_object_is_stalled_not_a_broken_watch() {
 async fn of_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
     if reconcile_support::skip_in_external_mode(
         "of_two_replicas_only_the_leader_reconciles_and_the_other_takes_over",
-        "needs the simulator's call counters (and takes the Lease in `default`)",
+        "needs the simulator's call counters and the chart's Lease",
     ) {
         return;
     }
     let world = World::start_without_controller(fast()).await;
-    let a = Replica::start(&world.client, "replica-a");
+    let a = Replica::start(&world, "replica-a");
     // a leads before b starts campaigning, so the roles are known.
     tokio::time::timeout(std::time::Duration::from_secs(60), async {
         while !a.leads() {
@@ -669,7 +669,7 @@ async fn of_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
     })
     .await
     .expect("a leads");
-    let b = Replica::start(&world.client, "replica-b");
+    let b = Replica::start(&world, "replica-b");
     world.apply(&example("two-zones-replica2.yaml")).await;
     world
         .wait_for(

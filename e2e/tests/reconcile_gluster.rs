@@ -15,7 +15,7 @@ use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
 use gluster_operator::api::{BrickStorage, GlusterCluster, GlusterClusterStatus, NodeState};
 use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery};
 use kube::api::Api;
-use reconcile_support::{NS, World, condition, example};
+use reconcile_support::{World, condition, example};
 
 /// What the tests write through the FUSE mount.
 const WRITTEN: &[u8] = b"written through the operator's volume\n";
@@ -201,7 +201,7 @@ async fn two_zones_become_a_ready_distributed_replicated_volume() {
 
     // What a user sees with the real kubectl.
     let kubeconfig = g.scratch.path().join("kubeconfig");
-    g.world.kube().write_kubeconfig(&kubeconfig).unwrap();
+    g.world.write_kubeconfig(&kubeconfig);
     let kubectl = |args: &[&str]| {
         let kubectl = std::env::var("KUBECTL")
             .unwrap_or_else(|_| format!("{}/../.tools/bin/kubectl", env!("CARGO_MANIFEST_DIR")));
@@ -530,7 +530,7 @@ async fn cloud_faults_while_building_still_give_a_ready_volume_and_the_error_ser
 
     // The ERROR server (its ID from the operator's Event) is gone; exactly four servers remain.
     let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(g.world.client.clone(), NS);
+        Api::namespaced(g.world.client.clone(), &g.world.ns);
     let events = events.list(&Default::default()).await.unwrap();
     let failed: Vec<String> = events
         .items

@@ -1,11 +1,12 @@
-//! The operator's runtime pieces against the Kubernetes API emulator: leader election on a
-//! Lease between two candidates (one leads; the other takes over once the first releases),
-//! and the HTTP endpoints (/healthz, /readyz, /metrics) served on 127.0.0.1:0.
+//! The operator's runtime pieces against the real Kubernetes API server: leader election on
+//! the chart's Lease between two candidates acting as the chart's ServiceAccount (one leads; the
+//! other takes over once the first releases), and the HTTP endpoints (/healthz, /readyz,
+//! /metrics) served on 127.0.0.1:0.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::kube::Emulator;
+use e2e::controlplane::{ControlPlane, chart};
 use gluster_operator::controller::Metrics;
 use gluster_operator::controller::http::{self, Health};
 use gluster_operator::controller::leader::{LeaderElector, LeaseConfig};
@@ -13,20 +14,12 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::Api;
 
-async fn client(emu: &Emulator) -> Client {
-    let kc = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    Client::try_from(cfg).unwrap()
-}
-
-fn candidate(client: &Client, identity: &str) -> LeaderElector {
+fn candidate(client: &Client, lease: &chart::OperatorIdentity, identity: &str) -> LeaderElector {
     LeaderElector::new(
         client.clone(),
         LeaseConfig {
-            name: "gluster-operator".into(),
-            namespace: "default".into(),
+            name: lease.lease.clone(),
+            namespace: lease.namespace.clone(),
             identity: identity.into(),
             duration: Duration::from_secs(30),
             retry_period: Duration::from_millis(50),
@@ -36,12 +29,13 @@ fn candidate(client: &Client, identity: &str) -> LeaderElector {
 
 #[tokio::test]
 async fn one_candidate_leads_and_the_other_takes_over_after_release() {
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let client = client(&emu).await;
-    let a = candidate(&client, "replica-a");
-    let b = candidate(&client, "replica-b");
+    let cp = ControlPlane::shared().await.unwrap();
+    let admin = cp.client().await.unwrap();
+    let ns = cp.namespace(&admin, "lease").await.unwrap();
+    let operator = chart::install(cp, "lease", &ns, "").unwrap();
+    let client = operator.client().await.unwrap();
+    let a = candidate(&client, &operator, "replica-a");
+    let b = candidate(&client, &operator, "replica-b");
 
     assert!(
         a.try_acquire_or_renew().await.unwrap(),
@@ -52,8 +46,8 @@ async fn one_candidate_leads_and_the_other_takes_over_after_release() {
         "b respects a's valid Lease"
     );
     assert!(a.try_acquire_or_renew().await.unwrap(), "a renews");
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
-    let lease = leases.get("gluster-operator").await.unwrap();
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), &ns);
+    let lease = leases.get(&operator.lease).await.unwrap();
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-a"));
     assert_eq!(spec.lease_duration_seconds, Some(30));
@@ -69,11 +63,28 @@ async fn one_candidate_leads_and_the_other_takes_over_after_release() {
         .await
         .expect("b acquired after the release")
         .unwrap();
-    let spec = leases.get("gluster-operator").await.unwrap().spec.unwrap();
+    let spec = leases.get(&operator.lease).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-b"));
     assert_eq!(spec.lease_transitions, Some(1));
     assert!(!a.try_acquire_or_renew().await.unwrap(), "a now waits");
-    emu.shutdown().await.unwrap();
+
+    // The chart's Role allows that one Lease and no other.
+    let other = LeaderElector::new(
+        client.clone(),
+        LeaseConfig {
+            name: "someone-elses-lease".into(),
+            namespace: ns.clone(),
+            identity: "replica-a".into(),
+            duration: Duration::from_secs(30),
+            retry_period: Duration::from_millis(50),
+        },
+    );
+    // Reading a Lease is limited to the chart's name: the first call is refused.
+    let refused = match other.try_acquire_or_renew().await {
+        Err(kube::Error::Api(s)) => s.code,
+        other => panic!("expected 403, got {other:?}"),
+    };
+    assert_eq!(refused, 403, "a Lease of another name is not the operator's");
 }
 
 #[tokio::test]

@@ -590,7 +590,7 @@ impl BenchWorld {
         let operator = OperatorProcess::launch(
             operator_bin,
             &dir,
-            &env.kubeconfig_yaml(),
+            &env.operator_kubeconfig_yaml(),
             crate::devenv::NAMESPACE,
             None,
         )

@@ -694,10 +694,10 @@ impl Bench {
     }
 }
 
-/// The operator's world on the real cloud: emulator, operator process, loopback nodes and the
-/// watcher booting them for the run's servers.
+/// The operator's world on the real cloud: a Kubernetes control plane (the chart applied),
+/// operator process, loopback nodes and the watcher booting them for the run's servers.
 struct OperatorWorld {
-    emulator: crate::kube::Emulator,
+    control_plane: crate::controlplane::ControlPlane,
     operator: OperatorProcess,
     nodes: Arc<LoopbackNodes>,
     watcher: CloudWatcher,
@@ -712,17 +712,29 @@ impl OperatorWorld {
     ) -> Result<OperatorWorld, BenchError> {
         let dir = bench.options.work_dir.join(label);
         std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(&dir, e))?;
-        let emulator = crate::kube::Emulator::start(([127, 0, 0, 1], 0).into())
+        let control_plane = crate::controlplane::ControlPlane::start()
             .await
             .map_err(crate::devenv::DevEnvError::from)?;
-        let client = crate::devenv::client_for(&emulator.kubeconfig_yaml()).await?;
+        let client = control_plane
+            .client()
+            .await
+            .map_err(crate::devenv::DevEnvError::from)?;
         crate::devenv::install_crd(&client).await?;
+        let identity = crate::controlplane::chart::install(
+            &control_plane,
+            "bench",
+            crate::controlplane::chart::RELEASE_NAMESPACE,
+            "",
+        )
+        .map_err(crate::devenv::DevEnvError::from)?;
+        let operator_kubeconfig = std::fs::read_to_string(&identity.kubeconfig)
+            .map_err(|e| BenchError::io(&identity.kubeconfig, e))?;
         let entry = clouds_yaml_entry(&bench.clouds_yaml, &bench.options.member_cloud)?;
         crate::devenv::create_secret(&client, &entry).await?;
         let operator = OperatorProcess::launch(
             operator_bin,
             &dir,
-            &emulator.kubeconfig_yaml(),
+            &operator_kubeconfig,
             crate::devenv::NAMESPACE,
             // Every cloud call with its duration: where the operator's time goes.
             Some("info,gluster_operator::gluster=debug,gluster_operator::cloud=debug"),
@@ -741,7 +753,7 @@ impl OperatorWorld {
         )
         .await?;
         Ok(OperatorWorld {
-            emulator,
+            control_plane,
             operator,
             nodes,
             watcher,
@@ -760,10 +772,7 @@ impl OperatorWorld {
             Ok(stopped) => stopped?,
             Err(e) => return Err(BenchError::Operator(format!("stopping nodes: {e}"))),
         }
-        self.emulator
-            .shutdown()
-            .await
-            .map_err(crate::devenv::DevEnvError::from)?;
+        drop(self.control_plane);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
-//! `devenv up --dir DIR`: the whole local world (OpenStack simulator, Kubernetes API emulator,
-//! the GlusterCluster CRD and the `openstack` credentials Secret) in the foreground until
-//! SIGINT/SIGTERM. `devenv down --dir DIR` stops a running one. It does not start the operator.
+//! `devenv up --dir DIR`: the whole local world (OpenStack simulator, a real Kubernetes control
+//! plane with the GlusterCluster CRD and the operator's chart applied, the `openstack`
+//! credentials Secret) in the foreground until SIGINT/SIGTERM. `devenv down --dir DIR` stops a
+//! running one. It does not start the operator.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start everything, write DIR/kubeconfig, DIR/clouds.yaml and DIR/ready, serve until
+    /// Start everything, write DIR/kubeconfig, DIR/operator.kubeconfig, DIR/clouds.yaml and
+    /// DIR/ready, serve until
     /// SIGINT or SIGTERM, then stop everything.
     Up {
         /// The state directory.
@@ -71,13 +73,26 @@ async fn up(dir: &Path, with_nodes: bool) -> anyhow::Result<()> {
     env.write_state(dir)?;
     println!("devenv is up (state in {})", dir.display());
     println!("  OpenStack simulator   {}", env.sim().auth_url());
-    println!("  Kubernetes emulator   {}", env.emulator().url());
+    println!(
+        "  Kubernetes            {} (kube-apiserver, etcd, kube-controller-manager; logs in {})",
+        env.control_plane().server(),
+        env.control_plane().dir().display()
+    );
     println!("  CRD                   glusterclusters.storage.glusterops.dev");
+    println!(
+        "  operator identity     ServiceAccount {}/{} (the chart's RBAC)",
+        env.operator().namespace,
+        env.operator().service_account
+    );
     println!(
         "  credentials           Secret {NAMESPACE}/{SECRET_NAME} (key clouds.yaml, cloud {CLOUD_NAME})"
     );
     println!("Use it:");
     println!("  export KUBECONFIG={}/kubeconfig", dir.display());
+    println!(
+        "  gluster-operator run  with KUBECONFIG={}/operator.kubeconfig",
+        dir.display()
+    );
     println!(
         "  export OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD={CLOUD_NAME}",
         dir.display()

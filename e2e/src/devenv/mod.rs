@@ -1,10 +1,13 @@
-//! The whole local world in one process (DESIGN.md §8): the OpenStack simulator with its default
-//! world, the Kubernetes API emulator with the GlusterCluster CRD installed, the namespace
-//! `default` and the credentials Secret `openstack` (key `clouds.yaml`, cloud `sim`).
+//! The whole local world (docs/design.md, "The local world"): the OpenStack simulator with its
+//! default world, a real Kubernetes control plane (etcd, kube-apiserver,
+//! kube-controller-manager; [`crate::controlplane`]) with the GlusterCluster CRD installed, the
+//! operator's Helm chart applied (release `devenv` in `gluster-system`), and the credentials
+//! Secret `openstack` (key `clouds.yaml`, cloud `sim`) in the namespace `default`.
 //!
 //! `devenv up --dir DIR` (e2e/src/bin/devenv.rs) runs this until SIGINT/SIGTERM; tests start it
 //! in-process with [`DevEnv::start`]. It does not start the operator: `gluster-operator run`
-//! finds the API through the kubeconfig this writes.
+//! finds the API through `DIR/operator.kubeconfig` (a token of the chart's ServiceAccount, so it
+//! runs with the chart's RBAC); `DIR/kubeconfig` is the admin's.
 
 mod hook;
 
@@ -21,7 +24,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 
 pub use hook::NodesHook;
 
-use crate::kube::Emulator;
+use crate::controlplane::ControlPlane;
+use crate::controlplane::chart::{self, OperatorIdentity};
 use crate::nodes::{LoopbackNodes, NodeError, NodesConfig};
 use crate::openstack::{SimConfig, Simulator};
 
@@ -38,13 +42,13 @@ pub enum DevEnvError {
     /// The OpenStack simulator did not start.
     #[error("starting the OpenStack simulator: {0}")]
     Simulator(#[from] crate::openstack::SimError),
-    /// The Kubernetes API emulator did not start or stop cleanly.
-    #[error("Kubernetes API emulator: {0}")]
-    Emulator(#[from] crate::kube::Error),
-    /// A client of the emulator could not be built from its kubeconfig.
-    #[error("kubeconfig of the emulator: {0}")]
+    /// The Kubernetes control plane did not start, or the chart could not be applied.
+    #[error("Kubernetes control plane: {0}")]
+    ControlPlane(#[from] crate::controlplane::Error),
+    /// A client could not be built from a kubeconfig.
+    #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] ::kube::config::KubeconfigError),
-    /// A request to the emulator failed.
+    /// A request to the API server failed.
     #[error("Kubernetes API request ({what}): {source}")]
     Api {
         /// What was being done.
@@ -78,8 +82,6 @@ pub enum DevEnvError {
 pub struct DevEnvOptions {
     /// The simulator's listen address.
     pub openstack_listen: SocketAddr,
-    /// The emulator's listen address.
-    pub kube_listen: SocketAddr,
     /// The simulator's world (default: zones zone-a, zone-b with block storage, zone-c without).
     pub sim: SimConfig,
     /// Where loopback gluster nodes keep their state; `None` runs no nodes (servers are only
@@ -92,7 +94,6 @@ impl Default for DevEnvOptions {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         DevEnvOptions {
             openstack_listen: any,
-            kube_listen: any,
             sim: SimConfig::default(),
             nodes_dir: None,
         }
@@ -102,14 +103,15 @@ impl Default for DevEnvOptions {
 /// A running local world.
 pub struct DevEnv {
     sim: Simulator,
-    emulator: Emulator,
+    control_plane: ControlPlane,
+    operator: OperatorIdentity,
     client: Client,
     nodes: Option<Arc<LoopbackNodes>>,
 }
 
 impl DevEnv {
-    /// Starts the simulator and the emulator, installs the CRD and creates the credentials
-    /// Secret. Returns once all of it answers.
+    /// Starts the simulator and the control plane, installs the CRD, applies the chart and
+    /// creates the credentials Secret. Returns once all of it answers.
     pub async fn start(options: DevEnvOptions) -> Result<DevEnv, DevEnvError> {
         let nodes = match &options.nodes_dir {
             Some(dir) => Some(Arc::new(LoopbackNodes::new(NodesConfig::new(dir))?)),
@@ -119,15 +121,17 @@ impl DevEnv {
         if let Some(nodes) = &nodes {
             sim.set_boot_hook(Arc::new(NodesHook::new(nodes.clone(), sim.config())));
         }
-        let emulator = Emulator::start(options.kube_listen).await?;
-        let client = client_for(&emulator.kubeconfig_yaml()).await?;
+        let control_plane = ControlPlane::start().await?;
+        let client = control_plane.client().await?;
+        install_crd(&client).await?;
+        let operator = chart::install(&control_plane, "devenv", chart::RELEASE_NAMESPACE, "")?;
         let env = DevEnv {
             sim,
-            emulator,
+            control_plane,
+            operator,
             client,
             nodes,
         };
-        install_crd(&env.client).await?;
         create_secret(&env.client, &env.clouds_yaml()).await?;
         Ok(env)
     }
@@ -137,9 +141,14 @@ impl DevEnv {
         &self.sim
     }
 
-    /// The Kubernetes API emulator.
-    pub fn emulator(&self) -> &Emulator {
-        &self.emulator
+    /// The Kubernetes control plane.
+    pub fn control_plane(&self) -> &ControlPlane {
+        &self.control_plane
+    }
+
+    /// The operator's identity from the chart (its kubeconfig, Lease and namespace).
+    pub fn operator(&self) -> &OperatorIdentity {
+        &self.operator
     }
 
     /// The loopback gluster nodes, when they run.
@@ -147,14 +156,19 @@ impl DevEnv {
         self.nodes.as_ref()
     }
 
-    /// A kube client of the emulator.
+    /// A kube client with admin rights.
     pub fn client(&self) -> Client {
         self.client.clone()
     }
 
-    /// The kubeconfig pointing at the emulator.
+    /// The admin kubeconfig.
     pub fn kubeconfig_yaml(&self) -> String {
-        self.emulator.kubeconfig_yaml()
+        std::fs::read_to_string(self.control_plane.kubeconfig()).unwrap_or_default()
+    }
+
+    /// The operator's kubeconfig (a token of the chart's ServiceAccount).
+    pub fn operator_kubeconfig_yaml(&self) -> String {
+        std::fs::read_to_string(&self.operator.kubeconfig).unwrap_or_default()
     }
 
     /// The simulator's clouds.yaml (cloud `sim`, and `sim-appcred`).
@@ -162,8 +176,9 @@ impl DevEnv {
         self.sim.clouds_yaml()
     }
 
-    /// Writes `kubeconfig` and `clouds.yaml` into `dir`, then `ready` last, so a reader that
-    /// sees `ready` finds the other two complete.
+    /// Writes `kubeconfig` (admin), `operator.kubeconfig` (the chart's ServiceAccount) and
+    /// `clouds.yaml` into `dir`, then `ready` last, so a reader that sees `ready` finds the
+    /// others complete.
     pub fn write_state(&self, dir: &Path) -> Result<(), DevEnvError> {
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
@@ -174,14 +189,14 @@ impl DevEnv {
             source,
         })?;
         write("kubeconfig", &self.kubeconfig_yaml())?;
+        write("operator.kubeconfig", &self.operator_kubeconfig_yaml())?;
         write("clouds.yaml", &self.clouds_yaml())?;
         write("ready", "")
     }
 
     /// Stops the simulator (no more boot events), every node (freeing its loop devices) and
-    /// the emulator.
+    /// the control plane.
     pub async fn shutdown(self) -> Result<(), DevEnvError> {
-        // The client's idle keep-alive connection would hold the emulator's graceful shutdown.
         drop(self.client);
         self.sim.shutdown().await;
         let nodes_stopped: Result<(), DevEnvError> = match self.nodes {
@@ -194,20 +209,32 @@ impl DevEnv {
             },
             None => Ok(()),
         };
-        self.emulator.shutdown().await?;
+        drop(self.control_plane);
         nodes_stopped
     }
 }
 
-/// Installs the GlusterCluster CRD through `client`.
+/// Installs the GlusterCluster CRD through `client` and waits until it is established.
 pub async fn install_crd(client: &Client) -> Result<(), DevEnvError> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &GlusterCluster::crd())
+    let crd = GlusterCluster::crd();
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    crds.create(&PostParams::default(), &crd)
         .await
         .map_err(|source| DevEnvError::Api {
             what: "creating the GlusterCluster CRD",
             source,
         })?;
+    ::kube::runtime::wait::await_condition(
+        crds,
+        &name,
+        ::kube::runtime::wait::conditions::is_crd_established(),
+    )
+    .await
+    .map_err(|e| DevEnvError::Task {
+        what: "waiting for the CRD to be established",
+        why: e.to_string(),
+    })?;
     Ok(())
 }
 

@@ -1,23 +1,28 @@
-//! Shared world of the reconcile tests: the Kubernetes API emulator and the OpenStack
-//! simulator in-process on 127.0.0.1:0, the CRD installed, the `openstack` Secret made from the
-//! simulator's clouds.yaml, and the operator's controller running in-process.
+//! Shared world of the reconcile tests: the test binary's real Kubernetes control plane
+//! (etcd, kube-apiserver, kube-controller-manager; e2e/src/controlplane) with the CRD installed
+//! and the operator's chart applied, a namespace of the test's own with the `openstack` Secret
+//! made from the simulator's clouds.yaml, the OpenStack simulator in-process on 127.0.0.1:0,
+//! and the operator's controller running in-process with a token of the chart's
+//! ServiceAccount (so every test proves the chart's RBAC is enough).
 //!
 //! External mode (`E2E_EXTERNAL=1` with `KUBECONFIG` and `OS_CLOUD`, clouds.yaml from
-//! `OS_CLIENT_CONFIG_FILE`): no emulator or simulator is started; the kube client comes from
-//! `KUBECONFIG`, the `openstack` Secret is made from that clouds.yaml in a namespace of the
+//! `OS_CLIENT_CONFIG_FILE`): no control plane or simulator is started; the kube client comes
+//! from `KUBECONFIG`, the `openstack` Secret is made from that clouds.yaml in a namespace of the
 //! test's own, and the controller runs in-process watching only that namespace. Tests that
 //! need simulator-only features call [`skip_in_external_mode`].
 //!
-//! Emulated kube with an external cloud ([`World::start_with_cloud`], the conformance tests):
-//! the emulator in-process as usual, the `openstack` Secret from a given clouds.yaml (a real
-//! OpenStack), no simulator.
+//! Real kube with an external cloud ([`World::start_with_cloud`], the conformance tests): the
+//! control plane as usual, the `openstack` Secret from a given clouds.yaml (a real OpenStack),
+//! no simulator.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::kube::Emulator;
+use e2e::controlplane::chart::{self, OperatorIdentity};
+use e2e::controlplane::ControlPlane;
 use e2e::openstack::{SimConfig, Simulator};
 use gluster_operator::api::GlusterCluster;
 use gluster_operator::cloud::{ClientOptions, Cloud};
@@ -25,12 +30,12 @@ use gluster_operator::controller::{self, ControllerConfig, Metrics};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, ResourceExt};
 
-/// The namespace every test uses.
-pub const NS: &str = "default";
+/// The chart release whose ServiceAccount the in-process operator acts as.
+pub const RELEASE: &str = "e2e";
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -97,18 +102,38 @@ fn test_namespace() -> String {
     format!("e2e-{}-{secs}-{n}", std::process::id())
 }
 
+/// The Kubernetes side of a world: the test binary's shared control plane, or one of the
+/// test's own (a test that changes the cluster-wide CRD).
+enum Plane {
+    Shared(&'static ControlPlane),
+    Own(Box<ControlPlane>),
+}
+
+impl Plane {
+    fn get(&self) -> &ControlPlane {
+        match self {
+            Plane::Shared(cp) => cp,
+            Plane::Own(cp) => cp,
+        }
+    }
+}
+
 /// The running world.
 pub struct World {
-    /// The Kubernetes API emulator (none in external mode).
-    kube: Option<Emulator>,
+    /// The control plane (none in external mode).
+    plane: Option<Plane>,
+    /// The operator's identity from the chart (none in external mode: the kubeconfig's user).
+    pub operator: Option<OperatorIdentity>,
     /// The OpenStack simulator (none in external mode).
     sim: Option<Simulator>,
-    /// The namespace of the test ([`NS`], or a namespace of its own in external mode).
+    /// The namespace of the test, its own.
     pub ns: String,
     /// The cloud name the clusters use (`sim`, or `OS_CLOUD` in external mode).
     pub cloud_name: String,
-    /// A client of the emulator.
+    /// An admin client (what a test looks and pokes with).
     pub client: Client,
+    /// The client the operator runs with (the chart's ServiceAccount; admin in external mode).
+    pub operator_client: Client,
     /// GlusterClusters in `ns`.
     pub clusters: Api<GlusterCluster>,
     /// The operator's cloud client, pointed at the simulator (to look at what exists).
@@ -122,56 +147,107 @@ pub struct World {
     controller: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The shared control plane with the CRD installed and the chart applied (once per binary).
+async fn shared_plane() -> (&'static ControlPlane, OperatorIdentity) {
+    static READY: tokio::sync::OnceCell<OperatorIdentity> = tokio::sync::OnceCell::const_new();
+    let cp = ControlPlane::shared()
+        .await
+        .unwrap_or_else(|e| panic!("the test control plane: {e}"));
+    let identity = READY
+        .get_or_init(|| async {
+            let admin = cp.client().await.unwrap();
+            install_crd(&admin, |_| {}).await;
+            install_chart(cp).await
+        })
+        .await;
+    (cp, identity.clone())
+}
+
+/// The chart applied in cluster mode as release [`RELEASE`], and its ServiceAccount's token.
+async fn install_chart(cp: &ControlPlane) -> OperatorIdentity {
+    // kubectl and helm run for a second or two; nothing else runs on this test's runtime yet.
+    chart::install(cp, RELEASE, chart::RELEASE_NAMESPACE, "")
+        .unwrap_or_else(|e| panic!("installing the chart: {e}"))
+}
+
 impl World {
     /// Starts everything with the simulator configured by `sim`.
     pub async fn start(sim: SimConfig) -> World {
-        Self::start_with_crd(sim, |_| {}).await
+        Self::start_inner(sim, None, true).await
     }
 
-    /// Starts everything, installing the project's CRD as changed by `edit` (a JSON value of
-    /// the CRD document).
+    /// Starts everything on a control plane of the test's own, installing the project's CRD as
+    /// changed by `edit` (a JSON value of the CRD document).
     pub async fn start_with_crd(
         sim: SimConfig,
-        edit: impl FnOnce(&mut serde_json::Value),
+        edit: impl FnOnce(&mut serde_json::Value) + Send + 'static,
     ) -> World {
-        Self::start_inner(sim, edit, true).await
+        Self::start_inner(sim, Some(Box::new(edit)), true).await
     }
 
-    /// Starts the emulator and the simulator only: the test runs its own controllers.
+    /// Starts the control plane and the simulator only: the test runs its own controllers.
     pub async fn start_without_controller(sim: SimConfig) -> World {
-        Self::start_inner(sim, |_| {}, false).await
+        Self::start_inner(sim, None, false).await
+    }
+
+    /// The control plane (shared, or the test's own with `edit`ed CRD), a namespace of the
+    /// test's own, and clients as admin and as the operator.
+    async fn kube(
+        edit: Option<Box<dyn FnOnce(&mut serde_json::Value) + Send>>,
+    ) -> (Plane, OperatorIdentity, Client, Client, String) {
+        let (plane, identity) = match edit {
+            None => {
+                let (cp, identity) = shared_plane().await;
+                (Plane::Shared(cp), identity)
+            }
+            Some(edit) => {
+                let cp = ControlPlane::start()
+                    .await
+                    .unwrap_or_else(|e| panic!("a control plane of the test's own: {e}"));
+                let admin = cp.client().await.unwrap();
+                install_crd(&admin, edit).await;
+                let identity = install_chart(&cp).await;
+                (Plane::Own(Box::new(cp)), identity)
+            }
+        };
+        let admin = plane.get().client().await.unwrap();
+        let operator = identity.client().await.unwrap();
+        let ns = plane.get().namespace(&admin, "e2e").await.unwrap();
+        (plane, identity, admin, operator, ns)
     }
 
     async fn start_inner(
         sim: SimConfig,
-        edit: impl FnOnce(&mut serde_json::Value),
+        edit: Option<Box<dyn FnOnce(&mut serde_json::Value) + Send>>,
         with_controller: bool,
     ) -> World {
         if external() {
             return Self::start_external(with_controller).await;
         }
-        let (kube, client) = emulated_kube(edit).await;
+        let (plane, identity, client, operator_client, ns) = Self::kube(edit).await;
         let sim = Simulator::start(sim, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        create_cloud_secret(&client, NS, &sim.clouds_yaml()).await;
+        create_cloud_secret(&client, &ns, &sim.clouds_yaml()).await;
         let cloud =
             Cloud::from_clouds_yaml(&sim.clouds_yaml(), "sim", None, ClientOptions::default())
                 .unwrap();
         let metrics = Arc::new(Metrics::default());
         let (stop, controller) = if with_controller {
-            let (s, c) = start_controller(&client, &metrics, NS);
+            let (s, c) = start_controller(&operator_client, &metrics, &ns);
             (Some(s), Some(c))
         } else {
             (None, None)
         };
         World {
-            clusters: Api::namespaced(client.clone(), NS),
-            kube: Some(kube),
+            clusters: Api::namespaced(client.clone(), &ns),
+            plane: Some(plane),
+            operator: Some(identity),
             sim: Some(sim),
-            ns: NS.to_string(),
+            ns,
             cloud_name: "sim".to_string(),
             client,
+            operator_client,
             cloud,
             metrics,
             patience: Duration::from_secs(120),
@@ -180,25 +256,27 @@ impl World {
         }
     }
 
-    /// The emulator in-process, the CRD installed, the `openstack` Secret in [`NS`] made from
-    /// `clouds_yaml` (an external cloud, e.g. a real OpenStack), clusters using its entry
+    /// The control plane, the CRD installed, the `openstack` Secret in the test's namespace made
+    /// from `clouds_yaml` (an external cloud, e.g. a real OpenStack), clusters using its entry
     /// `cloud_name`, and the controller in-process. No simulator: [`World::sim`] must not be
     /// called. [`World::stop`] deletes the clusters left first, so the cloud is cleaned.
     pub async fn start_with_cloud(clouds_yaml: &str, cloud_name: &str) -> World {
-        let (kube, client) = emulated_kube(|_| {}).await;
-        create_cloud_secret(&client, NS, clouds_yaml).await;
+        let (plane, identity, client, operator_client, ns) = Self::kube(None).await;
+        create_cloud_secret(&client, &ns, clouds_yaml).await;
         let cloud =
             Cloud::from_clouds_yaml(clouds_yaml, cloud_name, None, ClientOptions::default())
                 .unwrap_or_else(|e| panic!("cloud {cloud_name}: {e}"));
         let metrics = Arc::new(Metrics::default());
-        let (stop, controller) = start_controller(&client, &metrics, NS);
+        let (stop, controller) = start_controller(&operator_client, &metrics, &ns);
         World {
-            clusters: Api::namespaced(client.clone(), NS),
-            kube: Some(kube),
+            clusters: Api::namespaced(client.clone(), &ns),
+            plane: Some(plane),
+            operator: Some(identity),
             sim: None,
-            ns: NS.to_string(),
+            ns,
             cloud_name: cloud_name.to_string(),
             client,
+            operator_client,
             cloud,
             metrics,
             patience: Duration::from_secs(600),
@@ -245,10 +323,12 @@ impl World {
         println!("external mode: namespace {ns}, cloud {cloud_name}");
         World {
             clusters: Api::namespaced(client.clone(), &ns),
-            kube: None,
+            plane: None,
+            operator: None,
             sim: None,
             ns,
             cloud_name,
+            operator_client: client.clone(),
             client,
             cloud,
             metrics,
@@ -265,11 +345,47 @@ impl World {
             .expect("the simulator only runs outside external mode; this test must skip it")
     }
 
-    /// The emulator. Only tests that skip external mode call it.
-    pub fn kube(&self) -> &Emulator {
-        self.kube
+    /// The admin kubeconfig of the control plane. Only tests that skip external mode call it.
+    pub fn kubeconfig(&self) -> &Path {
+        self.plane
             .as_ref()
-            .expect("the emulator only runs outside external mode; this test must skip it")
+            .expect("the control plane only runs outside external mode; this test must skip it")
+            .get()
+            .kubeconfig()
+    }
+
+    /// Writes the admin kubeconfig to `path` with the test's namespace as its default (what
+    /// `kubectl` without `-n` uses).
+    pub fn write_kubeconfig(&self, path: &Path) {
+        let text = std::fs::read_to_string(self.kubeconfig()).unwrap();
+        let text = text.replace("    namespace: default\n", &format!("    namespace: {}\n", self.ns));
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Every object in the test's namespace that the operator may write (GlusterClusters,
+    /// Secrets, Events of both API groups) with its resourceVersion: two equal fingerprints
+    /// mean nothing was written there in between.
+    pub async fn fingerprint(&self) -> BTreeMap<String, String> {
+        use k8s_openapi::api::core::v1::Event as CoreEvent;
+        use k8s_openapi::api::events::v1::Event;
+        let mut out = BTreeMap::new();
+        let lp = Default::default();
+        for c in self.clusters.list(&lp).await.unwrap() {
+            out.insert(format!("gcl/{}", c.name_any()), c.resource_version().unwrap_or_default());
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        for o in secrets.list(&lp).await.unwrap() {
+            out.insert(format!("secret/{}", o.name_any()), o.resource_version().unwrap_or_default());
+        }
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        for o in events.list(&lp).await.unwrap() {
+            out.insert(format!("event/{}", o.name_any()), o.resource_version().unwrap_or_default());
+        }
+        let core: Api<CoreEvent> = Api::namespaced(self.client.clone(), &self.ns);
+        for o in core.list(&lp).await.unwrap() {
+            out.insert(format!("core-event/{}", o.name_any()), o.resource_version().unwrap_or_default());
+        }
+        out
     }
 
     /// Creates `cluster` in the test's namespace (using the world's cloud name).
@@ -330,7 +446,7 @@ impl World {
             c.abort();
             let _ = c.await;
         }
-        let (stop, controller) = start_controller(&self.client, &self.metrics, &self.ns);
+        let (stop, controller) = start_controller(&self.operator_client, &self.metrics, &self.ns);
         self.stop = Some(stop);
         self.controller = Some(controller);
     }
@@ -355,12 +471,9 @@ impl World {
         if let Some(sim) = self.sim.take() {
             sim.shutdown().await;
         }
-        match self.kube.take() {
-            Some(kube) => kube.shutdown().await.unwrap(),
-            None => {
-                let namespaces: Api<Namespace> = Api::all(self.client.clone());
-                let _ = namespaces.delete(&self.ns, &Default::default()).await;
-            }
+        if self.plane.is_none() {
+            let namespaces: Api<Namespace> = Api::all(self.client.clone());
+            let _ = namespaces.delete(&self.ns, &Default::default()).await;
         }
     }
 }
@@ -374,15 +487,22 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Starts replica `identity` campaigning for the Lease `gluster-operator` in [`NS`].
-    pub fn start(client: &Client, identity: &str) -> Replica {
+    /// Starts replica `identity` of the world's operator (the chart's ServiceAccount),
+    /// campaigning for the chart's Lease in the release namespace, reconciling the world's
+    /// namespace.
+    pub fn start(world: &World, identity: &str) -> Replica {
+        let client = &world.operator_client;
+        let chart = world
+            .operator
+            .as_ref()
+            .expect("replicas run on the test control plane (not in external mode)");
         let metrics = Arc::new(Metrics::default());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let elector = gluster_operator::controller::leader::LeaderElector::new(
             client.clone(),
             gluster_operator::controller::leader::LeaseConfig {
-                name: "gluster-operator".into(),
-                namespace: NS.into(),
+                name: chart.lease.clone(),
+                namespace: chart.namespace.clone(),
                 identity: identity.into(),
                 duration: Duration::from_secs(30),
                 retry_period: Duration::from_millis(100),
@@ -390,7 +510,7 @@ impl Replica {
         );
         let handle = tokio::spawn(controller::run_elected(
             client.clone(),
-            test_config(identity, NS),
+            test_config(identity, &world.ns),
             metrics.clone(),
             Some(elector),
             async move {
@@ -444,21 +564,6 @@ fn test_config(instance: &str, ns: &str) -> ControllerConfig {
     }
 }
 
-/// The emulator on 127.0.0.1:0 with the project's CRD (changed by `edit`) installed, and a
-/// client of it.
-async fn emulated_kube(edit: impl FnOnce(&mut serde_json::Value)) -> (Emulator, Client) {
-    let kube = Emulator::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let kc = kube::config::Kubeconfig::from_yaml(&kube.kubeconfig_yaml()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = Client::try_from(cfg).unwrap();
-    install_crd(&client, edit).await;
-    (kube, client)
-}
-
 /// The Secret `openstack` in `ns` with `clouds.yaml`.
 async fn create_cloud_secret(client: &Client, ns: &str, clouds_yaml: &str) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -497,6 +602,8 @@ fn start_controller(
     (stop, controller)
 }
 
+/// Installs the project's CRD (changed by `edit`) by server-side apply, and waits until it is
+/// established.
 async fn install_crd(client: &Client, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = workspace().join("crds/glusterclusters.yaml");
     let mut doc: serde_json::Value =
@@ -505,7 +612,13 @@ async fn install_crd(client: &Client, edit: impl FnOnce(&mut serde_json::Value))
     let crd: CustomResourceDefinition = serde_json::from_value(doc).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = crd.name_any();
-    crds.create(&PostParams::default(), &crd).await.unwrap();
+    crds.patch(
+        &name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
     await_condition(crds, &name, conditions::is_crd_established())
         .await
         .unwrap();

@@ -1,13 +1,15 @@
-//! Shared helpers of the kube emulator tests: an emulator per test on 127.0.0.1:0, its
-//! kubeconfig in a temporary directory, and the real kubectl pointed at it.
+//! Shared helpers of the Kubernetes-side tests: the test binary's real control plane
+//! (e2e/src/controlplane), a namespace of each test's own with a kubeconfig whose context
+//! defaults to it, and the real kubectl pointed at it. Manifests given to kubectl have
+//! `namespace: default` replaced by the test's namespace, so tests written for one cluster each
+//! run side by side on one.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::kube::{Config, Emulator};
+use e2e::controlplane::ControlPlane;
 use tokio::io::AsyncWriteExt;
-
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,35 +41,77 @@ pub fn kubectl_path() -> PathBuf {
     p
 }
 
-/// An emulator with a kubeconfig and a private kubectl cache and home.
+/// A namespace of the test's own on the shared control plane, with a kubeconfig defaulting to
+/// it and a private kubectl cache and home.
 pub struct Cluster {
-    /// The emulator.
-    pub emu: Emulator,
+    /// The control plane (the binary's shared one, or the test's own).
+    cp: Plane,
+    /// The test's namespace.
+    pub ns: String,
     /// Temporary directory holding the kubeconfig, cache and home.
     pub dir: tempfile::TempDir,
-    /// The kubeconfig path.
+    /// The kubeconfig path (admin, context namespace = [`Cluster::ns`]).
     pub kubeconfig: PathBuf,
 }
 
+/// The shared control plane or one of the test's own.
+enum Plane {
+    Shared(&'static ControlPlane),
+    Own(Box<ControlPlane>),
+}
+
 impl Cluster {
-    /// Starts an emulator with default options.
+    /// A new namespace on the shared control plane (started on first use).
     pub async fn start() -> Cluster {
-        Self::start_with(Config::default()).await
+        let cp = ControlPlane::shared()
+            .await
+            .unwrap_or_else(|e| panic!("the test control plane: {e}"));
+        Self::on(Plane::Shared(cp)).await
     }
 
-    /// Starts an emulator with the given options.
-    pub async fn start_with(config: Config) -> Cluster {
-        let emu = Emulator::start_with("127.0.0.1:0".parse().unwrap(), config)
+    /// A new namespace on a control plane of the test's own (a test that creates cluster-wide
+    /// objects other tests would see); it stops when the test ends.
+    pub async fn start_own() -> Cluster {
+        let cp = ControlPlane::start()
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("a control plane of the test's own: {e}"));
+        Self::on(Plane::Own(Box::new(cp))).await
+    }
+
+    /// The control plane.
+    pub fn cp(&self) -> &ControlPlane {
+        match &self.cp {
+            Plane::Shared(cp) => cp,
+            Plane::Own(cp) => cp,
+        }
+    }
+
+    async fn on(plane: Plane) -> Cluster {
+        let cp = match &plane {
+            Plane::Shared(cp) => *cp,
+            Plane::Own(cp) => cp,
+        };
+        let admin = cp.client().await.unwrap();
+        let ns = cp.namespace(&admin, "t").await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
-        emu.write_kubeconfig(&kubeconfig).unwrap();
+        let text = std::fs::read_to_string(cp.kubeconfig()).unwrap();
+        std::fs::write(
+            &kubeconfig,
+            text.replace("    namespace: default\n", &format!("    namespace: {ns}\n")),
+        )
+        .unwrap();
         Cluster {
-            emu,
+            cp: plane,
+            ns,
             dir,
             kubeconfig,
         }
+    }
+
+    /// `text` with `namespace: default` put in the test's namespace.
+    pub fn localize(&self, text: &str) -> String {
+        text.replace("namespace: default", &format!("namespace: {}", self.ns))
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
@@ -83,14 +127,32 @@ impl Cluster {
         c
     }
 
+    /// Runs kubectl with another kubeconfig (another identity) and returns its output.
+    pub async fn kubectl_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        let mut c = self.command(args);
+        c.env("KUBECONFIG", kubeconfig);
+        c.stdin(std::process::Stdio::null());
+        c.output().await.expect("kubectl runs")
+    }
+
     /// Runs kubectl and returns its output.
     pub async fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_stdin(args, "").await
     }
 
-    /// Runs kubectl with `input` on stdin.
+    /// Runs kubectl with `input` (localized, see [`Cluster::localize`]) on stdin. A `-f FILE`
+    /// argument is read and given on stdin the same way (`-f -`).
     pub async fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self.command(args).spawn().expect("kubectl runs");
+        let mut args: Vec<&str> = args.to_vec();
+        let mut input = input.to_string();
+        if let Some(i) = args.iter().position(|a| *a == "-f")
+            && let Some(file) = args.get(i + 1).filter(|f| **f != "-")
+        {
+            input = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+            args[i + 1] = "-";
+        }
+        let input = self.localize(&input);
+        let mut child = self.command(&args).spawn().expect("kubectl runs");
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(input.as_bytes()).await.unwrap();
         drop(stdin);
@@ -125,7 +187,7 @@ impl Cluster {
         text(&out.stderr)
     }
 
-    /// A kube-rs client for this emulator.
+    /// A kube-rs client with admin rights (its default namespace is the test's).
     pub async fn client(&self) -> ::kube::Client {
         let kc = ::kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
         let cfg = ::kube::Config::from_custom_kubeconfig(kc, &Default::default())

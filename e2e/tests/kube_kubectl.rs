@@ -1,23 +1,30 @@
-//! The real kubectl (1.35, from `make setup`) against the Kubernetes API emulator: the
+//! The real kubectl (1.35, from `make setup`) against the real kube-apiserver: the
 //! project's CRD and manifests, printer columns, round-trips, explain, validation errors,
 //! wait, finalizers, the status subresource and server-side apply conflicts.
 
-mod kube_emulator_support;
+mod kube_support;
 
-use kube_emulator_support::{Cluster, crd_path, examples, fixture, text};
+use kube_support::{Cluster, crd_path, examples, fixture, text};
 use serde_json::Value;
 
+/// A namespace of the test's own, the CRD applied with kubectl (once per test binary: the CRD
+/// is cluster-wide) and established.
 async fn with_crd() -> Cluster {
+    static APPLIED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let c = Cluster::start().await;
-    let out = c.ok(&["apply", "-f", crd_path().to_str().unwrap()]).await;
-    assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/glusterclusters.storage.glusterops.dev created"), "{out}");
-    c.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/glusterclusters.storage.glusterops.dev",
-        "--timeout=30s",
-    ])
-    .await;
+    APPLIED
+        .get_or_init(|| async {
+            let out = c.ok(&["apply", "-f", crd_path().to_str().unwrap()]).await;
+            assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/glusterclusters.storage.glusterops.dev created"), "{out}");
+            c.ok(&[
+                "wait",
+                "--for=condition=Established",
+                "crd/glusterclusters.storage.glusterops.dev",
+                "--timeout=30s",
+            ])
+            .await;
+        })
+        .await;
     c
 }
 
@@ -57,7 +64,7 @@ async fn crd_fixtures_and_examples_apply_and_print_columns() {
             text(&out.stderr)
         );
     }
-    let table = c.ok(&["get", "gcl", "-n", "default"]).await;
+    let table = c.ok(&["get", "gcl", "-n", &c.ns]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
@@ -194,15 +201,15 @@ async fn invalid_manifests_fail_naming_the_field() {
         (
             m.replace("name: zone-b", "name: zone-a"),
             // zones is a list-map keyed by name: the structural check names the duplicate item.
-            "spec.zones[1]: Duplicate value: map[string]interface {}{\"name\":\"zone-a\"}",
+            "spec.zones[1]: Duplicate value: {\"name\":\"zone-a\"}",
         ),
         (
             m.replacen("      nodes: 2\n", "      nodes: 2\n      minNodes: 3\n", 1),
-            "spec.zones[0].minNodes: Invalid value: \"object\": zones[].minNodes must be less than or equal to zones[].nodes",
+            "spec.zones[0].minNodes: Invalid value: zones[].minNodes must be less than or equal to zones[].nodes",
         ),
         (
             m.replace("size: 200Gi", "size: 512Mi"),
-            "spec.brick.size: Invalid value: \"object\": brick.size must be a quantity of at least 1Gi (e.g. 200Gi)",
+            "spec.brick.size: Invalid value: brick.size must be a quantity of at least 1Gi (e.g. 200Gi)",
         ),
         (
             m.replace("deletionPolicy", "x").replace(
@@ -244,7 +251,7 @@ async fn invalid_manifests_fail_naming_the_field() {
         )
         .await;
     assert!(
-        err.contains("spec.volume.name: Invalid value: \"string\": volume.name is immutable"),
+        err.contains("spec.volume.name: Invalid value: \"other\": volume.name is immutable"),
         "{err}"
     );
 }
@@ -465,10 +472,12 @@ async fn server_side_apply_conflicts_between_managers() {
 #[tokio::test]
 async fn builtins_namespaces_and_describe() {
     let c = with_crd().await;
-    c.ok(&["create", "namespace", "team"]).await;
+    let team = format!("{}-team", c.ns);
+    let team = team.as_str();
+    c.ok(&["create", "namespace", team]).await;
     c.ok(&[
         "-n",
-        "team",
+        team,
         "create",
         "configmap",
         "cfg",
@@ -477,7 +486,7 @@ async fn builtins_namespaces_and_describe() {
     .await;
     c.ok(&[
         "-n",
-        "team",
+        team,
         "create",
         "secret",
         "generic",
@@ -485,7 +494,7 @@ async fn builtins_namespaces_and_describe() {
         "--from-literal=clouds.yaml=x",
     ])
     .await;
-    let secrets = c.ok(&["-n", "team", "get", "secrets"]).await;
+    let secrets = c.ok(&["-n", team, "get", "secrets"]).await;
     assert!(
         secrets
             .lines()
@@ -496,15 +505,15 @@ async fn builtins_namespaces_and_describe() {
             == ["creds", "Opaque", "1"],
         "{secrets}"
     );
-    let cms = c.ok(&["-n", "team", "get", "cm", "-o", "name"]).await;
+    let cms = c.ok(&["-n", team, "get", "cm", "-o", "name"]).await;
     assert_eq!(cms.trim(), "configmap/cfg");
     let err = c
         .fails(&["-n", "missing", "create", "configmap", "x"], "")
         .await;
     assert!(err.contains("namespaces \"missing\" not found"), "{err}");
-    let gcl = minimal().replace("namespace: default", "namespace: team");
+    let gcl = minimal().replace("namespace: default", &format!("namespace: {team}"));
     c.kubectl_stdin(&["apply", "-f", "-"], &gcl).await;
-    let describe = c.ok(&["-n", "team", "describe", "gcl", "demo"]).await;
+    let describe = c.ok(&["-n", team, "describe", "gcl", "demo"]).await;
     assert!(describe.contains("Name:         demo"), "{describe}");
     assert!(
         describe
@@ -514,16 +523,16 @@ async fn builtins_namespaces_and_describe() {
     );
     assert!(describe.contains("Events:"), "{describe}");
     // Deleting the namespace removes its content, then the namespace.
-    c.ok(&["delete", "namespace", "team", "--timeout=60s"])
+    c.ok(&["delete", "namespace", team, "--timeout=60s"])
         .await;
-    let err = c.fails(&["get", "namespace", "team"], "").await;
-    assert!(err.contains("namespaces \"team\" not found"), "{err}");
+    let err = c.fails(&["get", "namespace", team], "").await;
+    assert!(err.contains(&format!("namespaces \"{team}\" not found")), "{err}");
 }
 
 #[tokio::test]
 async fn scale_subresource_of_a_custom_resource() {
     let c = Cluster::start().await;
-    let crd = kube_emulator_support::fixture("scalable-crd.yaml");
+    let crd = kube_support::fixture("scalable-crd.yaml");
     // The CRD and an instance in one file: kubectl retries the instance once discovery
     // knows the new kind.
     let out = c.kubectl(&["apply", "-f", crd.to_str().unwrap()]).await;
