@@ -22,7 +22,7 @@ demo: setup
 	cargo build -q -p gluster-operator -p e2e --bins
 	@hack/demo.sh "$(CARGO_TARGET_DIR)/debug"
 
-## devenv: the local world (OpenStack simulator + Kubernetes API emulator) in the foreground
+## devenv: the local world (OpenStack simulator + a real Kubernetes control plane) in the foreground
 DEVENV_DIR ?= /tmp/gluster-devenv
 devenv: setup
 	cargo build -q -p e2e --bin devenv
@@ -32,7 +32,7 @@ devenv: setup
 test: test-fast conformance
 
 ## test-fast: every test but the conformance suite (unit, property, CEL, CRD sync, golden
-## plans, real tools, the simulator and emulator e2e with real gluster): for quick loops
+## plans, real tools, the simulator e2e on a real kube-apiserver with real gluster): for quick loops
 test-fast: setup lint
 	cargo test --workspace --no-fail-fast
 

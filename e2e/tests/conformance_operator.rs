@@ -1,5 +1,5 @@
-//! The operator against a real OpenStack (issue 8 part B): the Kubernetes API emulator and the
-//! controller in-process (reconcile_support's "emulated kube + external cloud" mode), the cloud
+//! The operator against a real OpenStack (issue 8 part B): a real Kubernetes API server and the
+//! controller in-process (reconcile_support's "real kube + external cloud" mode), the cloud
 //! from `E2E_CONFORMANCE_CLOUDS` (a clouds.yaml; the operator's Secret holds only its entry
 //! `E2E_CONFORMANCE_CLOUD`, default `conformance`), and the cloud watcher (entry
 //! `E2E_CONFORMANCE_ADMIN_CLOUD`, default `conformance-admin`) turning the real, hypervisor-less
@@ -74,7 +74,7 @@ fn clouds() -> Clouds {
     }
 }
 
-/// The loopback nodes, the watcher feeding them, the world (emulator + controller + real
+/// The loopback nodes, the watcher feeding them, the world (API server + controller + real
 /// cloud) and the scratch directory.
 struct Conformance {
     world: Arc<World>,
@@ -216,14 +216,15 @@ async fn sweep(cloud: &Cloud, prefix: &str) -> Vec<String> {
             .wait_for_volume_deleted(&v.id, patient())
             .await;
     }
-    let group_prefix = format!("gluster-{}-{prefix}", reconcile_support::NS);
+    // Security groups are named `gluster-<namespace>-<cluster>`; the test's namespace is its own.
+    let in_group = format!("-{prefix}");
     for g in cloud
         .network()
         .list_security_groups(None, &[])
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|g| g.name.starts_with(&group_prefix))
+        .filter(|g| g.name.starts_with("gluster-") && g.name.contains(&in_group))
     {
         found.push(format!("security group {} ({})", g.name, g.id));
         let _ = cloud.network().delete_security_group(&g.id).await;

@@ -200,8 +200,18 @@ async fn default_values_apply_in_cluster_mode() {
     not_found(&c, &me, &["get", "secret", "openstack", "-n", "default"]).await;
     forbidden(&c, &me, &["get", "secrets", "-n", "default"]).await;
     forbidden(&c, &me, &["create", "configmap", "x", "-n", "default"]).await;
-    forbidden(&c, &me, &["create", "deployment", "x", "--image=x", "-n", "default"]).await;
-    forbidden(&c, &me, &["delete", "glustercluster", "demo", "-n", "default"]).await;
+    forbidden(
+        &c,
+        &me,
+        &["create", "deployment", "x", "--image=x", "-n", "default"],
+    )
+    .await;
+    forbidden(
+        &c,
+        &me,
+        &["delete", "glustercluster", "demo", "-n", "default"],
+    )
+    .await;
     forbidden(&c, &me, &["get", "lease", "not-ours", "-n", NAMESPACE]).await;
     not_found(&c, &me, &["get", "lease", FULLNAME, "-n", NAMESPACE]).await;
 }
@@ -298,7 +308,14 @@ metrics:
 /// A kubeconfig for the chart's ServiceAccount (a one-hour token from the TokenRequest API).
 async fn operator_kubeconfig(c: &Cluster) -> PathBuf {
     let token = c
-        .ok(&["create", "token", FULLNAME, "-n", NAMESPACE, "--duration=1h"])
+        .ok(&[
+            "create",
+            "token",
+            FULLNAME,
+            "-n",
+            NAMESPACE,
+            "--duration=1h",
+        ])
         .await;
     let path = c.dir.path().join("operator.kubeconfig");
     let user = format!("system:serviceaccount:{NAMESPACE}:{FULLNAME}");

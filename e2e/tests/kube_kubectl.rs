@@ -523,10 +523,12 @@ async fn builtins_namespaces_and_describe() {
     );
     assert!(describe.contains("Events:"), "{describe}");
     // Deleting the namespace removes its content, then the namespace.
-    c.ok(&["delete", "namespace", team, "--timeout=60s"])
-        .await;
+    c.ok(&["delete", "namespace", team, "--timeout=60s"]).await;
     let err = c.fails(&["get", "namespace", team], "").await;
-    assert!(err.contains(&format!("namespaces \"{team}\" not found")), "{err}");
+    assert!(
+        err.contains(&format!("namespaces \"{team}\" not found")),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -35,9 +35,13 @@ async fn install_crd(client: &Client) {
     let crd: CustomResourceDefinition =
         serde_yaml::from_str(&std::fs::read_to_string(crd_path()).unwrap()).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(CRD_NAME, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
-        .await
-        .unwrap();
+    crds.patch(
+        CRD_NAME,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
     await_condition(crds, CRD_NAME, conditions::is_crd_established())
         .await
         .unwrap();
@@ -140,7 +144,10 @@ async fn typed_crud_and_error_statuses() {
     // naming the object, not with the object (what kube-runtime's finalizer helper expects).
     let deleted = api.delete("a", &DeleteParams::default()).await.unwrap();
     let status = deleted.right().expect("a Status for an immediate delete");
-    assert_eq!(status.status, Some(::kube::core::response::StatusSummary::Success));
+    assert_eq!(
+        status.status,
+        Some(::kube::core::response::StatusSummary::Success)
+    );
     assert_eq!(status.details.map(|d| d.name), Some("a".to_string()));
     let err = api_error(api.get("a").await.unwrap_err());
     assert_eq!(err.code, 404);

@@ -1,4 +1,4 @@
-//! The controller's cloud side end to end, in-process: the Kubernetes API emulator, the
+//! The controller's cloud side end to end, in-process: the real Kubernetes API server, the
 //! OpenStack simulator and `controller::run`. A GlusterCluster becomes servers (tagged with its
 //! UID), attached brick volumes and a security group; a refused spec becomes `Stalled` with
 //! nothing created; a quota refusal is quoted in the condition; deleting the cluster leaves
@@ -246,6 +246,15 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         .await
         .unwrap();
     world.wait_deleted("twozones", &uid).await;
+    // The key Secret goes with its owner: the real garbage collector follows the owner
+    // reference (the operator never deletes it itself).
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while secrets.get_opt("twozones-ssh").await.unwrap().is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the garbage collector removed twozones-ssh after its GlusterCluster");
     let servers = world
         .cloud
         .compute()

@@ -84,7 +84,10 @@ async fn one_candidate_leads_and_the_other_takes_over_after_release() {
         Err(kube::Error::Api(s)) => s.code,
         other => panic!("expected 403, got {other:?}"),
     };
-    assert_eq!(refused, 403, "a Lease of another name is not the operator's");
+    assert_eq!(
+        refused, 403,
+        "a Lease of another name is not the operator's"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! `gluster-operator run` as the Helm chart starts it (the chart's flags), with a kubeconfig
 //! pointing at a closed local port: it logs JSON lines, serves /healthz, /readyz and /metrics
 //! while it keeps trying to reach the API server (campaigning for its Lease), and exits 0 on
-//! SIGTERM. The controller itself runs in e2e/tests/reconcile_*.rs against the API emulator.
+//! SIGTERM. The controller itself runs in e2e/tests/reconcile_*.rs against a real API server.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

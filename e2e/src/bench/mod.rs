@@ -1,6 +1,6 @@
 //! `make bench`: how close the operator gets to what the cloud allows (issue 9).
 //!
-//! Everything runs on this machine: the Kubernetes API emulator and the OpenStack simulator
+//! Everything runs on this machine: a real Kubernetes control plane and the OpenStack simulator
 //! in-process ([`crate::devenv::DevEnv`]), loopback gluster nodes for the servers (real sshd,
 //! glusterd, brick script; needs root), and the operator as a child process — the
 //! `gluster-operator run` binary, so its memory and CPU are its own. Four measurements:

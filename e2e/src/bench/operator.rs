@@ -1,5 +1,5 @@
 //! The operator under test as a child process: the `gluster-operator run` binary, pointed at the
-//! emulator by a kubeconfig, its JSON log in a file, its `/metrics` scraped over HTTP, its
+//! real API server by a kubeconfig (the chart's ServiceAccount), its JSON log in a file, its `/metrics` scraped over HTTP, its
 //! memory and CPU read from `/proc/<pid>`.
 
 use std::collections::BTreeMap;

@@ -10,8 +10,8 @@
 //!   in-use, polling every 0.25–0.5 s); then 2 more nodes the same way; then delete (servers, then volumes).
 //! - **heat**: a stack with a ResourceGroup of N nodes (`e2e/conformance/heat/group.yaml`),
 //!   deleted; then an AutoScalingGroup of N (`scaling.yaml`) signalled to add 2, deleted.
-//! - **operator**: a GlusterCluster of N nodes (one zone, replica 2) applied to the Kubernetes
-//!   API emulator, the `gluster-operator run` binary reconciling it against the real cloud and
+//! - **operator**: a GlusterCluster of N nodes (one zone, replica 2) applied to a real Kubernetes
+//!   API server (e2e/src/controlplane), the `gluster-operator run` binary reconciling it against the real cloud and
 //!   loopback gluster nodes standing in for the servers (the cloud watcher of
 //!   [`crate::cloudnodes`]); then `nodes: N+2` (add-brick + rebalance), then deleted.
 //!

@@ -10,7 +10,7 @@ use clap::Parser;
 use e2e::bench::real_cloud::{self, RealCloudOptions};
 use e2e::bench::{self, BenchOptions};
 
-/// Benchmarks of gluster-operator on the local world (simulator, emulator, loopback nodes).
+/// Benchmarks of gluster-operator on the local world (simulator, real Kubernetes control plane, loopback nodes).
 #[derive(Parser)]
 struct Args {
     /// 4 nodes at 2 s, 10 s idle, 1 and 10 clusters (about a minute).

@@ -172,7 +172,9 @@ pub fn install(
         ],
         "",
     )?;
-    let kubeconfig = cp.dir().join(format!("operator-{namespace}-{release}.kubeconfig"));
+    let kubeconfig = cp
+        .dir()
+        .join(format!("operator-{namespace}-{release}.kubeconfig"));
     let user = format!("system:serviceaccount:{namespace}:{fullname}");
     std::fs::write(
         &kubeconfig,

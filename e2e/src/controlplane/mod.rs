@@ -137,7 +137,10 @@ fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     for port in &mut ports {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("finding a free port"))?;
-        *port = listener.local_addr().map_err(io("finding a free port"))?.port();
+        *port = listener
+            .local_addr()
+            .map_err(io("finding a free port"))?
+            .port();
         held.push(listener);
     }
     Ok(ports)
@@ -316,7 +319,10 @@ impl ControlPlane {
                 format!("--client-ca-file={}", pki.ca_cert.display()),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
                 format!("--service-account-key-file={}", pki.sa_pub.display()),
-                format!("--service-account-signing-key-file={}", pki.sa_key.display()),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    pki.sa_key.display()
+                ),
                 format!("--service-cluster-ip-range={a}.{b}.{c}.{}/24", e - 1),
                 "--authorization-mode=RBAC".into(),
                 "--allow-privileged=true".into(),

@@ -85,7 +85,11 @@ impl Pki {
             SanType::DnsName("localhost".try_into().map_err(pki_error("SAN"))?),
             SanType::DnsName("kubernetes".try_into().map_err(pki_error("SAN"))?),
             SanType::DnsName("kubernetes.default".try_into().map_err(pki_error("SAN"))?),
-            SanType::DnsName("kubernetes.default.svc".try_into().map_err(pki_error("SAN"))?),
+            SanType::DnsName(
+                "kubernetes.default.svc"
+                    .try_into()
+                    .map_err(pki_error("SAN"))?,
+            ),
         ];
         serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let serving_cert = serving

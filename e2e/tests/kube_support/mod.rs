@@ -98,7 +98,10 @@ impl Cluster {
         let text = std::fs::read_to_string(cp.kubeconfig()).unwrap();
         std::fs::write(
             &kubeconfig,
-            text.replace("    namespace: default\n", &format!("    namespace: {ns}\n")),
+            text.replace(
+                "    namespace: default\n",
+                &format!("    namespace: {ns}\n"),
+            ),
         )
         .unwrap();
         Cluster {

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::controlplane::chart::{self, OperatorIdentity};
 use e2e::controlplane::ControlPlane;
+use e2e::controlplane::chart::{self, OperatorIdentity};
 use e2e::openstack::{SimConfig, Simulator};
 use gluster_operator::api::GlusterCluster;
 use gluster_operator::cloud::{ClientOptions, Cloud};
@@ -101,6 +101,9 @@ fn test_namespace() -> String {
         .map_or(0, |d| d.as_secs());
     format!("e2e-{}-{secs}-{n}", std::process::id())
 }
+
+/// A change to the CRD document before it is installed (a test's own control plane only).
+type CrdEdit = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
 
 /// The Kubernetes side of a world: the test binary's shared control plane, or one of the
 /// test's own (a test that changes the cluster-wide CRD).
@@ -192,9 +195,7 @@ impl World {
 
     /// The control plane (shared, or the test's own with `edit`ed CRD), a namespace of the
     /// test's own, and clients as admin and as the operator.
-    async fn kube(
-        edit: Option<Box<dyn FnOnce(&mut serde_json::Value) + Send>>,
-    ) -> (Plane, OperatorIdentity, Client, Client, String) {
+    async fn kube(edit: Option<CrdEdit>) -> (Plane, OperatorIdentity, Client, Client, String) {
         let (plane, identity) = match edit {
             None => {
                 let (cp, identity) = shared_plane().await;
@@ -216,11 +217,7 @@ impl World {
         (plane, identity, admin, operator, ns)
     }
 
-    async fn start_inner(
-        sim: SimConfig,
-        edit: Option<Box<dyn FnOnce(&mut serde_json::Value) + Send>>,
-        with_controller: bool,
-    ) -> World {
+    async fn start_inner(sim: SimConfig, edit: Option<CrdEdit>, with_controller: bool) -> World {
         if external() {
             return Self::start_external(with_controller).await;
         }
@@ -358,7 +355,10 @@ impl World {
     /// `kubectl` without `-n` uses).
     pub fn write_kubeconfig(&self, path: &Path) {
         let text = std::fs::read_to_string(self.kubeconfig()).unwrap();
-        let text = text.replace("    namespace: default\n", &format!("    namespace: {}\n", self.ns));
+        let text = text.replace(
+            "    namespace: default\n",
+            &format!("    namespace: {}\n", self.ns),
+        );
         std::fs::write(path, text).unwrap();
     }
 
@@ -371,19 +371,31 @@ impl World {
         let mut out = BTreeMap::new();
         let lp = Default::default();
         for c in self.clusters.list(&lp).await.unwrap() {
-            out.insert(format!("gcl/{}", c.name_any()), c.resource_version().unwrap_or_default());
+            out.insert(
+                format!("gcl/{}", c.name_any()),
+                c.resource_version().unwrap_or_default(),
+            );
         }
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
         for o in secrets.list(&lp).await.unwrap() {
-            out.insert(format!("secret/{}", o.name_any()), o.resource_version().unwrap_or_default());
+            out.insert(
+                format!("secret/{}", o.name_any()),
+                o.resource_version().unwrap_or_default(),
+            );
         }
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
         for o in events.list(&lp).await.unwrap() {
-            out.insert(format!("event/{}", o.name_any()), o.resource_version().unwrap_or_default());
+            out.insert(
+                format!("event/{}", o.name_any()),
+                o.resource_version().unwrap_or_default(),
+            );
         }
         let core: Api<CoreEvent> = Api::namespaced(self.client.clone(), &self.ns);
         for o in core.list(&lp).await.unwrap() {
-            out.insert(format!("core-event/{}", o.name_any()), o.resource_version().unwrap_or_default());
+            out.insert(
+                format!("core-event/{}", o.name_any()),
+                o.resource_version().unwrap_or_default(),
+            );
         }
         out
     }
