@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
+use serde::{Deserialize, Serialize};
 
 use crate::api::GlusterCluster;
 use crate::gluster::xml::{VolumeInfo, VolumeState, VolumeStatus as XmlStatus};
@@ -30,8 +31,8 @@ use super::error::ReconcileError;
 use super::keys::{ClusterKeys, ensure_keys};
 use super::owner::{Owner, node_of};
 
-/// What the cluster owns in the cloud now.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the cluster owns in the cloud now (serialised as the cloud's own documents).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     /// Servers carrying the cluster's tag.
     pub servers: Vec<Server>,
@@ -58,7 +59,7 @@ impl Observed {
 }
 
 /// The volume as gluster shows it: `volume info` and, when started, `volume status`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeenVolume {
     /// `volume info --xml` (boxed: large beside the other variants of what is seen).
     pub info: Box<VolumeInfo>,
@@ -67,7 +68,7 @@ pub struct SeenVolume {
 }
 
 /// What gluster showed this pass.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum GlusterSeen {
     /// Not asked: the cloud does not show every node up.
     NotAsked,
@@ -85,8 +86,9 @@ pub enum GlusterSeen {
     Failed(Failure),
 }
 
-/// Everything one pass saw: plain data (the I/O handles are in [`Handles`]).
-#[derive(Debug, Clone, PartialEq)]
+/// Everything one pass saw: plain data, serialisable (a snapshot saved from a real run can be
+/// replayed through decide in a test); the I/O handles are in [`Handles`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// What was looked at.
     pub look: Look,

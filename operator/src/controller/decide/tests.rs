@@ -810,6 +810,30 @@ fn gluster_is_asked_only_once_every_node_is_up() {
 }
 
 #[test]
+fn a_snapshot_saved_as_json_replays_to_the_same_decision() {
+    let spec = spec(SPEC);
+    let mut observed = booted();
+    observed.servers[1] = server("c-a-2", 1, "ERROR", &[]);
+    let snap = snapshot(
+        observed,
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started(true, Vec::new())),
+        },
+    );
+    let saved = serde_json::to_string(&snap).expect("serialise");
+    let replayed: Snapshot = serde_json::from_str(&saved).expect("deserialise");
+    assert_eq!(replayed, snap);
+    let decide_on = |s: &Snapshot| {
+        run(&spec, None, s, &Memory::default(), |_| Outcome::default())
+            .decision
+            .expect("decision")
+            .actions
+    };
+    assert_eq!(decide_on(&replayed), decide_on(&snap));
+}
+
+#[test]
 fn allowed_clients_default_to_anywhere_and_sizes_round_up() {
     let mut s = spec(SPEC);
     assert_eq!(allowed_cidrs(&s), ["10.0.0.0/8"]);
