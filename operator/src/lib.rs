@@ -1,6 +1,7 @@
 //! gluster-operator: builds and runs GlusterFS storage clusters on OpenStack from a
-//! `GlusterCluster` resource. See DESIGN.md §4 for the layout: a pure core (`api`, `plan`,
-//! `bootstrap`) and an imperative shell (`cloud`, `gluster`, `controller`).
+//! `GlusterCluster` resource. See `docs/design.md`, "The rooms": a pure core (`api`, `plan`,
+//! `bootstrap`, the controller's `decide`) and an imperative shell (`cloud`, `gluster`, the
+//! controller's `observe` and `act`).
 
 pub mod api;
 pub mod bootstrap;

@@ -1,4 +1,4 @@
-//! Loopback gluster nodes (DESIGN.md §8): every ACTIVE server of the OpenStack simulator becomes
+//! Loopback gluster nodes (docs/design.md, "The local world"): every ACTIVE server of the OpenStack simulator becomes
 //! a real gluster host on this machine, on the server's own 127.x address, booted from the
 //! user-data the operator rendered.
 //!

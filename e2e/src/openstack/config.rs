@@ -1,7 +1,7 @@
 //! The simulator's configuration: the world it starts with (identity, zones, flavors, images,
 //! networks, quotas), how long things take, which microversions it serves and which faults it
 //! injects. Read from YAML or JSON; every field has a default, and [`SimConfig::default`] is the
-//! default world of DESIGN.md §8.
+//! default world of docs/design.md, "The local world".
 
 use super::error::SimError;
 use super::faults::FaultConfig;

@@ -1,7 +1,7 @@
 //! The OpenStack simulator: one HTTP server on a loopback address that serves the parts of
 //! Keystone v3, Nova v2.1, Cinder v3, Neutron v2.0 and Glance v2 that gluster-operator uses, with
 //! the published APIs' JSON shapes, status codes, error bodies and microversion headers, timed
-//! state transitions, quotas, fault injection, call counters and a boot hook (DESIGN.md §8).
+//! state transitions, quotas, fault injection, call counters and a boot hook (docs/design.md, "The local world").
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), e2e::openstack::SimError> {

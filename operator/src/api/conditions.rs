@@ -9,8 +9,6 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// The operator cannot make progress without a change to the spec or the cloud (kstatus `Stalled`).
 pub const STALLED: &str = "Stalled";
-/// The volume serves data but with fewer healthy bricks than asked for.
-pub const DEGRADED: &str = "Degraded";
 
 /// Condition status `True`.
 pub const TRUE: &str = "True";

@@ -1,4 +1,5 @@
-//! `GlusterCluster` spec: what the user asks for (DESIGN.md §2). The field names are the API.
+//! `GlusterCluster` spec: what the user asks for (`docs/design.md`, "The resource"). The field
+//! names are the API.
 
 use std::collections::BTreeMap;
 

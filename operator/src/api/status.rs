@@ -12,8 +12,7 @@ pub struct GlusterClusterStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Reconciling` and `Stalled` (kstatus), plus `Degraded`, each with a reason and a
-    /// message.
+    /// `Ready`, `Reconciling` and `Stalled` (kstatus), each with a reason and a message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -1,5 +1,6 @@
-//! Node bootstrap (DESIGN.md §5), pure rendering: each node's `#cloud-config` user-data, the
-//! brick script it runs, and the SSH keys that let the operator in (and let it pin the node).
+//! Node bootstrap (`docs/design.md`, "Node bootstrap and control"), pure rendering: each node's
+//! `#cloud-config` user-data, the brick script it runs, and the SSH keys that let the operator in
+//! (and let it pin the node).
 //!
 //! - [`render_user_data`] turns a [`NodeBootstrap`] into [`UserData`] (within Nova's limit).
 //! - [`BRICK_SCRIPT`] is the POSIX sh script every node (and every e2e loopback node) runs to

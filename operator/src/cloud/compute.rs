@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
@@ -53,6 +53,13 @@ impl From<String> for ServerStatus {
     }
 }
 
+impl Serialize for ServerStatus {
+    /// As Nova writes it (a snapshot saved from a run reads back the same).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl std::fmt::Display for ServerStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -67,7 +74,7 @@ impl std::fmt::Display for ServerStatus {
 }
 
 /// One address of a server.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ServerAddress {
     /// The IP address.
     pub addr: String,
@@ -80,7 +87,7 @@ pub struct ServerAddress {
 }
 
 /// Nova's record of why a server failed.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ServerFault {
     /// An HTTP-like code (500 for a failed build).
     #[serde(default)]
@@ -93,7 +100,7 @@ pub struct ServerFault {
 }
 
 /// The flavor a server was created with (since 2.47 Nova embeds it instead of the ID).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ServerFlavor {
     /// The flavor ID (before 2.47).
     #[serde(default)]
@@ -106,9 +113,17 @@ pub struct ServerFlavor {
     pub ephemeral: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 struct IdRef {
     id: String,
+}
+
+/// The image as Nova writes it (`{"id": …}`), so that a saved server reads back the same.
+fn image_id_ser<S: Serializer>(id: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => json!({ "id": id }).serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 fn image_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -118,7 +133,7 @@ fn image_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 }
 
 /// A server (Nova "Show Server Details").
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct Server {
     /// The server ID.
     pub id: String,
@@ -150,7 +165,12 @@ pub struct Server {
     #[serde(default)]
     pub key_name: Option<String>,
     /// The image ID (none when booted from a volume).
-    #[serde(rename = "image", default, deserialize_with = "image_id")]
+    #[serde(
+        rename = "image",
+        default,
+        deserialize_with = "image_id",
+        serialize_with = "image_id_ser"
+    )]
     pub image_id: Option<String>,
     /// The flavor.
     #[serde(default, deserialize_with = "null_default")]

@@ -14,7 +14,7 @@ use super::http::{Request, ServiceClient, seg};
 use super::json::null_default;
 
 /// glusterd's management ports (24007 TCP, 24008 RDMA management).
-pub const GLUSTERD_PORTS: (u16, u16) = (24007, 24008);
+pub const GLUSTERD_PORTS: (u16, u16) = (crate::gluster::GLUSTERD_PORT, 24008);
 /// The port range glusterfsd brick processes listen in.
 pub const BRICK_PORTS: (u16, u16) = (49152, 60999);
 /// SSH, over which the operator drives gluster.
@@ -508,13 +508,6 @@ impl Networking {
             .await?;
         all.ports.retain(|p| p.device_id == device_id);
         Ok(all.ports)
-    }
-
-    /// Deletes a port: `Ok(false)` if it was already gone.
-    pub async fn delete_port(&self, id: &str) -> Result<bool, CloudError> {
-        self.client
-            .delete_idempotent(Request::delete(format!("/ports/{}", seg(id))))
-            .await
     }
 }
 

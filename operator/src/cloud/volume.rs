@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::adopt::{Ensured, create_or_adopt};
@@ -49,6 +49,13 @@ impl From<String> for VolumeStatus {
     }
 }
 
+impl Serialize for VolumeStatus {
+    /// As Cinder writes it (a snapshot saved from a run reads back the same).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl std::fmt::Display for VolumeStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -68,7 +75,7 @@ fn status_de<'de, D: Deserializer<'de>>(d: D) -> Result<VolumeStatus, D::Error> 
 }
 
 /// Where a volume is attached.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct VolumeAttachmentInfo {
     /// The server.
     #[serde(default)]
@@ -82,7 +89,7 @@ pub struct VolumeAttachmentInfo {
 }
 
 /// A volume (Cinder "Show a volume's details").
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Volume {
     /// The volume ID.
     pub id: String,

@@ -16,8 +16,9 @@ use crate::bootstrap::{GLUSTER_CLI, OPERATOR_USER};
 use crate::cloud::{ClientOptions, Cloud, ObserverSlot};
 use crate::gluster::{GlusterCli, OperatorKey, SshConfig, SshExecutor};
 
+use super::decide::Memory;
+use super::decide::pace::BuildTimes;
 use super::keys::ClusterKeys;
-use super::pacing::{BuildTimes, Memo};
 
 use super::error::ReconcileError;
 use super::metrics::Metrics;
@@ -116,7 +117,7 @@ pub struct Context {
     /// SSH executors by cluster UID, with the operator key fingerprint they log in with.
     executors: Mutex<HashMap<String, (String, Arc<SshExecutor>)>>,
     /// What the reconciler remembers of each cluster between passes, by UID.
-    memos: Mutex<HashMap<String, Memo>>,
+    memories: Mutex<HashMap<String, Memory>>,
     /// Server build durations seen (the pacing's estimate).
     build_times: Mutex<BuildTimes>,
 }
@@ -136,7 +137,7 @@ impl Context {
             config,
             clouds: Mutex::new(HashMap::new()),
             executors: Mutex::new(HashMap::new()),
-            memos: Mutex::new(HashMap::new()),
+            memories: Mutex::new(HashMap::new()),
             build_times: Mutex::new(BuildTimes::default()),
         }
     }
@@ -226,21 +227,21 @@ impl Context {
         Ok(executor)
     }
 
-    /// Drops the SSH executor and the memo of a deleted cluster.
+    /// Drops the SSH executor and the memory of a deleted cluster.
     pub fn forget_cluster(&self, uid: &str) {
         self.executors
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(uid);
-        self.memos
+        self.memories
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(uid);
     }
 
-    /// What the reconciler remembers of cluster `uid` (empty when nothing).
-    pub fn memo(&self, uid: &str) -> Memo {
-        self.memos
+    /// What the controller remembers of cluster `uid` (empty when nothing).
+    pub fn memory(&self, uid: &str) -> Memory {
+        self.memories
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(uid)
@@ -248,13 +249,12 @@ impl Context {
             .unwrap_or_default()
     }
 
-    /// Changes what is remembered of cluster `uid`.
-    pub fn update_memo(&self, uid: &str, change: impl FnOnce(&mut Memo)) {
-        let mut memos = self
-            .memos
+    /// Replaces what is remembered of cluster `uid` (once per pass, with what decide chose).
+    pub fn remember(&self, uid: &str, memory: Memory) {
+        self.memories
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        change(memos.entry(uid.to_string()).or_default());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid.to_string(), memory);
     }
 
     /// Notes the build times of ACTIVE servers and returns the current estimate.

@@ -46,15 +46,6 @@ pub enum ReconcileError {
     /// A node has no host key in the key Secret (an invariant of the key step).
     #[error("no host key for node {0}")]
     MissingHostKey(String),
-    /// Deletion is under way and the cloud still holds some of the cluster (the finalizer
-    /// stays; the reconcile comes back after `retry_in`, the cleanup's backoff).
-    #[error("deleting: {left}")]
-    CleanupPending {
-        /// What is left.
-        left: String,
-        /// When to look again.
-        retry_in: std::time::Duration,
-    },
     /// The finalizer machinery failed (adding or removing it).
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -102,7 +93,6 @@ impl ReconcileError {
             ReconcileError::Finalizer(_) => "FinalizerError",
             ReconcileError::UnknownDistro(_) => "UnknownImageDistribution",
             ReconcileError::MissingHostKey(_) => "MissingHostKey",
-            ReconcileError::CleanupPending { .. } => "CleanupPending",
             ReconcileError::MigrationFailed { .. } => "MigrationFailed",
         }
     }
@@ -114,7 +104,6 @@ impl ReconcileError {
             ReconcileError::Kube(_)
             | ReconcileError::Finalizer(_)
             | ReconcileError::MissingHostKey(_)
-            | ReconcileError::CleanupPending { .. }
             | ReconcileError::Gluster(_) => false,
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)

@@ -1,18 +1,18 @@
 //! The controller (`gluster-operator run`): a kube-rs `Controller` on GlusterClusters with a
-//! finalizer. Each reconcile is a pipeline — observe what the cluster owns in the cloud (by its
-//! UID), plan (the pure planner), act (security group, brick volumes, servers, attachments),
-//! write status — and requeues while the cloud works, never blocking a worker on a boot.
+//! finalizer. Each pass is a pipeline of four stages (`docs/design.md`, "The pass") and
+//! requeues while the cloud or the nodes work, never blocking a worker on a boot:
 //!
-//! - [`run`]: the controller until `shutdown`; [`reconcile::reconcile`] one pass.
-//! - [`observe`], [`status`], [`owner`]: pure mappings (tested without I/O).
-//! - [`act`], [`cleanup`], [`keys`]: the imperative shell (cloud, Secrets).
-//! - [`gluster_step`]: once every server is active with its brick attached, gluster over SSH
-//!   (pinned host keys): observe the volume, run the planner's steps (peer probe, volume
-//!   create, options, start), report the volume and `status.mount`.
-//! - [`pacing`]: when to come back (a backoff reset by progress, a build-time hint, TCP probes
-//!   of the nodes) and which lists a pass needs; own status writes start no early pass.
-//! - [`leader`]: leader election on a Lease; [`run_elected`] runs the controller while leading.
-//! - [`metrics`], [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`observe`] (I/O): one snapshot — the cloud's resources by the cluster's UID, the nodes'
+//!   reachability, the gluster volume;
+//! - [`decide`] (pure): the planner, called once; the actions; the status; when to look again;
+//!   what to remember ([`decide::Memory`]);
+//! - [`act`] (I/O): the actions against the cloud and the nodes, reported back;
+//! - status: one patch, written by [`reconcile`] when it changed.
+//!
+//! Around them: [`reconcile`] (the finalizer, a malformed object), [`cleanup`] (deletion),
+//! [`keys`] (the cluster's SSH keys Secret), [`owner`] (names and tags), [`leader`] (leader
+//! election on a Lease; [`run_elected`]), [`metrics`] and [`http`] (`/metrics`, `/healthz`,
+//! `/readyz`), [`context`] (what every pass shares).
 //!
 //! Scaling runs through the same pass. Out: new servers first, then peer probes, `add-brick`,
 //! and a rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for
@@ -22,17 +22,15 @@
 pub mod act;
 pub mod cleanup;
 pub mod context;
+pub mod decide;
 pub mod error;
-pub mod gluster_step;
 pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod owner;
-pub mod pacing;
 pub mod reconcile;
-pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;

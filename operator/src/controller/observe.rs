@@ -1,16 +1,38 @@
-//! Observe: everything the cluster owns in the cloud, found by its UID (one list call per
-//! resource type), and the cloud facts the planner needs. [`observe_cloud`] does the I/O;
-//! [`current_state`] and [`cloud_facts`] map the observation for the planner (pure).
+//! Observe (I/O): one [`Snapshot`] per pass — what the cluster owns in the cloud, found by
+//! its UID (only the lists decide's [`look`] asks for), the nodes' reachability (TCP probes),
+//! and the gluster volume as gluster reports it (`--xml`), asked once the cloud shows every
+//! node up. No decision is taken here: a failure to reach gluster is part of the snapshot.
+//! [`current_state`] and [`cloud_facts`] map the cloud part for the planner (pure).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use serde::{Deserialize, Serialize};
+
+use crate::api::GlusterCluster;
+use crate::gluster::xml::{VolumeInfo, VolumeState, VolumeStatus as XmlStatus};
+use crate::gluster::{
+    GLUSTERD_PORT, GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, PinnedHostKey,
+    SshExecutor, VolumeName,
+};
 use std::collections::BTreeSet;
 
 use crate::cloud::{Cloud, CloudError, Server, Volume};
 use crate::plan::{CloudFacts, CurrentState, ExistingNode};
 
+use super::context::Context;
+use super::decide::pace::Lists;
+use super::decide::{Failure, Look, Memory, NodeUp, Tuning, look, looks, nodes_up};
+use super::error::ReconcileError;
+use super::keys::{ClusterKeys, ensure_keys};
 use super::owner::{Owner, node_of};
 
-/// What the cluster owns in the cloud now.
-#[derive(Debug, Clone, Default)]
+/// What the cluster owns in the cloud now (serialised as the cloud's own documents).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     /// Servers carrying the cluster's tag.
     pub servers: Vec<Server>,
@@ -36,6 +58,260 @@ impl Observed {
     }
 }
 
+/// The volume as gluster shows it: `volume info` and, when started, `volume status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenVolume {
+    /// `volume info --xml` (boxed: large beside the other variants of what is seen).
+    pub info: Box<VolumeInfo>,
+    /// `volume status --xml` (when the volume is started and it answered).
+    pub status: Option<Box<XmlStatus>>,
+}
+
+/// What gluster showed this pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GlusterSeen {
+    /// Not asked: the cloud does not show every node up.
+    NotAsked,
+    /// Not asked: these nodes answer on SSH but their glusterd does not listen yet (their
+    /// brick script runs). Probed only before the volume exists.
+    Bootstrapping(Vec<String>),
+    /// Asked: the nodes (in index order) and the volume, if it exists.
+    Volume {
+        /// The nodes gluster runs on.
+        nodes: Vec<NodeUp>,
+        /// The volume.
+        volume: Option<SeenVolume>,
+    },
+    /// Asked, and no node answered (or the cluster's keys were unusable).
+    Failed(Failure),
+}
+
+/// Everything one pass saw: plain data, serialisable (a snapshot saved from a real run can be
+/// replayed through decide in a test); the I/O handles are in [`Handles`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// What was looked at.
+    pub look: Look,
+    /// The cloud.
+    pub cloud: Observed,
+    /// The expected build time of a server here (from the servers seen ACTIVE).
+    pub build_estimate: Option<Duration>,
+    /// Gluster.
+    pub gluster: GlusterSeen,
+}
+
+/// How act reaches gluster on the nodes observe saw.
+pub struct GlusterHandle {
+    /// The client (over the cluster's SSH executor).
+    pub client: GlusterClient<Arc<SshExecutor>>,
+    /// The nodes' endpoints (pinned host keys) by name.
+    pub endpoints: BTreeMap<String, NodeEndpoint>,
+}
+
+/// The I/O handles act uses: the cloud client and, when gluster was reached, its client.
+pub struct Handles {
+    /// The cluster's cloud.
+    pub cloud: Cloud,
+    /// Gluster on the nodes.
+    pub gluster: Option<GlusterHandle>,
+}
+
+/// Observes one pass of `cluster`: the cloud lists decide's [`look`] asks for (from what the
+/// last pass saw, `memory`), the attachment probe it names, then gluster once every node is
+/// up — after a TCP probe of the nodes' bootstrap while the volume does not exist yet.
+pub async fn observe(
+    ctx: &Context,
+    cluster: &GlusterCluster,
+    owner: &Owner,
+    memory: &Memory,
+    now: Instant,
+) -> Result<(Snapshot, Handles), ReconcileError> {
+    let spec = &cluster.spec;
+    let generation = cluster.metadata.generation;
+    let cloud = ctx.cloud(&owner.namespace, &spec.cloud).await?;
+    let tuning = Tuning::of(&ctx.config);
+    let mut look = look(memory, generation, &spec.network, now, &tuning);
+    if !look.probe_attachments.is_empty() {
+        let closed = closed(&look.probe_attachments, ctx.config.ssh_connect_timeout).await;
+        look = look.after_probe(closed.len());
+    }
+    let base = looks::base(memory, generation);
+    let observed = observe_some(&cloud, owner, base, look.lists, look.zones).await?;
+    let build_estimate = if look.lists.servers {
+        ctx.learn_build_times(&observed.servers)
+    } else {
+        None
+    };
+    tracing::debug!(full = look.full, lists = ?look.lists, zones = look.zones, "observed");
+    let desired: u32 = spec.zones.iter().map(|z| z.nodes).sum();
+    let mut handles = Handles {
+        cloud,
+        gluster: None,
+    };
+    let gluster = match nodes_up(&observed, desired, &spec.network) {
+        None => GlusterSeen::NotAsked,
+        Some(up) => {
+            let volume_unknown = cluster.status.as_ref().is_none_or(|s| s.volume.is_none());
+            let bootstrapping = if volume_unknown {
+                bootstrapping(&up, ctx.config.ssh_port, ctx.config.ssh_connect_timeout).await
+            } else {
+                Vec::new()
+            };
+            if !bootstrapping.is_empty() {
+                GlusterSeen::Bootstrapping(bootstrapping)
+            } else {
+                match observe_gluster(ctx, cluster, owner, &up).await {
+                    Ok((volume, handle)) => {
+                        handles.gluster = Some(handle);
+                        GlusterSeen::Volume { nodes: up, volume }
+                    }
+                    Err(e) => GlusterSeen::Failed(Failure::of(&e)),
+                }
+            }
+        }
+    };
+    let snapshot = Snapshot {
+        look,
+        cloud: observed,
+        build_estimate,
+        gluster,
+    };
+    Ok((snapshot, handles))
+}
+
+/// Gluster on the nodes `up`: the cluster's keys (from its Secret), the endpoints with their
+/// pinned host keys, and the volume from the first node that answers.
+async fn observe_gluster(
+    ctx: &Context,
+    cluster: &GlusterCluster,
+    owner: &Owner,
+    up: &[NodeUp],
+) -> Result<(Option<SeenVolume>, GlusterHandle), ReconcileError> {
+    let names: Vec<&str> = up.iter().map(|n| n.name.as_str()).collect();
+    let keys = cluster_keys(ctx, cluster, owner, &names).await?;
+    let mut endpoints = BTreeMap::new();
+    for node in up {
+        let address = node
+            .address
+            .clone()
+            .ok_or(ReconcileError::MissingMetadata("a node address"))?;
+        let host = keys
+            .hosts
+            .get(&node.name)
+            .ok_or_else(|| ReconcileError::MissingHostKey(node.name.clone()))?;
+        let pinned = PinnedHostKey::from_openssh(host.public_key().openssh())?;
+        endpoints.insert(
+            node.name.clone(),
+            NodeEndpoint::new(&node.name, &address, ctx.config.ssh_port, pinned),
+        );
+    }
+    let executor = ctx.ssh_executor(&owner.uid, &keys)?;
+    let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
+        .with_timeout(ctx.config.gluster_timeout);
+    let order: Vec<&NodeEndpoint> = up.iter().filter_map(|n| endpoints.get(&n.name)).collect();
+    let volume = observe_volume(&client, &order, &cluster.spec.volume.name).await?;
+    Ok((volume, GlusterHandle { client, endpoints }))
+}
+
+/// The cluster's SSH keys, with a host key for each of `nodes` (the Secret is created or
+/// extended where needed).
+pub async fn cluster_keys(
+    ctx: &Context,
+    cluster: &GlusterCluster,
+    owner: &Owner,
+    nodes: &[&str],
+) -> Result<ClusterKeys, ReconcileError> {
+    let owner_ref = cluster
+        .controller_owner_ref(&())
+        .ok_or(ReconcileError::MissingMetadata("metadata.uid"))?;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &owner.namespace);
+    ensure_keys(
+        &secrets,
+        &owner.keys_secret_name(),
+        owner_ref,
+        &cluster.name_any(),
+        nodes,
+    )
+    .await
+}
+
+/// The volume seen from the first node (in `order`) that answers; `Ok(None)` when it does
+/// not exist. The error of the last node tried when none answers.
+pub async fn observe_volume<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    order: &[&NodeEndpoint],
+    volume: &str,
+) -> Result<Option<SeenVolume>, ReconcileError> {
+    let name = VolumeName::new(volume).map_err(GlusterError::from)?;
+    let mut last = None;
+    for endpoint in order {
+        match client.volume_info(endpoint, &name).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(info)) => {
+                let status = if info.state == VolumeState::Started {
+                    client.volume_status(endpoint, &name).await.ok()
+                } else {
+                    None
+                };
+                return Ok(Some(SeenVolume {
+                    info: Box::new(info),
+                    status: status.map(Box::new),
+                }));
+            }
+            Err(GlusterError::Exec(e)) => last = Some(GlusterError::Exec(e)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last
+        .map(ReconcileError::from)
+        .unwrap_or(ReconcileError::MissingMetadata("nodes with an address")))
+}
+
+/// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).
+async fn listens(address: &str, port: u16, timeout: Duration) -> bool {
+    let timeout = timeout.min(Duration::from_secs(1));
+    matches!(
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((address, port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The nodes (by name, in index order) that accept a TCP connection on `ssh_port` but not on
+/// glusterd's port: booted, their brick script still running. Probed concurrently.
+async fn bootstrapping(nodes: &[NodeUp], ssh_port: u16, timeout: Duration) -> Vec<String> {
+    let probes = nodes.iter().filter_map(|n| {
+        let address = n.address.clone()?;
+        let name = n.name.clone();
+        Some(async move {
+            if listens(&address, GLUSTERD_PORT, timeout).await {
+                return None;
+            }
+            listens(&address, ssh_port, timeout).await.then_some(name)
+        })
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The addresses whose glusterd does not accept a TCP connection (an empty address counts as
+/// closed). Probed concurrently.
+async fn closed(addresses: &[String], timeout: Duration) -> Vec<String> {
+    let probes = addresses.iter().map(|a| async move {
+        match a.is_empty() {
+            false if listens(a, GLUSTERD_PORT, timeout).await => None,
+            _ => Some(a.clone()),
+        }
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Lists the cluster's servers (by tag) and volumes (by metadata) and Cinder's zones,
 /// concurrently.
 pub async fn observe_cloud(cloud: &Cloud, owner: &Owner) -> Result<Observed, CloudError> {
@@ -58,7 +334,7 @@ pub async fn observe_some(
     cloud: &Cloud,
     owner: &Owner,
     mut base: Observed,
-    lists: super::pacing::Lists,
+    lists: Lists,
     zones: bool,
 ) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();

@@ -1,9 +1,9 @@
-//! How the operator drives gluster on a node (DESIGN.md §5): a [`NodeExecutor`] runs argument
-//! vectors on a node — over SSH in production ([`SshExecutor`]: the cluster's own key pair, the
-//! node's pinned host key, timeouts everywhere) — the [`cli`] module builds gluster command
-//! lines (`--mode=script --xml`, an optional custom glusterd socket), and [`xml`] parses what
-//! gluster answers into typed values or a typed refusal carrying gluster's own message.
-//! [`GlusterClient`] puts the three together.
+//! How the operator drives gluster on a node (`docs/design.md`, "Node bootstrap and control"): a
+//! [`NodeExecutor`] runs argument vectors on a node — over SSH in production ([`SshExecutor`]: the
+//! cluster's own key pair, the node's pinned host key, timeouts everywhere) — the [`cli`] module
+//! builds gluster command lines (`--mode=script --xml`, an optional custom glusterd socket), and
+//! [`xml`] parses what gluster answers into typed values or a typed refusal carrying gluster's own
+//! message. [`GlusterClient`] puts the three together.
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -21,3 +21,7 @@ pub use exec::{
 };
 pub use keys::{KeyError, OperatorKey, PinnedHostKey};
 pub use ssh::{SshConfig, SshExecutor};
+
+/// glusterd's management port (TCP): the one place it is written; the security group opens it
+/// and the controller probes it.
+pub const GLUSTERD_PORT: u16 = 24007;

@@ -1,7 +1,7 @@
-//! The layout planner (DESIGN.md §3): a pure function from a `GlusterCluster` spec, the cloud
-//! facts and what exists now to the target nodes, the volume layout and the safe steps between.
-//! No I/O: the reconciler observes, calls [`plan_change`], and carries out the steps; the `plan`
-//! command calls [`plan_cluster`] and prints [`report::render`].
+//! The layout planner (`docs/design.md`, "Layout arithmetic"): a pure function from a
+//! `GlusterCluster` spec, the cloud facts and what exists now to the target nodes, the volume
+//! layout and the safe steps between. No I/O: the reconciler observes, calls [`plan_change`], and
+//! carries out the steps; the `plan` command calls [`plan_cluster`] and prints [`report::render`].
 //!
 //! - nodes: `<cluster>-<zone>-<ordinal>`, DNS-safe, with 0-based cluster-wide indices that never
 //!   shift (new nodes take the next ones, zones interleaved);

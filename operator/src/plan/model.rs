@@ -1,7 +1,5 @@
 //! The planner's inputs (what exists now) and its output (the plan).
 
-use crate::api::StorageMode;
-
 use super::shape::VolumeShape;
 use super::steps::Step;
 use super::storage::{StorageChoice, ZoneStorage};
@@ -214,12 +212,5 @@ impl ClusterPlan {
     /// Usable bytes of the target volume.
     pub fn capacity(&self) -> u64 {
         self.shape.capacity(self.brick_bytes)
-    }
-
-    /// Whether every zone's storage is decided (no `Auto` zone waits for cloud facts).
-    pub fn storage_decided(&self) -> bool {
-        self.zones
-            .iter()
-            .all(|z| !(z.storage.mode == StorageMode::Auto && z.storage.choice.storage().is_none()))
     }
 }

@@ -1,5 +1,5 @@
-//! Layout arithmetic (DESIGN.md §3): from `spec.volume` and the total node count, the volume type
-//! and its replica / arbiter / disperse / redundancy / distribute counts.
+//! Layout arithmetic (`docs/design.md`, "Layout arithmetic"): from `spec.volume` and the total node
+//! count, the volume type and its replica / arbiter / disperse / redundancy / distribute counts.
 
 use std::fmt;
 

@@ -193,17 +193,6 @@ impl Step {
         }
     }
 
-    /// Whether the step polls until a condition holds (rather than acting once).
-    pub fn is_wait(&self) -> bool {
-        matches!(
-            self,
-            Step::WaitPeersConnected { .. }
-                | Step::WaitHealed { .. }
-                | Step::WaitRebalance { .. }
-                | Step::WaitRemoveBricks { .. }
-        )
-    }
-
     /// A short CamelCase name of the step kind (for logs and events).
     pub fn kind(&self) -> &'static str {
         match self {

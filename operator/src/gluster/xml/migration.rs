@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{OutputError, ParseError, counter, int, parse_document, req};
 
 /// Where a rebalance or remove-brick stands on a node (`gf_defrag_status_t`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TaskStatus {
     /// Not started.
     NotStarted,

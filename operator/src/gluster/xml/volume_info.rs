@@ -18,7 +18,7 @@ use super::{OutputError, ParseError, count, count_or_zero, flag, parse_document,
 const WHAT: &str = "volume info";
 
 /// One volume as `volume info` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeInfo {
     /// Volume name.
     pub name: String,
@@ -51,7 +51,7 @@ pub struct VolumeInfo {
 }
 
 /// A volume's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeState {
     /// Created, never started or not started since.
     Created,
@@ -62,7 +62,7 @@ pub enum VolumeState {
 }
 
 /// A volume's layout, from `typeStr`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VolumeType {
     /// Plain distribute (files spread over bricks, no redundancy).
     Distribute,
@@ -79,7 +79,7 @@ pub enum VolumeType {
 }
 
 /// One brick of a volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeBrick {
     /// The peer's host name or address.
     pub host: String,

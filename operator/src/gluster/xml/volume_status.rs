@@ -12,7 +12,7 @@ use super::{OutputError, ParseError, flag, int, maybe_number, parse_document, re
 const WHAT: &str = "volume status";
 
 /// The status of one volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeStatus {
     /// Volume name.
     pub name: String,
@@ -25,7 +25,7 @@ pub struct VolumeStatus {
 }
 
 /// One brick's process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BrickStatus {
     /// The peer's host name or address.
     pub host: String,
@@ -49,7 +49,7 @@ impl BrickStatus {
 }
 
 /// One volume daemon on one peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DaemonStatus {
     /// What it is (`Self-heal Daemon`, `Quota Daemon`, …).
     pub daemon: String,
@@ -66,7 +66,7 @@ pub struct DaemonStatus {
 }
 
 /// A task gluster tracks on the volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeTask {
     /// `Rebalance`, `Remove brick`, …
     pub kind: String,

@@ -11,7 +11,7 @@ use crate::api::{
 use crate::cloud::{ServerStatus, VolumeStatus as CinderStatus};
 use crate::plan::ClusterPlan;
 
-use super::observe::Observed;
+use crate::controller::observe::Observed;
 
 /// How far the reconcile got: the condition the cluster shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,20 +114,36 @@ pub fn zone_statuses(plan: &ClusterPlan, nodes: &[NodeStatus]) -> Vec<ZoneStatus
         .collect()
 }
 
-/// The whole status. `previous` keeps condition transition times; `nodes` and `zones` are
-/// empty when there is no plan (a refused spec).
-// Each argument is one independent input of the status; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
+/// What a pass found for the status (the rest is kept from the previous status).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// The generation the status describes.
+    pub generation: Option<i64>,
+    /// The desired node count.
+    pub desired_nodes: u32,
+    /// The nodes (empty when there is no plan: a refused spec).
+    pub nodes: Vec<NodeStatus>,
+    /// The zones (likewise).
+    pub zones: Vec<ZoneStatus>,
+    /// What gluster showed, when it was reached (else the previous volume and mount stay).
+    pub gluster: Option<GlusterView>,
+}
+
+/// The whole status from what the pass `found` and how far it got (`progress`); `previous`
+/// keeps condition transition times.
 pub fn build_status(
     previous: Option<&GlusterClusterStatus>,
-    generation: Option<i64>,
-    desired_nodes: u32,
-    nodes: Vec<NodeStatus>,
-    zones: Vec<ZoneStatus>,
+    found: Findings,
     progress: &Progress,
-    gluster: Option<GlusterView>,
     now: Time,
 ) -> GlusterClusterStatus {
+    let Findings {
+        generation,
+        desired_nodes,
+        nodes,
+        zones,
+        gluster,
+    } = found;
     let ready_nodes = nodes.iter().filter(|n| n.state == NodeState::Ready).count() as u32;
     let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
     let ready_reason = "VolumeReady".to_string();
@@ -307,7 +323,16 @@ mod tests {
             reason: "ReplicasNotDivisor".into(),
             message: "spec.volume.replicas: 3 does not divide 4".into(),
         };
-        let status = build_status(None, Some(2), 4, vec![], vec![], &progress, None, at(10));
+        let status = build_status(
+            None,
+            Findings {
+                generation: Some(2),
+                desired_nodes: 4,
+                ..Findings::default()
+            },
+            &progress,
+            at(10),
+        );
         let c = |t| {
             find(&status.conditions, t)
                 .expect("condition present")
@@ -332,22 +357,22 @@ mod tests {
         };
         let first = build_status(
             None,
-            Some(1),
-            2,
-            vec![],
-            vec![],
+            Findings {
+                generation: Some(1),
+                desired_nodes: 2,
+                ..Findings::default()
+            },
             &working("a"),
-            None,
             at(10),
         );
         let second = build_status(
             Some(&first),
-            Some(1),
-            2,
-            vec![],
-            vec![],
+            Findings {
+                generation: Some(1),
+                desired_nodes: 2,
+                ..Findings::default()
+            },
             &working("b"),
-            None,
             at(20),
         );
         let r = find(&second.conditions, RECONCILING).expect("present");

@@ -1,5 +1,5 @@
-//! Pacing: when to come back, and what to look at then. Mostly pure; the reconciler keeps one
-//! [`Memo`] per cluster in the [`Context`](super::Context).
+//! Pacing (pure): when to come back, and what to look at then. Decide uses these functions;
+//! what they need from earlier passes is in the cluster's [`Memory`](super::Memory).
 //!
 //! - While the cloud or the nodes work, a pass comes back after a short backoff that starts
 //!   at `requeue_min` (250 ms), doubles while nothing changes and is capped:
@@ -21,7 +21,7 @@
 //!   generation, on every settled resync (the drift check), after an error, and when the last
 //!   one is older than `observe_max_age`. Cinder's zones are listed once per generation.
 //! - A watch event that is only the operator's own status write does not start a pass before
-//!   its time ([`Memo::early`]); a new generation does, at once. The status is written only
+//!   its time ([`Memory::early`](super::Memory::early)); a new generation does, at once. The status is written only
 //!   when it changed, so a settled cluster causes no write at all.
 //!
 //! For the seed cluster (4 nodes, one zone, replica 4) the calls to converge are within a few
@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::civil::DateTime;
 
-use crate::api::{BrickStorage, NodeState, NodeStatus};
+use crate::api::{BrickStorage, NodeStatus};
 use crate::cloud::{Server, ServerStatus, VolumeStatus};
 use crate::plan::ClusterPlan;
 
-use super::observe::Observed;
+use crate::controller::observe::Observed;
 
 /// How many build durations are remembered for [`BuildTimes::estimate`].
 const BUILD_SAMPLES: usize = 8;
@@ -109,7 +109,7 @@ pub fn signature(nodes: &[NodeStatus], reason: &str, message: &str) -> u64 {
 }
 
 /// Which cloud lists a pass needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Lists {
     /// The cluster's servers.
     pub servers: bool,
@@ -199,17 +199,6 @@ pub fn attachments_pending(observed: &Observed, plan: &ClusterPlan) -> bool {
     pending
 }
 
-/// Whether every node is past the cloud side (ACTIVE with its brick attached).
-pub fn cloud_done(nodes: &[NodeStatus]) -> bool {
-    !nodes.is_empty()
-        && nodes.iter().all(|n| {
-            matches!(
-                n.state,
-                NodeState::Booting | NodeState::Joined | NodeState::Ready
-            )
-        })
-}
-
 /// Server build durations seen in this cloud (`launched_at − created`), the most recent
 /// [`BUILD_SAMPLES`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -276,55 +265,6 @@ pub fn build_hint(
     }
     let due = created_at? + estimate?;
     due.checked_duration_since(now)
-}
-
-/// What the reconciler remembers of a cluster between passes.
-#[derive(Debug, Clone, Default)]
-pub struct Memo {
-    /// The generation the rest was computed for.
-    pub generation: Option<i64>,
-    /// The last observation, and when its full form was last taken.
-    pub observed: Option<Observed>,
-    /// When the last full observation was taken.
-    pub full_at: Option<Instant>,
-    /// The security group was ensured for this generation.
-    pub security_group: bool,
-    /// The backoff.
-    pub pace: Option<Pace>,
-    /// When the next pass is due.
-    pub next_at: Option<Instant>,
-    /// The last pass ended Ready (the next one is the settled resync: a full drift check).
-    pub ready: bool,
-    /// When this process created the servers still building.
-    pub servers_created_at: Option<Instant>,
-    /// When the volumes were last listed (or attachments noted).
-    pub volumes_at: Option<Instant>,
-    /// When attachments were last requested.
-    pub attached_at: Option<Instant>,
-}
-
-impl Memo {
-    /// The remaining wait when a pass for `generation` comes before its time (a watch event
-    /// of the operator's own status write), else `None`.
-    pub fn early(&self, generation: Option<i64>, now: Instant) -> Option<Duration> {
-        if self.generation != generation {
-            return None;
-        }
-        let remaining = self.next_at?.checked_duration_since(now)?;
-        // Within a few milliseconds of its time the pass runs.
-        (remaining > Duration::from_millis(20)).then_some(remaining)
-    }
-
-    /// Whether the next pass must observe everything again: a new generation, nothing
-    /// observed yet, a settled resync, or the last full observation older than `max_age`.
-    pub fn needs_full(&self, generation: Option<i64>, now: Instant, max_age: Duration) -> bool {
-        self.generation != generation
-            || self.observed.is_none()
-            || self.ready
-            || self
-                .full_at
-                .is_none_or(|t| now.saturating_duration_since(t) >= max_age)
-    }
 }
 
 #[cfg(test)]
@@ -429,8 +369,8 @@ mod tests {
         assert_eq!(build_hint(true, None, est, t0), None);
     }
 
-    fn owner() -> super::super::owner::Owner {
-        super::super::owner::Owner {
+    fn owner() -> crate::controller::owner::Owner {
+        crate::controller::owner::Owner {
             namespace: "ns".into(),
             name: "c".into(),
             uid: "u".into(),
@@ -524,38 +464,5 @@ mod tests {
         odd.volumes[0] = node_volume(a, 0, "available");
         assert_eq!(lists_needed(&odd, &plan), Lists::ALL);
         assert!(!attachments_pending(&odd, &plan));
-    }
-
-    #[test]
-    fn early_passes_of_the_same_generation_wait_for_their_time() {
-        let now = Instant::now();
-        let memo = Memo {
-            generation: Some(1),
-            next_at: Some(now + Duration::from_secs(1)),
-            ..Memo::default()
-        };
-        assert!(memo.early(Some(1), now).is_some());
-        assert_eq!(memo.early(Some(2), now), None);
-        assert_eq!(memo.early(Some(1), now + Duration::from_secs(1)), None);
-    }
-
-    #[test]
-    fn full_observations_on_new_generation_resync_or_age() {
-        let now = Instant::now();
-        let memo = Memo {
-            generation: Some(1),
-            observed: Some(Observed::default()),
-            full_at: Some(now),
-            ..Memo::default()
-        };
-        let age = Duration::from_secs(60);
-        assert!(!memo.needs_full(Some(1), now, age));
-        assert!(memo.needs_full(Some(2), now, age));
-        assert!(memo.needs_full(Some(1), now + age, age));
-        let settled = Memo {
-            ready: true,
-            ..memo.clone()
-        };
-        assert!(settled.needs_full(Some(1), now, age));
     }
 }

@@ -1,0 +1,295 @@
+//! Act, cloud side: carries out decide's cloud actions — the security group, then servers in
+//! ERROR deleted, then each new node's brick volume and server (concurrently, under a bounded
+//! limit, created-or-adopted under deterministic names with the cluster's UID and the node's
+//! index), then the volumes attached — and reports what it did. Nothing here chooses: which
+//! node, which brick, which volume to attach was decided (see `docs/design.md`, "Act").
+
+use std::collections::BTreeMap;
+
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use tracing::Instrument;
+
+use crate::api::GlusterClusterSpec;
+use crate::bootstrap::{BrickDevice, DistroFamily, NodeBootstrap, render_user_data};
+use crate::cloud::{
+    Cloud, CloudError, SecurityGroupSpec, ServerCreate, VolumeCreate, network::gluster_rules,
+};
+use crate::plan::PlannedNode;
+
+use crate::controller::decide::{Action, Done, NewBrick};
+use crate::controller::error::ReconcileError;
+use crate::controller::keys::ClusterKeys;
+use crate::controller::owner::{Owner, brick_volume_name};
+
+/// A new node as act receives it.
+struct NewNode<'a> {
+    node: &'a PlannedNode,
+    brick: &'a NewBrick,
+}
+
+/// The cloud actions among `actions`, in their order of kind (group, deletions, creations,
+/// attachments); `keys` holds a host key for every node created. `limit` bounds concurrent
+/// creations and attachments. Returns what was done and the attachments made.
+pub async fn act_cloud(
+    cloud: &Cloud,
+    owner: &Owner,
+    spec: &GlusterClusterSpec,
+    actions: &[Action],
+    keys: Option<&ClusterKeys>,
+    limit: usize,
+) -> Result<(Vec<Done>, Vec<(String, String)>), ReconcileError> {
+    let mut done = Vec::new();
+    let group_name = owner.security_group_name();
+    let mut cidrs = None;
+    let mut deletions = Vec::new();
+    let mut creations = Vec::new();
+    let mut attach = Vec::new();
+    for action in actions {
+        match action {
+            Action::EnsureSecurityGroup { cidrs: c } => cidrs = Some(c),
+            Action::DeleteFailedServer {
+                name,
+                server_id,
+                fault,
+            } => deletions.push((name, server_id, fault)),
+            Action::CreateNode { node, brick, .. } => creations.push(NewNode { node, brick }),
+            Action::AttachVolume {
+                node,
+                server_id,
+                volume_id,
+            } => attach.push((node, server_id, volume_id)),
+            Action::Gluster { .. } => {}
+        }
+    }
+    // The group and what the new servers need (image, network, flavors) are independent
+    // lookups: made together, before any node is created.
+    let ensure = async {
+        let Some(cidrs) = cidrs else {
+            return Ok::<_, ReconcileError>(None);
+        };
+        let group = SecurityGroupSpec {
+            name: group_name.clone(),
+            description: format!(
+                "gluster-operator: GlusterCluster {}/{}",
+                owner.namespace, owner.name
+            ),
+            tags: vec![owner.tag()],
+            rules: gluster_rules(cidrs)?,
+        };
+        let ensured = cloud.network().ensure_security_group(&group).await?;
+        Ok((!ensured.adopted).then(|| Done {
+            reason: "SecurityGroupCreated".into(),
+            note: format!("security group {} ({})", group.name, ensured.value),
+        }))
+    };
+    let resolve = async {
+        if creations.is_empty() {
+            return Ok(None);
+        }
+        let nodes: Vec<&PlannedNode> = creations.iter().map(|c| c.node).collect();
+        Ok(Some(
+            Shared::resolve(cloud, spec, &group_name, &nodes).await?,
+        ))
+    };
+    let (created_group, shared) = futures::try_join!(ensure, resolve)?;
+    done.extend(created_group);
+
+    // Servers in ERROR go first (their volumes stay for the replacement).
+    for (name, server_id, fault) in deletions {
+        cloud.compute().delete_server(server_id).await?;
+        done.push(Done {
+            reason: "FailedServerDeleted".into(),
+            note: format!(
+                "server {name} ({server_id}) was in ERROR ({fault}); deleted, to be replaced"
+            ),
+        });
+    }
+
+    if let Some(shared) = shared {
+        let keys = keys.ok_or(ReconcileError::MissingMetadata("the cluster's SSH keys"))?;
+        let mut pending = Vec::with_capacity(creations.len());
+        for new in &creations {
+            let span = tracing::info_span!("node", node = %new.node.name, index = new.node.index);
+            pending.push(
+                create_node(cloud, owner, spec, keys, &shared, new)
+                    .instrument(span)
+                    .boxed(),
+            );
+        }
+        let created: Vec<Vec<Done>> = futures::stream::iter(pending)
+            .buffer_unordered(limit.max(1))
+            .try_collect()
+            .await?;
+        done.extend(created.into_iter().flatten());
+    }
+
+    // A refusal (an attachment made meanwhile elsewhere) fails the pass; the next one
+    // observes everything again.
+    let mut attachments = Vec::with_capacity(attach.len());
+    for (node, server, volume) in attach.iter().copied() {
+        attachments.push(
+            async move {
+                cloud.compute().attach_volume(server, volume).await?;
+                Ok::<_, CloudError>(Done {
+                    reason: "VolumeAttached".into(),
+                    note: format!(
+                        "brick volume {volume} attached to server {server} of node {node}"
+                    ),
+                })
+            }
+            .boxed(),
+        );
+    }
+    let attached = futures::stream::iter(attachments)
+        .buffer_unordered(limit.max(1))
+        .try_collect::<Vec<_>>()
+        .await?;
+    done.extend(attached);
+    let made = attach
+        .into_iter()
+        .map(|(_, server, volume)| (server.clone(), volume.clone()))
+        .collect();
+    Ok((done, made))
+}
+
+/// What every new server shares: image, network, flavor IDs, security group, distribution.
+struct Shared {
+    image_id: String,
+    network_id: String,
+    flavors: BTreeMap<String, String>,
+    security_group: String,
+    distro: DistroFamily,
+}
+
+impl Shared {
+    async fn resolve(
+        cloud: &Cloud,
+        spec: &GlusterClusterSpec,
+        security_group: &str,
+        nodes: &[&PlannedNode],
+    ) -> Result<Shared, ReconcileError> {
+        let names: std::collections::BTreeSet<&str> =
+            nodes.iter().filter_map(|n| n.storage.flavor()).collect();
+        let flavor_ids = futures::future::try_join_all(names.iter().map(|name| async move {
+            let flavor = cloud.compute().flavor(name).await?;
+            Ok::<_, CloudError>((name.to_string(), flavor.id))
+        }));
+        let (image, network, flavors) = futures::try_join!(
+            cloud.image().image(&spec.image),
+            cloud.network().network(&spec.network),
+            flavor_ids,
+        )?;
+        let flavors: BTreeMap<String, String> = flavors.into_iter().collect();
+        let distro = DistroFamily::guess_from_image_name(&image.name)
+            .or_else(|| DistroFamily::guess_from_image_name(&spec.image))
+            .ok_or_else(|| ReconcileError::UnknownDistro(image.name.clone()))?;
+        Ok(Shared {
+            image_id: image.id,
+            network_id: network.id,
+            flavors,
+            security_group: security_group.to_string(),
+            distro,
+        })
+    }
+}
+
+/// One node: its brick volume (where it uses one), then its server booting with user-data
+/// that names that volume and carries the node's pinned host key.
+async fn create_node(
+    cloud: &Cloud,
+    owner: &Owner,
+    spec: &GlusterClusterSpec,
+    keys: &ClusterKeys,
+    shared: &Shared,
+    new: &NewNode<'_>,
+) -> Result<Vec<Done>, ReconcileError> {
+    let node = new.node;
+    let mut done = Vec::new();
+    let metadata = owner.node_metadata(&node.name, node.index);
+    let device = match new.brick {
+        NewBrick::Ephemeral => BrickDevice::Ephemeral,
+        NewBrick::Volume {
+            existing: Some(id), ..
+        } => BrickDevice::Volume { id: id.clone() },
+        NewBrick::Volume {
+            existing: None,
+            size_gib,
+        } => {
+            let source = spec.brick.source.as_ref();
+            let create = VolumeCreate {
+                name: brick_volume_name(&node.name),
+                size_gib: *size_gib,
+                availability_zone: Some(node.zone.clone()),
+                volume_type: spec.brick.volume_type.clone(),
+                source_volume_id: source.and_then(|s| s.volume_id.clone()),
+                snapshot_id: source.and_then(|s| s.snapshot_id.clone()),
+                metadata: metadata.clone(),
+                description: Some(format!(
+                    "gluster brick of node {} of GlusterCluster {}/{}",
+                    node.name, owner.namespace, owner.name
+                )),
+            };
+            let volume = cloud.volume().create_volume_or_adopt(&create).await?;
+            if !volume.adopted {
+                done.push(Done {
+                    reason: "VolumeCreated".into(),
+                    note: format!(
+                        "brick volume {} ({}) for node {}",
+                        create.name, volume.value.id, node.name
+                    ),
+                });
+            }
+            BrickDevice::Volume {
+                id: volume.value.id,
+            }
+        }
+    };
+    let host_key = keys
+        .hosts
+        .get(&node.name)
+        .cloned()
+        .ok_or_else(|| ReconcileError::MissingHostKey(node.name.clone()))?;
+    let bootstrap = NodeBootstrap::from_spec(
+        spec,
+        &owner.name,
+        &node.name,
+        shared.distro,
+        device,
+        keys.operator.public_key().clone(),
+        host_key,
+    );
+    let user_data = render_user_data(&bootstrap)?;
+    let flavor = node.storage.flavor().unwrap_or(&spec.flavor);
+    let flavor_id = shared
+        .flavors
+        .get(flavor)
+        .cloned()
+        .ok_or_else(|| CloudError::NotFound {
+            kind: "flavor",
+            name: flavor.to_string(),
+        })?;
+    let create = ServerCreate {
+        name: node.name.clone(),
+        flavor_id,
+        image_id: shared.image_id.clone(),
+        availability_zone: Some(node.zone.clone()),
+        networks: vec![shared.network_id.clone()],
+        security_groups: vec![shared.security_group.clone()],
+        key_name: spec.key_name.clone(),
+        user_data: Some(user_data.into_string().into_bytes()),
+        metadata,
+        tags: vec![owner.tag()],
+    };
+    let server = cloud.compute().create_server_or_adopt(&create).await?;
+    if !server.adopted {
+        tracing::info!(server = %server.value, flavor, "server created");
+        done.push(Done {
+            reason: "ServerCreated".into(),
+            note: format!(
+                "server {} ({}) in {} with flavor {flavor}",
+                node.name, server.value, node.zone
+            ),
+        });
+    }
+    Ok(done)
+}

@@ -1,0 +1,193 @@
+//! Decide, cloud side (pure): the typed [`Action`]s and the rules that pick them — a server
+//! in ERROR deleted for replacement, a missing node created (its surviving brick volume
+//! reused), an available brick volume attached, the gluster steps this version runs.
+
+use crate::api::{BrickStorage, GlusterClusterSpec};
+use crate::cloud::{ServerStatus, VolumeStatus};
+use crate::controller::error::ReconcileError;
+use crate::controller::observe::Observed;
+use crate::plan::{ClusterPlan, PlanError, PlannedNode, Step};
+
+use super::gluster::GlusterNodes;
+
+/// The brick of a node to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewBrick {
+    /// The flavor's ephemeral disk.
+    Ephemeral,
+    /// A Cinder volume: `existing` (its ID, kept from an earlier server), else one of
+    /// `size_gib` to create (or adopt by name).
+    Volume {
+        /// The node's surviving brick volume.
+        existing: Option<String>,
+        /// The size of a new one.
+        size_gib: u64,
+    },
+}
+
+/// One thing for act to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Look up, create or complete the cluster's security group with rules for `cidrs`.
+    EnsureSecurityGroup {
+        /// Where clients may come from.
+        cidrs: Vec<String>,
+    },
+    /// Delete a server in ERROR (its brick volume stays for the replacement).
+    DeleteFailedServer {
+        /// The server's name.
+        name: String,
+        /// Its ID.
+        server_id: String,
+        /// Nova's fault message.
+        fault: String,
+    },
+    /// Create (or adopt) a node: its brick volume where it uses one, then its server.
+    CreateNode {
+        /// The node.
+        node: PlannedNode,
+        /// Its brick.
+        brick: NewBrick,
+        /// Every planned node (the key Secret holds a host key for each).
+        keys_for: Vec<String>,
+    },
+    /// Attach a node's available brick volume to its active server.
+    AttachVolume {
+        /// The node.
+        node: String,
+        /// The server.
+        server_id: String,
+        /// The volume.
+        volume_id: String,
+    },
+    /// Run the planner's gluster steps in order until a wait is not satisfied; `then` is why
+    /// the run stops after the last one (a step this version does not take).
+    Gluster {
+        /// The volume.
+        volume: String,
+        /// The steps, in order.
+        steps: Vec<Step>,
+        /// The nodes, for the commands' host names.
+        nodes: GlusterNodes,
+        /// Why the run stops after the steps, if it does.
+        then: Option<String>,
+    },
+}
+
+/// The CIDRs allowed to reach the nodes: `allowedClients`, or anywhere when it is empty (the
+/// spec's default: any client).
+pub fn allowed_cidrs(spec: &GlusterClusterSpec) -> Vec<String> {
+    if spec.volume.allowed_clients.is_empty() {
+        vec!["0.0.0.0/0".into(), "::/0".into()]
+    } else {
+        spec.volume.allowed_clients.clone()
+    }
+}
+
+/// A brick size in whole GiB, rounded up (Cinder sizes volumes in GiB).
+pub fn size_gib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 30).max(1)
+}
+
+/// Servers in ERROR: deleted, so that the next pass creates a replacement (the brick volume
+/// stays and is attached to it).
+pub fn replacements(cloud: &Observed) -> Vec<Action> {
+    cloud
+        .servers
+        .iter()
+        .filter(|s| s.status == ServerStatus::Error)
+        .map(|s| Action::DeleteFailedServer {
+            name: s.name.clone(),
+            server_id: s.id.clone(),
+            fault: s.fault_message().unwrap_or("no fault message").to_string(),
+        })
+        .collect()
+}
+
+/// One creation per planned node without a server; a brick volume that survived is reused.
+pub fn creations(plan: &ClusterPlan, cloud: &Observed) -> Result<Vec<Action>, ReconcileError> {
+    let keys_for: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
+    plan.nodes
+        .iter()
+        .filter(|n| cloud.server(&n.name).is_none())
+        .map(|node| {
+            let brick = match node.storage.storage() {
+                Some(BrickStorage::Ephemeral) => NewBrick::Ephemeral,
+                Some(BrickStorage::Volume) => NewBrick::Volume {
+                    existing: cloud.volume(&node.name).map(|v| v.id.clone()),
+                    size_gib: size_gib(plan.brick_bytes),
+                },
+                // The observation always decides Auto zones (it lists Cinder's zones).
+                None => {
+                    return Err(ReconcileError::Plan(PlanError::InconsistentState {
+                        detail: format!("zone {} has no storage decision", node.zone),
+                    }));
+                }
+            };
+            Ok(Action::CreateNode {
+                node: node.clone(),
+                brick,
+                keys_for: keys_for.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Volumes to attach: a volume-backed node's brick volume available while its server is
+/// ACTIVE without it. The observation shows them so; a refusal (an attachment made meanwhile
+/// elsewhere) fails the pass and the next one observes everything again.
+pub fn attachments(plan: &ClusterPlan, cloud: &Observed) -> Vec<Action> {
+    plan.nodes
+        .iter()
+        .filter(|n| n.storage.storage() == Some(BrickStorage::Volume))
+        .filter_map(|node| {
+            let server = cloud.server(&node.name)?;
+            let volume = cloud.volume(&node.name)?;
+            (server.status == ServerStatus::Active
+                && volume.status == VolumeStatus::Available
+                && !server.attached_volume_ids().contains(&volume.id.as_str()))
+            .then(|| Action::AttachVolume {
+                node: node.name.clone(),
+                server_id: server.id.clone(),
+                volume_id: volume.id.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The gluster steps this pass may run, and why the run stops after them: `CreateNode` (a
+/// cloud step, taken before gluster is asked) and scale-in steps end the run. Scale-in
+/// (remove-brick start → wait → commit, peer detach, server delete) is not taken yet: with
+/// lookup-optimize, real gluster was seen to answer ENOENT for files still on the remaining
+/// bricks right after a remove-brick commit.
+pub fn runnable(steps: &[Step]) -> (Vec<Step>, Option<String>) {
+    let mut run = Vec::new();
+    for step in steps {
+        match step {
+            Step::CreateNode { node } => {
+                return (run, Some(format!("node {node} is not created yet")));
+            }
+            Step::ProbePeer { .. }
+            | Step::WaitPeersConnected { .. }
+            | Step::CreateVolume { .. }
+            | Step::SetOption { .. }
+            | Step::StartVolume { .. }
+            | Step::AddBricks { .. }
+            | Step::HealFull { .. }
+            | Step::WaitHealed { .. }
+            | Step::RebalanceStart { .. }
+            | Step::WaitRebalance { .. } => run.push(step.clone()),
+            other => {
+                return (
+                    run,
+                    Some(format!(
+                        "step {} is not taken by this version of the operator (scale-in is not \
+                         supported yet; restore the node count)",
+                        other.kind()
+                    )),
+                );
+            }
+        }
+    }
+    (run, None)
+}

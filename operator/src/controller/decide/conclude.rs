@@ -1,0 +1,378 @@
+//! Decide, after act (pure): what act reports ([`Outcome`]) and the decision become the
+//! status, the wait before the next pass, the Events and the new [`Memory`] ([`conclude`]); a
+//! failed pass becomes its condition ([`failed`]); a deletion under way its backoff.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::{GlusterClusterSpec, GlusterClusterStatus};
+use crate::cloud::{ServerStatus, VolumeStatus};
+use crate::controller::observe::{GlusterSeen, SeenVolume};
+use crate::plan::{ClusterPlan, format_bytes};
+
+use super::gluster::{self, GlusterNodes};
+use super::memory::Memory;
+use super::status::{self, Findings, GlusterView, Progress};
+use super::{Decision, Failure, Input, Tuning, pace};
+
+/// One thing act did (an Event each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// CamelCase reason (`ServerCreated`, `VolumeAttached`, …).
+    pub reason: String,
+    /// What, naming the node and the cloud ID.
+    pub note: String,
+}
+
+/// What the gluster steps came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GlusterOutcome {
+    /// The steps ran until the end or a wait.
+    Ran {
+        /// The steps taken.
+        done: Vec<Done>,
+        /// Why the run stopped early.
+        waiting: Option<String>,
+        /// The volume as seen after the steps (observed again when any was taken).
+        after: Option<Option<SeenVolume>>,
+    },
+    /// A step failed.
+    Failed(Failure),
+}
+
+/// What act reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The cloud actions taken.
+    pub cloud: Vec<Done>,
+    /// The attachments made: (server ID, volume ID).
+    pub attached: Vec<(String, String)>,
+    /// The gluster steps, when there were any to run.
+    pub gluster: Option<GlusterOutcome>,
+}
+
+/// An Event to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// A Warning (else Normal).
+    pub warning: bool,
+    /// CamelCase reason.
+    pub reason: String,
+    /// The Event's action (`Create`, `Gluster`, `Reconcile`).
+    pub action: &'static str,
+    /// The note.
+    pub note: String,
+}
+
+/// The end of a pass: the status (written when it differs from the object's), when to look
+/// again, what to remember, the Events to publish and the error reasons to count.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// The status.
+    pub status: GlusterClusterStatus,
+    /// The wait before the next pass.
+    pub requeue: Duration,
+    /// What to remember.
+    pub memory: Memory,
+    /// Events.
+    pub notes: Vec<Note>,
+    /// Reasons of the failures to count in the error metric.
+    pub errors: Vec<String>,
+}
+
+/// The status, the wait and the memory after act reported `outcome` (`finished`: when act
+/// ended, `wall`: the condition timestamps).
+pub fn conclude(
+    input: &Input,
+    decision: Decision,
+    outcome: Outcome,
+    finished: Instant,
+    wall: Time,
+) -> Pass {
+    let Input {
+        spec,
+        snapshot,
+        memory,
+        generation,
+        tuning,
+        previous,
+        now,
+        ..
+    } = *input;
+    let Decision {
+        plan,
+        mut nodes,
+        gluster_nodes,
+        mut progress,
+        booted,
+        ensure_group,
+        mut cap,
+        mut fixed,
+        mut failure,
+        ..
+    } = decision;
+    let mut notes: Vec<Note> = outcome
+        .cloud
+        .iter()
+        .map(|d| note(false, &d.reason, "Create", &d.note))
+        .collect();
+    let created_now = outcome.cloud.iter().any(|d| d.reason == "ServerCreated");
+    let attached_now = !outcome.attached.is_empty();
+    // What act created shows in the next pass's observation; attachments are noted here.
+    let mut observed = snapshot.cloud.clone();
+    for (server_id, volume_id) in &outcome.attached {
+        if let Some(s) = observed.servers.iter_mut().find(|s| &s.id == server_id) {
+            s.note_attached(volume_id);
+        }
+        if let Some(v) = observed.volumes.iter_mut().find(|v| &v.id == volume_id) {
+            v.status = VolumeStatus::Attaching;
+        }
+    }
+    let mut view = None;
+    match (outcome.gluster, gluster_nodes) {
+        (
+            Some(GlusterOutcome::Ran {
+                done,
+                waiting,
+                after,
+            }),
+            Some(gnodes),
+        ) => {
+            notes.extend(
+                done.iter()
+                    .map(|d| note(false, &d.reason, "Gluster", &d.note)),
+            );
+            let before = match &snapshot.gluster {
+                GlusterSeen::Volume { volume, .. } => volume.clone(),
+                _ => None,
+            };
+            let seen = after.unwrap_or(before);
+            let (v, waiting) =
+                gluster_view(&spec.volume.name, &plan, seen.as_ref(), &gnodes, waiting);
+            if let Some(volume) = &v.volume {
+                status::mark_ready(&mut nodes, volume);
+            }
+            progress = status::gluster_progress(&nodes, v.volume.as_ref(), waiting.as_deref());
+            view = Some(v);
+        }
+        (Some(GlusterOutcome::Failed(f)), _) => {
+            progress = f.progress();
+            if f.terminal {
+                fixed = Some(tuning.requeue_error);
+            }
+            failure = Some(f);
+        }
+        _ => {}
+    }
+    let mut errors = Vec::new();
+    if let Some(f) = &failure {
+        notes.push(note(true, &f.reason, "Gluster", &f.message));
+        errors.push(f.reason.clone());
+    }
+    let ready = matches!(progress, Progress::Ready { .. });
+    let servers_created_at = if created_now {
+        Some(now)
+    } else {
+        memory.servers_created_at
+    };
+    let building = created_now
+        || observed
+            .servers
+            .iter()
+            .any(|s| s.status == ServerStatus::Build);
+    if snapshot.look.awaiting_attachments
+        || (!booted && pace::attachments_pending(&observed, &plan))
+    {
+        cap = tuning.requeue_bootstrap;
+    }
+    let same_generation = memory.generation == generation;
+    let (requeue, pace) = match (&progress, fixed) {
+        (Progress::Ready { .. }, _) => (tuning.requeue_settled, None),
+        (_, Some(d)) => (d, None),
+        (Progress::Stalled { .. }, None) => (tuning.requeue_stalled, None),
+        (Progress::Working { reason, message }, None) => {
+            let hint = pace::build_hint(building, servers_created_at, snapshot.build_estimate, now);
+            let (d, p) = pace::next_delay(
+                memory.pace.filter(|_| same_generation),
+                pace::signature(&nodes, reason, message),
+                pace::Backoff {
+                    min: tuning.requeue_min,
+                    max: cap,
+                },
+                hint,
+            );
+            (d, Some(p))
+        }
+    };
+    let zones = status::zone_statuses(&plan, &nodes);
+    let desired = plan.nodes.len() as u32;
+    let status = status::build_status(
+        previous,
+        Findings {
+            generation,
+            desired_nodes: desired,
+            nodes,
+            zones,
+            gluster: view,
+        },
+        &progress,
+        wall,
+    );
+    let memory = Memory {
+        generation,
+        observed: Some(observed),
+        plan: Some(plan),
+        full_at: if snapshot.look.full {
+            Some(now)
+        } else {
+            memory.full_at
+        },
+        security_group: ensure_group || (same_generation && memory.security_group),
+        pace,
+        next_at: Some(finished + requeue),
+        ready,
+        servers_created_at: servers_created_at.filter(|_| building),
+        volumes_at: if snapshot.look.lists.volumes || attached_now {
+            Some(now)
+        } else {
+            memory.volumes_at
+        },
+        attached_at: if attached_now {
+            Some(now)
+        } else {
+            memory.attached_at
+        },
+    };
+    Pass {
+        status,
+        requeue,
+        memory,
+        notes,
+        errors,
+    }
+}
+
+/// What gluster shows for the status: the volume, its capacity, the mount; and why the volume
+/// is not settled yet (`waiting`, else a data migration gluster still runs).
+fn gluster_view(
+    volume_name: &str,
+    plan: &ClusterPlan,
+    seen: Option<&SeenVolume>,
+    nodes: &GlusterNodes,
+    waiting: Option<String>,
+) -> (GlusterView, Option<String>) {
+    // A rebalance started by an earlier pass is not in this pass's plan (the bricks are all
+    // there): the volume is not settled until gluster says the task finished.
+    let waiting = waiting.or_else(|| {
+        seen.and_then(|s| s.status.as_deref())
+            .and_then(|s| gluster::running_task(volume_name, s))
+    });
+    let volume = seen.map(|s| gluster::volume_status(&s.info, s.status.as_deref(), nodes));
+    let started = volume.as_ref().and_then(|v| v.state.as_deref()) == Some("Started");
+    let (mount, backups) = match gluster::mount_of(volume_name, nodes) {
+        Some((m, b)) if started => (Some(m), b),
+        _ => (None, Vec::new()),
+    };
+    (
+        GlusterView {
+            capacity: volume.as_ref().map(|_| format_bytes(plan.capacity())),
+            volume,
+            mount,
+            backup_volfile_servers: backups,
+        },
+        waiting,
+    )
+}
+
+/// The end of a failed pass: the error as the condition (`Stalled` when only a change can
+/// help, else `Reconciling`), the nodes and zones as the object showed them, the wait (the
+/// cloud's `Retry-After`, at least the working cap; `requeue_stalled` when terminal) and a
+/// memory that makes the next pass observe everything again.
+pub fn failed(
+    failure: &Failure,
+    spec: &GlusterClusterSpec,
+    generation: Option<i64>,
+    previous: Option<&GlusterClusterStatus>,
+    tuning: &Tuning,
+    finished: Instant,
+    wall: Time,
+) -> Pass {
+    let nodes = previous.map(|p| p.nodes.clone()).unwrap_or_default();
+    let zones = previous.map(|p| p.zones.clone()).unwrap_or_default();
+    let desired = spec.zones.iter().map(|z| z.nodes).sum();
+    let status = status::build_status(
+        previous,
+        Findings {
+            generation,
+            desired_nodes: desired,
+            nodes,
+            zones,
+            gluster: None,
+        },
+        &failure.progress(),
+        wall,
+    );
+    let requeue = failure_delay(failure, tuning);
+    Pass {
+        status,
+        requeue,
+        memory: Memory::after_failure(generation, finished + requeue),
+        notes: vec![note(true, &failure.reason, "Reconcile", &failure.message)],
+        errors: if failure.terminal {
+            vec![failure.reason.clone()]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The wait after a failure: `requeue_stalled` when terminal, else the cloud's `Retry-After`
+/// (at least the working cap), else the error delay.
+pub fn failure_delay(failure: &Failure, tuning: &Tuning) -> Duration {
+    if failure.terminal {
+        return tuning.requeue_stalled;
+    }
+    retry_delay(failure, tuning)
+}
+
+/// The wait before retrying a failure that is not terminal: the cloud's `Retry-After` (at
+/// least the working cap), else the error delay.
+pub fn retry_delay(failure: &Failure, tuning: &Tuning) -> Duration {
+    if failure.cloud {
+        failure
+            .retry_after
+            .unwrap_or(tuning.requeue_error)
+            .max(tuning.requeue_working)
+    } else {
+        tuning.requeue_error
+    }
+}
+
+/// A cleanup pass that left `left_signature` (a hash of what is left): look again after the
+/// backoff between `requeue_min` and `requeue_working`, reset when what is left changes.
+pub fn still_deleting(memory: &Memory, left_signature: u64, tuning: &Tuning) -> (Duration, Memory) {
+    let (delay, pace) = pace::next_delay(
+        memory.pace,
+        left_signature,
+        pace::Backoff {
+            min: tuning.requeue_min,
+            max: tuning.requeue_working,
+        },
+        None,
+    );
+    let memory = Memory {
+        pace: Some(pace),
+        ..memory.clone()
+    };
+    (delay, memory)
+}
+
+fn note(warning: bool, reason: &str, action: &'static str, text: &str) -> Note {
+    Note {
+        warning,
+        reason: reason.to_string(),
+        action,
+        note: text.to_string(),
+    }
+}

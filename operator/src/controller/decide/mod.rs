@@ -1,0 +1,296 @@
+//! Decide (pure): from the spec, the pass's [`Snapshot`] and the cluster's [`Memory`] to the
+//! typed [`Action`]s of this pass ([`decide`]), then — with what act reports — to the status
+//! patch, the wait before the next pass and the new memory ([`conclude`]). No I/O, no clock
+//! (`now` is an input), no randomness: every rule of the reconciler is here and tested with
+//! plain data (see `docs/design.md`, "Decide").
+//!
+//! - [`look`]: what the next observation looks at (lists, probes, gluster or not);
+//! - [`decide`]: the planner, called once; servers in ERROR deleted for replacement; missing
+//!   nodes created (their brick volume reused when it survived); volumes attached; the
+//!   gluster steps once every node is up and bootstrapped;
+//! - [`conclude`]: `Ready`, `Reconciling` or `Stalled` with their reasons, the node and zone
+//!   statuses, `status.volume` and `status.mount`, the backoff;
+//! - [`failed`]: the same for a pass that failed (the error as a condition).
+
+pub mod actions;
+pub mod conclude;
+pub mod gluster;
+pub mod looks;
+pub mod memory;
+pub mod pace;
+pub mod status;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{GlusterClusterSpec, GlusterClusterStatus, NodeState, NodeStatus};
+use crate::plan::{ClusterPlan, plan_change};
+
+use super::context::ControllerConfig;
+use super::error::ReconcileError;
+use super::observe::{GlusterSeen, Snapshot, cloud_facts, current_state};
+
+pub use actions::{Action, NewBrick, allowed_cidrs, runnable, size_gib};
+pub use conclude::{
+    Done, GlusterOutcome, Note, Outcome, Pass, conclude, failed, failure_delay, retry_delay,
+    still_deleting,
+};
+pub use gluster::GlusterNodes;
+pub use looks::{Look, NodeUp, look, nodes_up};
+pub use memory::Memory;
+pub use status::{Findings, GlusterView, Progress};
+
+/// The delays decide works with (from [`ControllerConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// First delay of the backoff, and the delay again after progress.
+    pub requeue_min: Duration,
+    /// Cap of the backoff while the cloud works.
+    pub requeue_working: Duration,
+    /// Cap of the backoff while the nodes work (attachments, bootstrap, gluster).
+    pub requeue_bootstrap: Duration,
+    /// Delay after an error worth retrying.
+    pub requeue_error: Duration,
+    /// Delay of a Stalled cluster.
+    pub requeue_stalled: Duration,
+    /// Delay of a Ready cluster (the drift check).
+    pub requeue_settled: Duration,
+    /// The longest a pass goes on from the previous observation.
+    pub observe_max_age: Duration,
+}
+
+impl Tuning {
+    /// The delays of `config`.
+    pub fn of(config: &ControllerConfig) -> Tuning {
+        Tuning {
+            requeue_min: config.requeue_min,
+            requeue_working: config.requeue_working,
+            requeue_bootstrap: config.requeue_bootstrap,
+            requeue_error: config.requeue_error,
+            requeue_stalled: config.requeue_stalled,
+            requeue_settled: config.requeue_settled,
+            observe_max_age: config.observe_max_age,
+        }
+    }
+}
+
+/// Why something failed, as data: a reason (condition reason and metric label), a message
+/// (no secret: errors never carry one), whether only a change can help, and the cloud's
+/// `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// CamelCase reason.
+    pub reason: String,
+    /// The condition message.
+    pub message: String,
+    /// Retrying without a change cannot help (`Stalled`).
+    pub terminal: bool,
+    /// A failure of the cloud (its waits are at least the working cap).
+    pub cloud: bool,
+    /// The wait the cloud asked for, if any.
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// The failure of error `e`.
+    pub fn of(e: &ReconcileError) -> Failure {
+        Failure {
+            reason: e.reason().to_string(),
+            message: e.condition_message(),
+            terminal: e.is_terminal(),
+            cloud: matches!(e, ReconcileError::Cloud(_)),
+            retry_after: match e {
+                ReconcileError::Cloud(c) => c.retry_after(),
+                _ => None,
+            },
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        if self.terminal {
+            Progress::Stalled {
+                reason: self.reason.clone(),
+                message: self.message.clone(),
+            }
+        } else {
+            Progress::Working {
+                reason: self.reason.clone(),
+                message: self.message.clone(),
+            }
+        }
+    }
+}
+
+/// What one pass decides from.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The cluster's name.
+    pub name: &'a str,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// The spec.
+    pub spec: &'a GlusterClusterSpec,
+    /// The status as the object shows it.
+    pub previous: Option<&'a GlusterClusterStatus>,
+    /// What observe saw this pass.
+    pub snapshot: &'a Snapshot,
+    /// What earlier passes left.
+    pub memory: &'a Memory,
+    /// When the pass started.
+    pub now: Instant,
+    /// The delays.
+    pub tuning: Tuning,
+}
+
+/// What decide chose for one pass, before act.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The plan (the planner's one call this pass).
+    pub plan: ClusterPlan,
+    /// The actions, in order.
+    pub actions: Vec<Action>,
+    /// The nodes' statuses from the snapshot.
+    pub nodes: Vec<NodeStatus>,
+    /// The nodes gluster runs on (once every node is up).
+    pub gluster_nodes: Option<GlusterNodes>,
+    /// The condition when act cannot change it (no gluster steps this pass).
+    pub progress: Progress,
+    /// Every planned node is ACTIVE with its brick attached.
+    pub booted: bool,
+    /// The security group is ensured this pass.
+    pub ensure_group: bool,
+    /// The backoff's cap.
+    pub cap: Duration,
+    /// A fixed delay overriding the backoff.
+    pub fixed: Option<Duration>,
+    /// A failure this pass observed (reported as a Warning Event and counted).
+    pub failure: Option<Failure>,
+}
+
+/// The actions of one pass. An error is a refusal to go on (the planner's, or an
+/// inconsistency): the pass fails with it, see [`failed`].
+pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
+    let Input {
+        name,
+        spec,
+        snapshot,
+        memory,
+        generation,
+        tuning,
+        previous,
+        ..
+    } = *input;
+    let cloud = &snapshot.cloud;
+    let facts = cloud_facts(cloud);
+    let mut current = current_state(cloud);
+    let seen = match &snapshot.gluster {
+        GlusterSeen::Volume { nodes, volume } => {
+            let gnodes = gluster_nodes(nodes);
+            current.volume = volume
+                .as_ref()
+                .map(|v| gluster::observed_volume(&v.info, &gnodes));
+            Some((gnodes, volume.as_ref()))
+        }
+        _ => None,
+    };
+    let mut failure = match &snapshot.gluster {
+        GlusterSeen::Failed(f) => Some(f.clone()),
+        _ => None,
+    };
+    // The planner, once. A refusal of what gluster shows keeps the nodes (the planner again,
+    // without the volume, only for them) and is the gluster side's failure.
+    let plan = match plan_change(name, spec, &facts, &current) {
+        Ok(plan) => plan,
+        Err(e) if current.volume.is_some() => {
+            failure = Some(Failure::of(&ReconcileError::Plan(e)));
+            current.volume = None;
+            plan_change(name, spec, &facts, &current)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let nodes = status::node_statuses(&plan, cloud, &spec.network);
+    let same_generation = memory.generation == generation;
+    let ensure_group = snapshot.look.full || !memory.security_group || !same_generation;
+    let mut actions = Vec::new();
+    if ensure_group {
+        actions.push(Action::EnsureSecurityGroup {
+            cidrs: allowed_cidrs(spec),
+        });
+    }
+    actions.extend(actions::replacements(cloud));
+    actions.extend(actions::creations(&plan, cloud)?);
+    actions.extend(actions::attachments(&plan, cloud));
+
+    let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
+    let mut progress = status::cloud_progress(&nodes);
+    let mut cap = tuning.requeue_working;
+    let mut gluster_nodes = None;
+    if booted {
+        cap = tuning.requeue_bootstrap;
+        let volume_unknown = previous.is_none_or(|s| s.volume.is_none());
+        match (&snapshot.gluster, seen) {
+            (GlusterSeen::Bootstrapping(waiting), _) if volume_unknown && !waiting.is_empty() => {
+                // Before the volume exists, a node whose SSH answers but whose glusterd does
+                // not listen yet is still running its brick script: waited for without
+                // gluster (which would try every node over SSH and fail on that one).
+                progress = Progress::Working {
+                    reason: "WaitingForBootstrap".into(),
+                    message: format!(
+                        "SSH answers but glusterd does not listen yet (brick script running) on: {}",
+                        waiting.join(", ")
+                    ),
+                };
+            }
+            (_, Some((gnodes, _))) if failure.is_none() => {
+                let (steps, then) = runnable(&plan.steps);
+                actions.push(Action::Gluster {
+                    volume: spec.volume.name.clone(),
+                    steps,
+                    nodes: gnodes.clone(),
+                    then,
+                });
+                gluster_nodes = Some(gnodes);
+            }
+            _ => {}
+        }
+        if let Some(f) = &failure {
+            progress = f.progress();
+        }
+    } else {
+        // Gluster is asked only once every node is up: a failure seen before (a node set
+        // larger than the plan's) is not this pass's.
+        failure = None;
+    }
+    let fixed = failure
+        .as_ref()
+        .filter(|f| f.terminal)
+        .map(|_| tuning.requeue_error);
+    Ok(Decision {
+        plan,
+        actions,
+        nodes,
+        gluster_nodes,
+        progress,
+        booted,
+        ensure_group,
+        cap,
+        fixed,
+        failure,
+    })
+}
+
+/// The gluster nodes (in index order) of the nodes observe saw up.
+fn gluster_nodes(up: &[NodeUp]) -> GlusterNodes {
+    let mut g = GlusterNodes::default();
+    for n in up {
+        g.order.push(n.name.clone());
+        if let Some(a) = &n.address {
+            g.addresses.insert(n.name.clone(), a.clone());
+        }
+    }
+    g
+}
