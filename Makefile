@@ -56,9 +56,11 @@ lint:
 fmt:
 	cargo fmt --all
 
-## crds: regenerate crds/glusterclusters.yaml from the Rust types, and the Helm chart's copy
+## crds: regenerate crds/glusterclusters.yaml (and the deletionPolicy admission policy,
+## crds/glustercluster-admission.yaml) from the Rust types, and the Helm chart's copy
 crds:
 	cargo run -q -p gluster-operator -- crd > crds/glusterclusters.yaml
+	cargo run -q -p gluster-operator -- admission-policy > crds/glustercluster-admission.yaml
 	hack/chart-crd.sh
 
 ## chart-crd: rewrite the chart's CRD (with helm.sh/resource-policy: keep) from crds/glusterclusters.yaml
