@@ -500,7 +500,8 @@ pub fn sanitize_cloud_text(text: &str) -> String {
     });
     let runs = OPAQUE_RUN.replace_all(&pairs, |c: &regex::Captures<'_>| {
         let run = &c[0];
-        let mixed = run.starts_with("gAAAA")
+        // A Fernet token anywhere in the run (not only at its start: `----gAAAA…` is one run).
+        let mixed = run.contains("gAAAA")
             || (run.chars().any(|c| c.is_ascii_uppercase())
                 && run.chars().any(|c| c.is_ascii_lowercase())
                 && run.chars().any(|c| c.is_ascii_digit()));
@@ -691,6 +692,18 @@ mod tests {
             m,
             "Volume 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 could not be found in project 8f2e7c1d9a6b4e3f8a2d1c0b9e8f7a6d."
         );
+    }
+
+    /// Found by the `cloud_error_body` fuzz target (libFuzzer, 17492 runs): a Fernet token
+    /// inside a longer run of dashes was kept, since the run as a whole has no digits.
+    #[test]
+    fn a_fernet_token_inside_a_longer_run_is_redacted() {
+        let body = format!("{{&NernErrrror{}gAAAA-----------\"", "-".repeat(58));
+        let (m, _) = parse_error_body(body.as_bytes());
+        assert!(!m.contains("gAAAA"), "{m}");
+        let body = format!("text {}{TOKEN} text", "_".repeat(50));
+        let (m, _) = parse_error_body(body.as_bytes());
+        assert_clean(&m);
     }
 
     #[test]
