@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud
+.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud fuzz
 
 all: build
 
@@ -56,10 +56,28 @@ lint:
 fmt:
 	cargo fmt --all
 
-## crds: regenerate crds/glusterclusters.yaml from the Rust types, and the Helm chart's copy
+## crds: regenerate crds/glusterclusters.yaml (and the deletionPolicy admission policy,
+## crds/glustercluster-admission.yaml) from the Rust types, and the Helm chart's copy
 crds:
 	cargo run -q -p gluster-operator -- crd > crds/glusterclusters.yaml
+	cargo run -q -p gluster-operator -- admission-policy > crds/glustercluster-admission.yaml
 	hack/chart-crd.sh
+
+## fuzz: every cargo-fuzz target (operator/fuzz, libFuzzer, nightly) for FUZZ_SECONDS each (default
+## 60), seeded from the committed corpora; new inputs go to $(FUZZ_WORK), crashes to
+## operator/fuzz/artifacts/. `make test` replays the committed corpora on stable (fuzz_corpora.rs).
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= $(CARGO_TARGET_DIR)/fuzz-corpus
+FUZZ_TARGETS = $(basename $(notdir $(wildcard operator/fuzz/fuzz_targets/*.rs)))
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd operator && cargo +nightly fuzz build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p "$(FUZZ_WORK)/$$t"; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  (cd operator && cargo +nightly fuzz run $$t "$(FUZZ_WORK)/$$t" fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1); \
+	done
 
 ## chart-crd: rewrite the chart's CRD (with helm.sh/resource-policy: keep) from crds/glusterclusters.yaml
 chart-crd:

@@ -8,5 +8,6 @@ pub mod bootstrap;
 pub mod cloud;
 pub mod controller;
 pub mod crd;
+pub mod fuzzing;
 pub mod gluster;
 pub mod plan;

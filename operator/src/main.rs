@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Print the GlusterCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Print the ValidatingAdmissionPolicy (and its binding) guarding spec.deletionPolicy as YAML.
+    AdmissionPolicy,
     /// Show what the operator would build for GlusterCluster manifests, touching nothing: the
     /// nodes per zone, the replica sets with each brick's zone, the exact gluster commands and
     /// the storage choice per zone. A refused spec is reported on stderr with the reason, and
@@ -117,6 +119,16 @@ struct RenderUserData {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::AdmissionPolicy => match gluster_operator::crd::admission_policy_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Crd => match gluster_operator::crd::crd_yaml() {
             Ok(yaml) => {
                 print!("{yaml}");

@@ -435,3 +435,340 @@ fn examples_pass_schema_and_cel() {
         dir.display()
     );
 }
+
+/// `obj` with the JSON pointer `path` set to `value` (or removed when `value` is null).
+fn set(mut obj: Value, path: &str, value: Value) -> Value {
+    let (parent, key) = path.rsplit_once('/').expect("pointer has a parent");
+    let target = obj.pointer_mut(parent).expect("parent exists");
+    match target {
+        Value::Object(map) if value.is_null() => {
+            map.remove(key);
+        }
+        Value::Object(map) => {
+            map.insert(key.to_owned(), value);
+        }
+        Value::Array(items) => {
+            let i: usize = key.parse().expect("array index");
+            items[i] = value;
+        }
+        other => panic!("cannot set {path} inside {other}"),
+    }
+    obj
+}
+
+/// Asserts that updating `old` to `new` is refused by a CEL rule whose message contains `field`.
+fn assert_update_refused(case: &str, old: &Value, new: &Value, field: &str) {
+    let errors = cel_errors(new, Some(old));
+    assert!(
+        errors.iter().any(|e| e.contains(field)),
+        "{case}: expected an error naming {field:?}, got {errors:#?}"
+    );
+}
+
+/// Asserts that updating `old` to `new` passes every CEL rule.
+fn assert_update_allowed(case: &str, old: &Value, new: &Value) {
+    assert_eq!(cel_errors(new, Some(old)), Vec::<String>::new(), "{case}");
+}
+
+#[test]
+fn cloud_network_and_key_name_are_immutable() {
+    let old = set(good(), "/spec/keyName", json!("admin"));
+    for (case, pointer, value, field) in [
+        (
+            "secretName",
+            "/spec/cloud/secretName",
+            json!("other"),
+            "spec.cloud",
+        ),
+        (
+            "cloudName",
+            "/spec/cloud/cloudName",
+            json!("other"),
+            "spec.cloud",
+        ),
+        (
+            "region added",
+            "/spec/cloud/region",
+            json!("RegionTwo"),
+            "spec.cloud",
+        ),
+        ("network", "/spec/network", json!("public"), "spec.network"),
+        (
+            "keyName changed",
+            "/spec/keyName",
+            json!("other"),
+            "spec.keyName",
+        ),
+        (
+            "keyName removed",
+            "/spec/keyName",
+            Value::Null,
+            "spec.keyName",
+        ),
+    ] {
+        assert_update_refused(case, &old, &set(old.clone(), pointer, value), field);
+    }
+    // keyName cannot be added later either.
+    assert_update_refused(
+        "keyName added",
+        &good(),
+        &set(good(), "/spec/keyName", json!("admin")),
+        "spec.keyName",
+    );
+    // An unchanged cloud, network and keyName pass (with a region too), and on create any value goes.
+    let regional = set(old.clone(), "/spec/cloud/region", json!("RegionOne"));
+    assert_update_allowed("same region", &regional, &regional.clone());
+    assert_update_allowed(
+        "scale only",
+        &old,
+        &set(old.clone(), "/spec/zones/0/nodes", json!(3)),
+    );
+    assert_eq!(cel_errors(&regional, None), Vec::<String>::new());
+}
+
+#[test]
+fn zones_may_be_added_or_removed_but_not_renamed() {
+    let old = good();
+    let zone_c = json!({"name": "zone-c", "nodes": 2, "minNodes": 2, "maxNodes": 4});
+    let mut added = good();
+    added["spec"]["zones"]
+        .as_array_mut()
+        .expect("zones")
+        .push(zone_c.clone());
+    assert_update_allowed("zone added", &old, &added);
+    let mut removed = good();
+    removed["spec"]["zones"]
+        .as_array_mut()
+        .expect("zones")
+        .pop();
+    assert_update_allowed("zone removed", &old, &removed);
+    // The same zones in another order are no rename.
+    let mut reordered = good();
+    reordered["spec"]["zones"]
+        .as_array_mut()
+        .expect("zones")
+        .reverse();
+    assert_update_allowed("zones reordered", &old, &reordered);
+
+    let renamed = set(good(), "/spec/zones/1/name", json!("zone-c"));
+    assert_update_refused("zone renamed", &old, &renamed, "spec.zones[].name");
+    // Swapping one zone for another in one update is a rename too.
+    let swapped = set(good(), "/spec/zones/1", zone_c);
+    assert_update_refused("zone swapped", &old, &swapped, "spec.zones[].name");
+}
+
+#[test]
+fn brick_source_is_immutable() {
+    let source = json!({"snapshotId": "snap-1"});
+    let old = set(good(), "/spec/brick/source", source.clone());
+    assert_update_allowed("unchanged source", &old, &old.clone());
+    assert_update_refused(
+        "source changed",
+        &old,
+        &set(
+            old.clone(),
+            "/spec/brick/source",
+            json!({"snapshotId": "snap-2"}),
+        ),
+        "brick.source is immutable",
+    );
+    assert_update_refused(
+        "source removed",
+        &old,
+        &set(old.clone(), "/spec/brick/source", Value::Null),
+        "brick.source is immutable",
+    );
+    assert_update_refused("source added", &good(), &old, "brick.source is immutable");
+    assert_eq!(cel_errors(&old, None), Vec::<String>::new());
+}
+
+#[test]
+fn brick_mount_path_only_below_an_allowed_prefix() {
+    for ok in [
+        "/export/data",
+        "/data/gluster/b1",
+        "/srv/brick",
+        "/srv/a..b",
+    ] {
+        let obj = with("/spec/brick/mountPath", json!(ok));
+        assert_eq!(cel_errors(&obj, None), Vec::<String>::new(), "{ok}");
+        assert_eq!(schema_errors(&obj), Vec::<String>::new(), "{ok}");
+    }
+    for bad in [
+        "/etc",
+        "/etc/gluster",
+        "/exporter/x",
+        "/export",
+        "/var/lib/glusterd",
+        "/export/../etc",
+        "/srv/a/..",
+        "/data/./x",
+    ] {
+        let errors = cel_errors(&with("/spec/brick/mountPath", json!(bad)), None);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("brick.mountPath must be below /export/, /data/ or /srv/")),
+            "{bad}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn package_sources_take_a_restricted_form_without_trusted_yes() {
+    for ok in [
+        "ppa:gluster/glusterfs-11",
+        "centos-release-gluster11",
+        "deb https://download.gluster.org/pub/gluster/glusterfs/11/LATEST/Debian/bookworm/amd64/apt bookworm main",
+        "deb [signed-by=/usr/share/keyrings/gluster.gpg] https://download.gluster.org/pub/gluster/glusterfs/11/LATEST/Debian/bookworm/amd64/apt bookworm main",
+        "deb [signed-by=/etc/apt/keyrings/gluster.asc] http://mirror.example:8080/debian $RELEASE main contrib",
+    ] {
+        let obj = with("/spec/gluster", json!({"repository": ok}));
+        assert_eq!(cel_errors(&obj, None), Vec::<String>::new(), "{ok}");
+        assert_eq!(schema_errors(&obj), Vec::<String>::new(), "{ok}");
+    }
+    for (bad, want) in [
+        (
+            "deb [trusted=yes] http://mirror.example/debian bookworm main",
+            "gluster.repository must not disable apt's signature checks",
+        ),
+        (
+            "deb [signed-by=/usr/share/keyrings/k.gpg trusted=yes] http://m.example/d bookworm main",
+            "gluster.repository must not disable apt's signature checks",
+        ),
+        (
+            "deb [Allow-Insecure=yes] http://mirror.example/debian bookworm main",
+            "gluster.repository must not disable apt's signature checks",
+        ),
+        (
+            "deb [arch=amd64] http://mirror.example/debian bookworm main",
+            "gluster.repository must be",
+        ),
+        (
+            "deb [signed-by=/tmp/k.gpg] http://mirror.example/debian bookworm main",
+            "gluster.repository must be",
+        ),
+        (
+            "deb file:/srv/repo bookworm main",
+            "gluster.repository must be",
+        ),
+        (
+            "deb http://mirror.example/debian bookworm main\nruncmd: [reboot]",
+            "gluster.repository must be",
+        ),
+        ("ppa:gluster", "gluster.repository must be"),
+        ("rm -rf /", "gluster.repository must be"),
+    ] {
+        let errors = cel_errors(&with("/spec/gluster", json!({"repository": bad})), None);
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "{bad:?}: expected {want:?}, got {errors:#?}"
+        );
+    }
+}
+
+mod deletion_policy {
+    use super::*;
+    use gluster_operator::api::ALLOW_DELETE_POLICY_ANNOTATION;
+    use gluster_operator::api::admission::{deletion_policy_admission, deletion_policy_expression};
+    use kube::core::cel::cel::{Context, Program, Value as CelValue};
+
+    /// Evaluates the policy's validations for `operation` of `object` (over `old`): the
+    /// messages of those that fail.
+    ///
+    /// With the `cel` crate and the ValidatingAdmissionPolicy variables bound as the apiserver
+    /// binds them (`request`, `object`, `oldObject`: null on create). Not kube's `VapEvaluator`:
+    /// kube-cel 0.8 escapes every map key as if it were a CRD property name (`/` becomes
+    /// `__slash__`), so no annotation key would ever match there.
+    fn refusals(operation: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
+        let [policy, _] = deletion_policy_admission();
+        let mut ctx = Context::default();
+        ctx.add_variable("object", object.clone())
+            .expect("object binds");
+        ctx.add_variable("oldObject", old.cloned().unwrap_or(Value::Null))
+            .expect("oldObject binds");
+        ctx.add_variable("request", json!({"operation": operation}))
+            .expect("request binds");
+        policy["spec"]["validations"]
+            .as_array()
+            .expect("validations")
+            .iter()
+            .filter_map(|v| {
+                let expression = v["expression"].as_str().expect("expression");
+                let program = Program::compile(expression).expect("the expression compiles");
+                match program.execute(&ctx) {
+                    Ok(CelValue::Bool(true)) => None,
+                    Ok(_) => Some(v["message"].as_str().expect("message").to_owned()),
+                    Err(e) => Some(format!("evaluation error: {e}")),
+                }
+            })
+            .collect()
+    }
+
+    fn annotated(obj: Value, value: &str) -> Value {
+        set(
+            obj,
+            "/metadata/annotations",
+            json!({ ALLOW_DELETE_POLICY_ANNOTATION: value }),
+        )
+    }
+
+    #[test]
+    fn delete_needs_the_annotation_on_update() {
+        let retain = good();
+        let delete = with("/spec/deletionPolicy", json!("Delete"));
+        let refused = refusals("UPDATE", &delete, Some(&retain));
+        assert!(
+            refused.iter().any(|m| m.contains("spec.deletionPolicy")),
+            "{refused:#?}"
+        );
+        let refused = refusals("UPDATE", &annotated(delete.clone(), "false"), Some(&retain));
+        assert!(
+            refused.iter().any(|m| m.contains("spec.deletionPolicy")),
+            "{refused:#?}"
+        );
+        // With the annotation the change passes; so do Delete → Delete, Delete → Retain and
+        // creating a cluster with Delete.
+        assert_eq!(
+            refusals("UPDATE", &annotated(delete.clone(), "true"), Some(&retain)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            refusals("UPDATE", &delete, Some(&delete)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            refusals("UPDATE", &retain, Some(&delete)),
+            Vec::<String>::new()
+        );
+        assert_eq!(refusals("CREATE", &delete, None), Vec::<String>::new());
+        // Defaulted (absent) policy in the old object counts as Retain.
+        let implicit = with("/spec/deletionPolicy", Value::Null);
+        assert!(!refusals("UPDATE", &delete, Some(&implicit)).is_empty());
+    }
+
+    #[test]
+    fn the_policy_names_the_annotation_and_matches_updates_of_glusterclusters() {
+        let [policy, binding] = deletion_policy_admission();
+        assert!(deletion_policy_expression().contains(ALLOW_DELETE_POLICY_ANNOTATION));
+        assert!(ALLOW_DELETE_POLICY_ANNOTATION.starts_with("storage.glusterops.dev/"));
+        let rules = &policy["spec"]["matchConstraints"]["resourceRules"][0];
+        assert_eq!(rules["resources"], json!(["glusterclusters"]));
+        assert_eq!(rules["operations"], json!(["UPDATE"]));
+        assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+        assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+        assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    }
+
+    #[test]
+    fn committed_admission_policy_matches_the_code() {
+        let generated = gluster_operator::crd::admission_policy_yaml().expect("renders");
+        let path = repo_root().join("crds/glustercluster-admission.yaml");
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(
+            generated == committed,
+            "crds/glustercluster-admission.yaml differs from the code: run `make crds` and commit it"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! Pure types and pure helpers only; no I/O. Field doc comments become the CRD descriptions that
 //! `kubectl explain` shows, so they state defaults and units.
 
+pub mod admission;
 pub mod conditions;
 mod spec;
 mod status;

@@ -63,9 +63,13 @@ use super::status::GlusterClusterStatus;
 )]
 #[x_kube(validation = Rule::new("self.zones.all(z, self.zones.filter(y, y.name == z.name).size() == 1)").message("spec.zones[].name must be unique").field_path(".zones"))]
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || !self.autoscaling.enabled || self.zones.all(z, has(z.minNodes) && has(z.maxNodes))").message("spec.autoscaling.enabled needs minNodes and maxNodes on every zone").field_path(".autoscaling"))]
+#[x_kube(validation = Rule::new("has(self.keyName) == has(oldSelf.keyName) && (!has(self.keyName) || self.keyName == oldSelf.keyName)").message("spec.keyName is immutable: it is set on every server at creation").field_path(".keyName"))]
 #[serde(rename_all = "camelCase")]
 pub struct GlusterClusterSpec {
     /// Where the OpenStack credentials are. Credentials never appear in the resource itself.
+    /// Immutable (`secretName`, `cloudName` and `region`): another cloud would orphan every
+    /// server and volume of the cluster.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.cloud (secretName, cloudName, region) is immutable: another cloud would orphan the cluster's servers and volumes"))]
     pub cloud: CloudSpec,
     /// The server image, by name or ID (e.g. `ubuntu-22.04`). Debian/Ubuntu and EL-family
     /// images are supported.
@@ -74,18 +78,24 @@ pub struct GlusterClusterSpec {
     /// The server flavor, by name or ID, for zones whose brick is a Cinder volume.
     #[schemars(length(min = 1, max = 255))]
     pub flavor: String,
-    /// The Neutron network the servers attach to, by name or ID.
+    /// The Neutron network the servers attach to, by name or ID. Immutable.
     #[schemars(length(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.network is immutable: the nodes' ports and addresses live on it"))]
     pub network: String,
     /// An extra Nova key pair for administrators, by name. Optional; the operator's own SSH key is
-    /// generated per cluster and kept in a Secret.
+    /// generated per cluster and kept in a Secret. Immutable (neither set, changed nor unset
+    /// once created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_name: Option<String>,
     /// The availability zones the cluster spans and how many nodes each holds. Replica sets are
     /// spread across zones (bricks interleave A1 B1 A2 B2 …).
     /// A list keyed by `name`, so server-side apply merges zones by name.
+    /// Zone names cannot be renamed: one update may add zones or remove zones, not both (a
+    /// rename is a removal plus an addition); to move a cluster to another zone, add the new
+    /// zone in one update and remove the old one in the next.
     #[schemars(length(min = 1, max = 16))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[x_kube(validation = Rule::new("oldSelf.all(o, self.exists(z, z.name == o.name)) || self.all(z, oldSelf.exists(o, o.name == z.name))").message("spec.zones[].name cannot be renamed: an update may add zones or remove zones, not both at once"))]
     pub zones: Vec<ZoneSpec>,
     /// The brick each node contributes: its size, volume type, optional clone source and mount path.
     pub brick: BrickSpec,
@@ -99,6 +109,9 @@ pub struct GlusterClusterSpec {
     pub autoscaling: Option<AutoscalingSpec>,
     /// What happens to the Cinder brick volumes when the GlusterCluster is deleted. `Retain`
     /// (default) detaches and keeps them, named so they can be found; `Delete` deletes them.
+    /// Changing it to `Delete` on a live cluster needs the annotation
+    /// `storage.glusterops.dev/allow-delete-policy: "true"` on the object (enforced by the
+    /// ValidatingAdmissionPolicy in `crds/glustercluster-admission.yaml`).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -170,6 +183,8 @@ pub enum StorageMode {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new("isQuantity(self.size) && quantity(self.size).compareTo(quantity('1Gi')) >= 0").message("brick.size must be a quantity of at least 1Gi (e.g. 200Gi)").field_path(".size"))]
 #[x_kube(validation = Rule::new("has(self.mountPath) == has(oldSelf.mountPath) && (!has(self.mountPath) || self.mountPath == oldSelf.mountPath)").message("brick.mountPath is immutable").field_path(".mountPath"))]
+#[x_kube(validation = Rule::new("!has(self.mountPath) || (self.mountPath.matches('^/(export|data|srv)/') && !self.mountPath.contains('/../') && !self.mountPath.endsWith('/..') && !self.mountPath.contains('/./') && !self.mountPath.endsWith('/.'))").message("brick.mountPath must be below /export/, /data/ or /srv/, without `.` or `..` segments").field_path(".mountPath"))]
+#[x_kube(validation = Rule::new("has(self.source) == has(oldSelf.source) && (!has(self.source) || self.source == oldSelf.source)").message("brick.source is immutable: existing bricks were cloned from it").field_path(".source"))]
 #[serde(rename_all = "camelCase")]
 pub struct BrickSpec {
     /// The brick size, a Kubernetes quantity (e.g. `200Gi`); at least `1Gi`. Cinder volumes are
@@ -180,10 +195,12 @@ pub struct BrickSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_type: Option<String>,
     /// Create each brick volume as a clone of this volume or snapshot ("a clone of a master").
+    /// Immutable (neither set, changed nor unset once created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<BrickSource>,
     /// Where the brick filesystem (XFS, inode size 512) is mounted on each node. Immutable.
     /// Default: `/export/<volume name>`. The brick itself is the subdirectory `brick` below it.
+    /// Only below `/export/`, `/data/` or `/srv/`, without `.` or `..` segments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         regex(pattern = r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$"),
@@ -266,13 +283,20 @@ pub enum Transport {
 }
 
 /// Where gluster comes from on the nodes.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new(format!("!has(self.repository) || self.repository.matches(r'{REPOSITORY_PATTERN}')")).message("gluster.repository must be ppa:OWNER/NAME, `deb [signed-by=/usr/share/keyrings/FILE] http(s)://HOST/PATH SUITE COMPONENT...`, or an EL release package name").field_path(".repository"))]
+#[x_kube(validation = Rule::new(format!("!has(self.repository) || !self.repository.matches(r'{INSECURE_APT_OPTION_PATTERN}')")).message("gluster.repository must not disable apt's signature checks (trusted=yes, allow-insecure, allow-weak, allow-downgrade-to-insecure)").field_path(".repository"))]
 #[serde(rename_all = "camelCase")]
 pub struct GlusterSpec {
-    /// An extra package repository to install gluster from: a PPA on Ubuntu
-    /// (e.g. `ppa:gluster/glusterfs-11`), or a repository name on EL (e.g.
-    /// `centos-release-gluster11`). Default: the distribution's own packages.
+    /// An extra package repository to install gluster from. On Debian/Ubuntu: a PPA
+    /// (`ppa:OWNER/NAME`, e.g. `ppa:gluster/glusterfs-11`) or one apt source line of the form
+    /// `deb [signed-by=/usr/share/keyrings/FILE] http(s)://HOST[:PORT]/PATH SUITE COMPONENT...`
+    /// (the `[signed-by=...]` option is the only one accepted, and optional; SUITE may be
+    /// `$RELEASE`); options that disable signature checks such as `[trusted=yes]` are refused.
+    /// On EL: a release package name (e.g. `centos-release-gluster11`). Default: the
+    /// distribution's own packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
     pub repository: Option<String>,
     /// The package version to pin (e.g. `11.1`). Default: the newest the repository has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +374,35 @@ pub const RESERVED_VOLUME_NAMES: [&str; 14] = [
     "auto-delete",
     "activate-on-create",
 ];
+
+/// The directories a brick may be mounted below (`spec.brick.mountPath`): never a system
+/// directory such as `/etc` or `/usr`.
+pub const ALLOWED_MOUNT_PREFIXES: [&str; 3] = ["/export/", "/data/", "/srv/"];
+
+/// The annotation that allows changing `spec.deletionPolicy` to `Delete` on an existing
+/// GlusterCluster; its value must be `"true"`.
+pub const ALLOW_DELETE_POLICY_ANNOTATION: &str = "storage.glusterops.dev/allow-delete-policy";
+
+/// The forms `spec.gluster.repository` may take (RE2 and Rust `regex` syntax, anchored; no
+/// quotes, so it embeds in a raw CEL string `r'…'` as is): a PPA `ppa:OWNER/NAME`; one apt
+/// source line `deb [signed-by=/usr/share/keyrings/FILE] http(s)://HOST[:PORT]/PATH SUITE
+/// COMPONENT...` whose only option is an optional `signed-by` keyring (under
+/// `/usr/share/keyrings/` or `/etc/apt/keyrings/`), SUITE a name or `$RELEASE`; or an EL release
+/// package name.
+pub const REPOSITORY_PATTERN: &str = concat!(
+    "^(",
+    "ppa:[A-Za-z0-9.+_-]+/[A-Za-z0-9.+_-]+",
+    r"|deb( \[signed-by=/(usr/share|etc/apt)/keyrings/[A-Za-z0-9._+-]+\])?",
+    " https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~+-]*)*",
+    " ([A-Za-z0-9._/+-]+|[$]RELEASE)( [A-Za-z0-9._+-]+)*",
+    "|[A-Za-z0-9][A-Za-z0-9.+_-]{0,127}",
+    ")$"
+);
+
+/// apt source options that turn off signature checks (`[trusted=yes]` and its relatives),
+/// refused in `spec.gluster.repository` with a message of their own (case-insensitive).
+pub const INSECURE_APT_OPTION_PATTERN: &str =
+    "(?i)(trusted|allow-insecure|allow-weak|allow-downgrade-to-insecure)[ ]*=";
 
 fn default_scale_out_threshold() -> u32 {
     80

@@ -14,7 +14,7 @@ use serde_yaml::{Mapping, Value};
 use super::keys::{AuthorizedKey, SshKeyPair};
 use super::merge::{MergeConflict, merge_into};
 use super::script::{BRICK_SCRIPT, BRICK_SCRIPT_PATH, BrickDevice, BrickScriptParams};
-use crate::api::{GlusterClusterSpec, GlusterSpec};
+use crate::api::{ALLOWED_MOUNT_PREFIXES, GlusterClusterSpec, GlusterSpec};
 
 /// Nova's limit on `user_data`: 65535 bytes once base64-encoded.
 pub const NOVA_USER_DATA_LIMIT: usize = 65535;
@@ -535,6 +535,12 @@ fn validate_mount_path(path: &str) -> Result<(), BootstrapError> {
             "is where cloud-init mounts the ephemeral disk; pick another path",
         ));
     }
+    if !ALLOWED_MOUNT_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
+        return Err(invalid("must be below /export/, /data/ or /srv/"));
+    }
     Ok(())
 }
 
@@ -578,12 +584,105 @@ fn validate_apt_source(repository: &str) -> Result<String, BootstrapError> {
         }
         return Ok(repository.to_string());
     }
-    if repository.starts_with("deb ") {
-        return Ok(repository.to_string());
+    if disables_signature_checks(repository) {
+        return Err(invalid(
+            "disables apt's signature checks (trusted=yes, allow-insecure, allow-weak or allow-downgrade-to-insecure); sign the repository and name its keyring with [signed-by=/usr/share/keyrings/FILE]",
+        ));
+    }
+    if let Some(line) = repository.strip_prefix("deb ") {
+        return match check_deb_line(line) {
+            Ok(()) => Ok(repository.to_string()),
+            Err(reason) => Err(invalid(&format!(
+                "is not an apt source line of the accepted form `deb [signed-by=/usr/share/keyrings/FILE] http(s)://HOST/PATH SUITE COMPONENT...`: {reason}"
+            ))),
+        };
     }
     Err(invalid(
         "is not an apt repository: on Debian/Ubuntu images expected a PPA (ppa:gluster/glusterfs-11) or a source line (deb URL SUITE COMPONENT)",
     ))
+}
+
+/// Whether an apt source line carries an option that turns signature checks off (the form of
+/// [`crate::api::INSECURE_APT_OPTION_PATTERN`]: one of the option names, spaces, `=`; any case).
+fn disables_signature_checks(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    [
+        "trusted",
+        "allow-insecure",
+        "allow-weak",
+        "allow-downgrade-to-insecure",
+    ]
+    .iter()
+    .any(|option| {
+        lower.match_indices(option).any(|(at, _)| {
+            lower[at + option.len()..]
+                .trim_start_matches(' ')
+                .starts_with('=')
+        })
+    })
+}
+
+/// Checks what follows `deb ` against the form of [`crate::api::REPOSITORY_PATTERN`]: an optional
+/// `[signed-by=KEYRING]` (under `/usr/share/keyrings/` or `/etc/apt/keyrings/`), an http(s) URL,
+/// a suite (or `$RELEASE`) and components, separated by single spaces.
+fn check_deb_line(line: &str) -> Result<(), &'static str> {
+    let word = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '.' | '_' | '+' | '-')
+                    || extra.contains(&c)
+            })
+    };
+    let mut tokens = line.split(' ');
+    let mut url = tokens.next().unwrap_or_default();
+    if let Some(option) = url.strip_prefix('[') {
+        let keyring = option
+            .strip_suffix(']')
+            .and_then(|o| o.strip_prefix("signed-by="))
+            .ok_or("the only option accepted is [signed-by=KEYRING]")?;
+        let file = keyring
+            .strip_prefix("/usr/share/keyrings/")
+            .or_else(|| keyring.strip_prefix("/etc/apt/keyrings/"))
+            .ok_or("the keyring must be a file in /usr/share/keyrings/ or /etc/apt/keyrings/")?;
+        if !word(file, &[]) {
+            return Err("the keyring must be a file in /usr/share/keyrings/ or /etc/apt/keyrings/");
+        }
+        url = tokens.next().unwrap_or_default();
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("the URL must start with http:// or https://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()));
+    let path_ok = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '+' | '-' | '/'));
+    if !(host_ok && port_ok && path_ok) {
+        return Err(
+            "the URL must be http(s)://HOST[:PORT]/PATH with letters, digits and . _ ~ + - / only",
+        );
+    }
+    let suite = tokens
+        .next()
+        .ok_or("a suite (such as bookworm or $RELEASE) must follow the URL")?;
+    if suite != "$RELEASE" && !word(suite, &['/']) {
+        return Err("the suite must be a name such as bookworm, or $RELEASE");
+    }
+    if !tokens.all(|component| word(component, &[])) {
+        return Err("components must be names such as main, separated by single spaces");
+    }
+    Ok(())
 }
 
 fn validate_release_package(repository: &str) -> Result<String, BootstrapError> {
@@ -694,6 +793,89 @@ mod tests {
             err.to_string().starts_with("node name: `a\\nruncmd"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn apt_sources_take_the_documented_form_only() {
+        for good in [
+            "ppa:gluster/glusterfs-11",
+            "deb https://download.gluster.org/pub/gluster/glusterfs/11/LATEST/Debian/bookworm/amd64/apt bookworm main",
+            "deb [signed-by=/usr/share/keyrings/gluster.gpg] https://download.gluster.org/pub/gluster/glusterfs/11/LATEST/Debian/bookworm/amd64/apt bookworm main",
+            "deb [signed-by=/etc/apt/keyrings/gluster.asc] http://mirror.example:8080/debian $RELEASE main contrib",
+            "deb http://mirror.example/debian ./",
+        ] {
+            let mut n = node(DistroFamily::Debian);
+            n.gluster.repository = Some(good.into());
+            let out = render_user_data(&n).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert!(out.as_str().contains("source: "), "{good}");
+        }
+        for (bad, want) in [
+            (
+                "deb [trusted=yes] http://mirror.example/debian bookworm main",
+                "signature checks",
+            ),
+            (
+                "deb [TRUSTED = yes] http://mirror.example/debian bookworm main",
+                "signature checks",
+            ),
+            (
+                "deb [allow-insecure=yes] http://mirror.example/debian bookworm main",
+                "signature checks",
+            ),
+            (
+                "deb [allow-weak=yes signed-by=/usr/share/keyrings/k.gpg] http://m.example/d bookworm main",
+                "signature checks",
+            ),
+            (
+                "deb [arch=amd64] http://mirror.example/debian bookworm main",
+                "signed-by",
+            ),
+            (
+                "deb [signed-by=/tmp/k.gpg] http://mirror.example/debian bookworm main",
+                "keyring",
+            ),
+            ("deb ftp://mirror.example/debian bookworm main", "http"),
+            ("deb file:/srv/repo bookworm main", "http"),
+            ("deb http://mirror.example/debian", "suite"),
+            (
+                "deb http://mirror.example/debian bookworm main;reboot",
+                "components",
+            ),
+            ("deb http://mirror.example/deb$(id) bookworm main", "URL"),
+            ("deb  http://mirror.example/debian bookworm main", "http"),
+        ] {
+            let mut n = node(DistroFamily::Debian);
+            n.gluster.repository = Some(bad.into());
+            let err = render_user_data(&n).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(field_of(err), "spec.gluster.repository", "{bad}");
+            assert!(text.contains(want), "{bad}: {text}");
+        }
+    }
+
+    #[test]
+    fn mount_paths_only_below_the_allowed_prefixes() {
+        for good in ["/export/vol", "/data/gluster/b1", "/srv/brick"] {
+            let mut n = node(DistroFamily::Debian);
+            n.mount_path = good.into();
+            render_user_data(&n).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for bad in [
+            "/etc",
+            "/etc/gluster",
+            "/var/lib/x",
+            "/exports/x",
+            "/export",
+            "/srv/../etc",
+        ] {
+            let mut n = node(DistroFamily::Debian);
+            n.mount_path = bad.into();
+            assert_eq!(
+                field_of(render_user_data(&n).unwrap_err()),
+                "spec.brick.mountPath",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

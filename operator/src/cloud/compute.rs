@@ -629,7 +629,9 @@ impl Compute {
                 ServerStatus::Active => Ok(Poll::Ready(server)),
                 ServerStatus::Error => Err(CloudError::ServerFault {
                     id: id.to_string(),
-                    message: server.fault_message().unwrap_or_default().to_string(),
+                    message: super::error::sanitize_cloud_text(
+                        server.fault_message().unwrap_or_default(),
+                    ),
                 }),
                 other => Ok(Poll::Pending(other.to_string())),
             }

@@ -210,6 +210,32 @@ fn config_err(field: impl Into<String>, reason: impl Into<String>) -> CloudError
     }
 }
 
+/// serde_yaml's message without the input's values: it quotes the scalar it could not use
+/// (`invalid type: string "…"`, `` integer `…` ``), which may be a password or a whole
+/// misplaced file, and the message ends up in a status condition. Quoted parts become `<value>`;
+/// the line and column stay.
+fn yaml_error_without_values(e: &serde_yaml::Error) -> String {
+    static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        // Invariant: a constant pattern, exercised by the tests.
+        regex::Regex::new(r#""(?:[^"\\]|\\.)*"?|`[^`]*`?"#)
+            .expect("the quoted-part pattern compiles")
+    });
+    QUOTED.replace_all(&e.to_string(), "<value>").into_owned()
+}
+
+/// What kind of YAML value `v` is, for messages that must not show the value itself.
+fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "null",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
 /// Treats empty strings like absent ones (env variables set to "" and `key: ''` in YAML).
 fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
@@ -218,8 +244,12 @@ fn non_empty(v: Option<String>) -> Option<String> {
 impl CloudConfig {
     /// Parses the entry `cloud` of a clouds.yaml document.
     pub fn from_clouds_yaml(yaml: &str, cloud: &str) -> Result<Self, CloudError> {
-        let file: RawFile = serde_yaml::from_str(yaml)
-            .map_err(|e| config_err("clouds.yaml", format!("not valid clouds.yaml: {e}")))?;
+        let file: RawFile = serde_yaml::from_str(yaml).map_err(|e| {
+            config_err(
+                "clouds.yaml",
+                format!("not valid clouds.yaml: {}", yaml_error_without_values(&e)),
+            )
+        })?;
         let mut clouds = file
             .clouds
             .ok_or_else(|| config_err("clouds", "clouds.yaml has no `clouds` map"))?;
@@ -383,7 +413,7 @@ impl CloudConfig {
             let text = match v {
                 serde_yaml::Value::Number(n) => n.to_string(),
                 serde_yaml::Value::String(s) => s.clone(),
-                other => format!("{other:?}"),
+                other => yaml_kind(other).to_string(),
             };
             if text.trim() != "3" && !text.trim().starts_with("3.") {
                 return Err(config_err(
@@ -449,7 +479,7 @@ impl CloudConfig {
             Some(other) => {
                 return Err(config_err(
                     field("verify"),
-                    format!("{other:?} is not true or false"),
+                    format!("{} is not true or false", yaml_kind(&other)),
                 ));
             }
         };
@@ -815,6 +845,42 @@ clouds:
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Found by the `cloud_config` fuzz target: serde_yaml quotes the value it could not use,
+    /// so an env file (or a password of the wrong type) stored as clouds.yaml put the secret
+    /// into the error, and from there into a status condition.
+    #[test]
+    fn yaml_errors_do_not_quote_the_input() {
+        for (yaml, secret) in [
+            (
+                "OS_AUTH_URL=http://k\nOS_APPLICATION_CREDENTIAL_SECRET=env-app-secret-9\n",
+                "env-app-secret-9",
+            ),
+            (
+                "clouds: {c: {auth: {auth_url: 'http://k', user_id: u, password: [s3cret-in-list], project_id: p}}}",
+                "s3cret-in-list",
+            ),
+            (
+                "clouds: {c: {identity_api_version: {password: s3cret-in-version}, auth: {auth_url: 'http://k'}}}",
+                "s3cret-in-version",
+            ),
+            (
+                "clouds: {c: {verify: [s3cret-in-verify], auth: {auth_url: 'http://k'}}}",
+                "s3cret-in-verify",
+            ),
+        ] {
+            match CloudConfig::from_clouds_yaml(yaml, "c") {
+                Err(e) => {
+                    let shown = format!("{e} {e:?}");
+                    assert!(!shown.contains(secret), "{shown}");
+                    assert!(shown.contains("clouds"), "{shown}");
+                }
+                Ok(c) => panic!("expected an error, got {c:?}"),
+            }
+        }
+        let e = CloudConfig::from_clouds_yaml("clouds: [1, 2]", "c").unwrap_err();
+        assert!(e.to_string().contains("line 1"), "{e}");
     }
 
     #[test]

@@ -454,29 +454,97 @@ impl CloudError {
     }
 }
 
-/// The longest service message kept in an error (HTML error pages can be long).
-const MAX_MESSAGE: usize = 1000;
+/// The longest service message kept in an error (HTML error pages can be long), in characters.
+pub const MAX_MESSAGE: usize = 1000;
+
+/// What replaces a secret-looking value in a cloud's message.
+pub const REDACTED: &str = "<redacted>";
+
+/// `key: value` / `key=value` / `"key": "value"` pairs whose value is a credential: tokens
+/// (`X-Auth-Token`, `X-Subject-Token`, `token`), passwords, secrets (an application
+/// credential's `secret`), passcodes, TOTP. The value runs to the next quote, comma, `;`, `}`
+/// or whitespace (the whole quoted string when it is quoted).
+static SECRET_PAIR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // Invariant: the pattern is a constant, compiled in every test run.
+    regex::Regex::new(
+        r#"(?i)((?:x-auth-token|x-subject-token|x-service-token|auth[_-]?token|token|password|passwd|pass|passcode|totp|secret|application_credential_secret|credential|api[_-]?key)["']?\s*[:=]\s*)("[^"]*"?|'[^']*'?|[^\s"',;}\]]+)"#,
+    )
+    .expect("the secret-pair pattern compiles")
+});
+
+/// Opaque credential-shaped runs: Keystone Fernet tokens (`gAAAAA…`, URL-safe base64) and any
+/// base64-looking run of 40 characters or more (application credential secrets, PKI tokens).
+/// UUIDs and hex IDs (no upper case) are left alone.
+static OPAQUE_RUN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    // Invariant: the pattern is a constant, compiled in every test run.
+    regex::Regex::new(r"gAAAA[A-Za-z0-9_=-]{10,}|[A-Za-z0-9_+/=-]{40,}")
+        .expect("the opaque-run pattern compiles")
+});
+
+/// Makes a cloud's error text fit for a status condition, an Event or a log line: every
+/// token-like value (see [`SECRET_PAIR`] and [`OPAQUE_RUN`]) replaced by [`REDACTED`], control
+/// characters turned into spaces, and the result capped at [`MAX_MESSAGE`] characters.
+pub fn sanitize_cloud_text(text: &str) -> String {
+    let pairs = SECRET_PAIR.replace_all(text, |c: &regex::Captures<'_>| {
+        let value = &c[2];
+        let quote = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => q.to_string(),
+            _ => String::new(),
+        };
+        let close = if !quote.is_empty() && value.len() > 1 && value.ends_with(quote.as_str()) {
+            quote.as_str()
+        } else {
+            ""
+        };
+        format!("{}{quote}{REDACTED}{close}", &c[1])
+    });
+    let runs = OPAQUE_RUN.replace_all(&pairs, |c: &regex::Captures<'_>| {
+        let run = &c[0];
+        // A Fernet token anywhere in the run (not only at its start: `----gAAAA…` is one run).
+        let mixed = run.contains("gAAAA")
+            || (run.chars().any(|c| c.is_ascii_uppercase())
+                && run.chars().any(|c| c.is_ascii_lowercase())
+                && run.chars().any(|c| c.is_ascii_digit()));
+        if mixed {
+            REDACTED.to_string()
+        } else {
+            run.to_string()
+        }
+    });
+    let clean: String = runs
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() > MAX_MESSAGE {
+        clean.chars().take(MAX_MESSAGE).collect::<String>() + "…"
+    } else {
+        clean
+    }
+}
 
 /// Extracts the service's message and (Neutron) error type from an error body:
 /// `{"<kind>": {"message": …, "code": …}}` (Nova, Cinder), `{"NeutronError": {"type": …,
 /// "message": …}}`, `{"error": {"message": …}}` (Keystone), `{"message": …}`, or plain text.
+///
+/// The message is sanitized ([`sanitize_cloud_text`]): capped, with anything token-like
+/// redacted, since services echo requests (and their tokens) in their errors.
 pub fn parse_error_body(body: &[u8]) -> (String, Option<String>) {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim();
-    if let Some(found) = serde_json::from_str::<serde_json::Value>(trimmed)
+    if let Some((message, kind)) = serde_json::from_str::<serde_json::Value>(trimmed)
         .ok()
         .and_then(|v| find_message(&v))
     {
-        return found;
+        return (
+            sanitize_cloud_text(&message),
+            kind.map(|k| sanitize_cloud_text(&k)),
+        );
     }
     let mut message: String = strip_html(trimmed);
     if message.is_empty() {
         message = "(no message in the response)".to_string();
     }
-    if message.chars().count() > MAX_MESSAGE {
-        message = message.chars().take(MAX_MESSAGE).collect::<String>() + "…";
-    }
-    (message, None)
+    (sanitize_cloud_text(&message), None)
 }
 
 fn find_message(value: &serde_json::Value) -> Option<(String, Option<String>)> {
@@ -574,6 +642,105 @@ mod tests {
         assert_eq!(m, "(no message in the response)");
         let (m, _) = parse_error_body(&vec![b'x'; 5000]);
         assert!(m.chars().count() <= MAX_MESSAGE + 1);
+    }
+
+    /// A Keystone Fernet token, an application credential secret and a password, as a cloud
+    /// might echo them back.
+    const TOKEN: &str = "gAAAAABnX2kq8f3vT9Zb1c7yW4uPqLrS0mDxE6aHjK5oNtI3gVfYzC2bRwQ8eUiOl";
+    const APP_SECRET: &str = "Zk3vQ9pL2mX7rT5wY8nB4cF6hJ1dG0sA-eKuIoPq_RtUyWzVxNbMcL";
+    const PASSWORD: &str = "hunter2-Secret!";
+
+    fn assert_clean(message: &str) {
+        for secret in [TOKEN, APP_SECRET, PASSWORD, "gAAAAABnX2kq8f3v"] {
+            assert!(!message.contains(secret), "{secret} survived in {message}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_that_echo_credentials_are_stripped() {
+        let bodies = [
+            format!(
+                r#"{{"badRequest": {{"code": 400, "message": "Invalid request headers {{'X-Auth-Token': '{TOKEN}', 'Accept': 'application/json'}}"}}}}"#
+            ),
+            format!(
+                r#"{{"error": {{"code": 400, "message": "Invalid input for field 'identity': {{"token": {{"id": "{TOKEN}"}}, "methods": ["token"]}}"}}}}"#
+            ),
+            format!(
+                r#"{{"error": {{"code": 401, "message": "bad auth {{"password": {{"user": {{"name": "admin", "password": "{PASSWORD}"}}}}}}"}}}}"#
+            ),
+            format!(
+                r#"{{"error": {{"message": "application_credential: {{'id': 'a1b2', 'secret': '{APP_SECRET}'}}"}}}}"#
+            ),
+            format!(
+                r#"{{"NeutronError": {{"type": "BadRequest", "message": "echo X-Auth-Token={TOKEN}; X-Subject-Token: {TOKEN}"}}}}"#
+            ),
+            format!(
+                "<html><body>Request had header X-Auth-Token: {TOKEN} and body secret={APP_SECRET}</body></html>"
+            ),
+            format!("upstream said: {TOKEN} {APP_SECRET}"),
+        ];
+        for body in &bodies {
+            let (message, _) = parse_error_body(body.as_bytes());
+            assert_clean(&message);
+            assert!(message.contains(REDACTED), "{message}");
+        }
+        // Useful text survives: IDs (UUIDs, hex project IDs), quota words, the field names.
+        let (m, _) = parse_error_body(
+            br#"{"itemNotFound": {"code": 404, "message": "Volume 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 could not be found in project 8f2e7c1d9a6b4e3f8a2d1c0b9e8f7a6d."}}"#,
+        );
+        assert_eq!(
+            m,
+            "Volume 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 could not be found in project 8f2e7c1d9a6b4e3f8a2d1c0b9e8f7a6d."
+        );
+    }
+
+    /// Found by the `cloud_error_body` fuzz target (libFuzzer, 17492 runs): a Fernet token
+    /// inside a longer run of dashes was kept, since the run as a whole has no digits.
+    #[test]
+    fn a_fernet_token_inside_a_longer_run_is_redacted() {
+        let body = format!("{{&NernErrrror{}gAAAA-----------\"", "-".repeat(58));
+        let (m, _) = parse_error_body(body.as_bytes());
+        assert!(!m.contains("gAAAA"), "{m}");
+        let body = format!("text {}{TOKEN} text", "_".repeat(50));
+        let (m, _) = parse_error_body(body.as_bytes());
+        assert_clean(&m);
+    }
+
+    #[test]
+    fn json_messages_are_capped_too() {
+        let long = format!(r#"{{"error": {{"message": "{}"}}}}"#, "word ".repeat(2000));
+        let (m, _) = parse_error_body(long.as_bytes());
+        assert!(m.chars().count() <= MAX_MESSAGE + 1, "{}", m.len());
+        // A token at the end of a long message is gone too (redaction comes before the cap).
+        let long = format!(
+            r#"{{"error": {{"message": "{} X-Auth-Token: {TOKEN}"}}}}"#,
+            "x".repeat(990)
+        );
+        let (m, _) = parse_error_body(long.as_bytes());
+        assert_clean(&m);
+    }
+
+    #[test]
+    fn api_error_display_and_condition_text_carry_no_token() {
+        let call = CallInfo {
+            service: ServiceType::Compute,
+            method: "POST".into(),
+            path: "/servers".into(),
+        };
+        let body =
+            format!(r#"{{"badRequest": {{"code": 400, "message": "X-Auth-Token: {TOKEN}"}}}}"#);
+        let (message, kind) = parse_error_body(body.as_bytes());
+        let error = CloudError::from(ApiError {
+            call,
+            status: 400,
+            kind: ApiErrorKind::classify(400, &message, kind.as_deref()),
+            message,
+            request_id: Some("req-1".into()),
+            retry_after: None,
+        });
+        assert_clean(&error.to_string());
+        assert_clean(&format!("{error:?}"));
+        assert_clean(error.cloud_message().unwrap_or_default());
     }
 
     #[test]

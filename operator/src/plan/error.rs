@@ -286,6 +286,26 @@ pub enum PlanError {
         /// Zone name.
         zone: String,
     },
+    /// More zones than the API allows (16).
+    #[error("spec.zones has {zones} zones, more than {max}")]
+    TooManyZones {
+        /// How many zones the spec has.
+        zones: usize,
+        /// The most the API allows.
+        max: usize,
+    },
+    /// A zone asks for more nodes than the API allows (1000).
+    #[error("spec.zones[{index}] ({zone}) asks for {nodes} nodes, more than {max}")]
+    TooManyNodes {
+        /// Zone index.
+        index: usize,
+        /// Zone name.
+        zone: String,
+        /// Nodes asked for.
+        nodes: u32,
+        /// The most the API allows.
+        max: u32,
+    },
     /// The observed state is inconsistent (a brick on an unknown node, a repeated node, …).
     #[error("the current state cannot be planned from: {detail}")]
     InconsistentState {
@@ -373,6 +393,8 @@ impl PlanError {
             PlanError::ConflictingOption { .. } => "ConflictingOption",
             PlanError::InvalidAllowedClient { .. } => "InvalidAllowedClient",
             PlanError::NoBlockStorage { .. } => "NoBlockStorage",
+            PlanError::TooManyZones { .. } => "TooManyZones",
+            PlanError::TooManyNodes { .. } => "TooManyNodes",
             PlanError::InconsistentState { .. } => "InconsistentState",
             PlanError::LayoutMismatch { .. } => "LayoutMismatch",
             PlanError::NotWholeSets { .. } => "NotWholeSets",

@@ -665,3 +665,49 @@ fn autoscaling_needs_bounds() {
          needs minNodes and maxNodes on every zone"
     );
 }
+
+/// The `spec_plan` fuzz target's finding: a manifest that never met the apiserver (the `plan`
+/// command) could ask for billions of nodes, and the planner built them all (out of memory).
+/// The planner now holds the CRD's bounds itself.
+#[test]
+fn zone_and_node_counts_are_bounded_like_the_crd() {
+    let err = plan_cluster(
+        "demo",
+        &spec("[{name: zone-a, nodes: 3000000000}]", "{name: data}"),
+        &facts(),
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "TooManyNodes");
+    assert!(err.to_string().contains("spec.zones[0]"), "{err}");
+    let zones: Vec<String> = (0..17)
+        .map(|i| format!("{{name: z{i}, nodes: 1}}"))
+        .collect();
+    let err = plan_cluster(
+        "demo",
+        &spec(&format!("[{}]", zones.join(", ")), "{name: data}"),
+        &facts(),
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "TooManyZones");
+    plan_cluster(
+        "demo",
+        &spec("[{name: zone-a, nodes: 1000}]", "{name: data}"),
+        &facts(),
+    )
+    .expect("1000 nodes in a zone plan");
+}
+
+#[test]
+fn mount_path_only_below_the_allowed_prefixes() {
+    let mut s = spec(TWO_ZONES, "{name: data, replicas: 2}");
+    for bad in ["/etc", "/etc/gluster", "/var/lib/glusterd", "/exporter/x"] {
+        s.brick.mount_path = Some(bad.to_string());
+        let err = plan_cluster("demo", &s, &facts()).unwrap_err();
+        assert_eq!(err.reason(), "InvalidMountPath", "{bad}");
+        assert!(err.to_string().contains("spec.brick.mountPath"), "{err}");
+    }
+    for good in ["/export/data", "/data/gluster", "/srv/b"] {
+        s.brick.mount_path = Some(good.to_string());
+        plan_cluster("demo", &s, &facts()).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::GlusterClusterSpec;
+use crate::api::{ALLOWED_MOUNT_PREFIXES, GlusterClusterSpec};
 
 use super::auth::client_patterns;
 use super::error::{PlanError, zone_counts};
@@ -32,6 +32,11 @@ pub(crate) struct Prepared {
     pub total: u32,
 }
 
+/// The most zones a spec may have (the CRD's `maxItems`).
+const MAX_ZONES: usize = 16;
+/// The most nodes a zone may ask for (the CRD's `maximum` of `zones[].nodes`).
+const MAX_ZONE_NODES: u32 = 1000;
+
 /// Check `spec` (of the cluster called `name`) and derive the values the planner needs.
 pub(crate) fn prepare(name: &str, spec: &GlusterClusterSpec) -> Result<Prepared, PlanError> {
     let cluster_part = name_part(name).ok_or_else(|| PlanError::InvalidClusterName {
@@ -39,6 +44,12 @@ pub(crate) fn prepare(name: &str, spec: &GlusterClusterSpec) -> Result<Prepared,
     })?;
     if spec.zones.is_empty() {
         return Err(PlanError::NoZones);
+    }
+    if spec.zones.len() > MAX_ZONES {
+        return Err(PlanError::TooManyZones {
+            zones: spec.zones.len(),
+            max: MAX_ZONES,
+        });
     }
     let mut seen = BTreeSet::new();
     let mut zone_parts = Vec::with_capacity(spec.zones.len());
@@ -52,6 +63,14 @@ pub(crate) fn prepare(name: &str, spec: &GlusterClusterSpec) -> Result<Prepared,
             return Err(PlanError::DuplicateZone {
                 index,
                 name: zone.name.clone(),
+            });
+        }
+        if zone.nodes > MAX_ZONE_NODES {
+            return Err(PlanError::TooManyNodes {
+                index,
+                zone: zone.name.clone(),
+                nodes: zone.nodes,
+                max: MAX_ZONE_NODES,
             });
         }
         if let Some(min) = zone.min_nodes
@@ -169,6 +188,12 @@ fn check_mount_path(path: &str) -> Result<(), PlanError> {
     }
     if segments.iter().any(|s| *s == "." || *s == "..") {
         return Err(bad("it must not contain . or .. segments"));
+    }
+    if !ALLOWED_MOUNT_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
+        return Err(bad("it must be below /export/, /data/ or /srv/"));
     }
     Ok(())
 }
