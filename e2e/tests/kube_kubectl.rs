@@ -585,3 +585,76 @@ async fn scale_subresource_of_a_custom_resource() {
         .await;
     assert!(err.contains("spec.replicas: Invalid value: -1"), "{err}");
 }
+
+#[tokio::test]
+async fn hardened_fields_and_the_deletion_policy_admission_policy() {
+    // The ValidatingAdmissionPolicy is cluster-wide: a control plane of this test's own.
+    let c = Cluster::start_own().await;
+    c.ok(&["apply", "-f", crd_path().to_str().unwrap()]).await;
+    c.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/glusterclusters.storage.glusterops.dev",
+        "--timeout=30s",
+    ])
+    .await;
+    let policy = kube_support::workspace().join("crds/glustercluster-admission.yaml");
+    let out = c.ok(&["apply", "-f", policy.to_str().unwrap()]).await;
+    assert!(out.contains("validatingadmissionpolicy"), "{out}");
+    let m = minimal();
+
+    // The CRD's own rules, as the real API server words them.
+    let err = c
+        .fails(
+            &["apply", "-f", "-"],
+            &m.replace(
+                "    size: 200Gi\n",
+                "    size: 200Gi\n    mountPath: /etc\n",
+            ),
+        )
+        .await;
+    assert!(
+        err.contains("brick.mountPath must be below /export/, /data/ or /srv/"),
+        "{err}"
+    );
+    c.kubectl_stdin(&["apply", "-f", "-"], &m).await;
+    let err = c
+        .fails(
+            &["apply", "-f", "-"],
+            &m.replace("network: private", "network: elsewhere"),
+        )
+        .await;
+    assert!(err.contains("spec.network is immutable"), "{err}");
+
+    // The admission policy: Retain → Delete needs the annotation.
+    let to_delete = r#"{"spec":{"deletionPolicy":"Delete"}}"#;
+    let err = c
+        .fails(
+            &["patch", "gcl", "demo", "--type=merge", "-p", to_delete],
+            "",
+        )
+        .await;
+    assert!(
+        err.contains("spec.deletionPolicy may change to Delete only when the GlusterCluster carries the annotation"),
+        "{err}"
+    );
+    c.ok(&[
+        "annotate",
+        "gcl",
+        "demo",
+        "storage.glusterops.dev/allow-delete-policy=true",
+    ])
+    .await;
+    c.ok(&["patch", "gcl", "demo", "--type=merge", "-p", to_delete])
+        .await;
+    let policy = c
+        .ok(&[
+            "get",
+            "gcl",
+            "demo",
+            "-o",
+            "jsonpath={.spec.deletionPolicy}",
+        ])
+        .await;
+    assert_eq!(policy, "Delete");
+}
