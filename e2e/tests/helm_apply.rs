@@ -13,9 +13,10 @@
 mod kube_support;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use kube_support::{Cluster, text, workspace};
+use e2e::controlplane::chart;
+
+use kube_support::{Cluster, text};
 use serde::Deserialize;
 
 /// The release namespace.
@@ -27,39 +28,10 @@ const FULLNAME: &str = "gops-gluster-operator";
 /// The CRD the chart installs.
 const CRD: &str = "customresourcedefinition/glusterclusters.storage.glusterops.dev";
 
-/// helm from `.tools/bin`, or a panic that says how to get it.
-fn helm_path() -> PathBuf {
-    let path = workspace().join(".tools/bin/helm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make setup` (hack/setup.sh) to install it",
-        path.display()
-    );
-    path
-}
-
-/// `helm template` of the chart with `values` and its CRD, in [`NAMESPACE`], with a private,
-/// empty helm configuration and no reachable cluster.
+/// `helm template` of the chart with `values` and its CRD, in [`NAMESPACE`] (the real helm,
+/// with a private, empty configuration and no reachable cluster).
 fn template(values: &str) -> String {
-    let home = tempfile::tempdir().expect("temporary helm home");
-    let values_file = home.path().join("values.yaml");
-    std::fs::write(&values_file, values).expect("values file");
-    let chart = workspace().join("charts/gluster-operator");
-    let out = Command::new(helm_path())
-        .arg("template")
-        .arg(RELEASE)
-        .arg(&chart)
-        .args(["--namespace", NAMESPACE, "--include-crds", "--values"])
-        .arg(&values_file)
-        .env("HELM_CONFIG_HOME", home.path().join("config"))
-        .env("HELM_CACHE_HOME", home.path().join("cache"))
-        .env("HELM_DATA_HOME", home.path().join("data"))
-        .env("KUBECONFIG", home.path().join("no-kubeconfig"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("running helm");
-    assert!(out.status.success(), "helm template: {}", text(&out.stderr));
-    text(&out.stdout)
+    chart::template(RELEASE, NAMESPACE, values, true).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `kind/name` of every object of a multi-document manifest, in order.

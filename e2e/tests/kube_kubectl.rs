@@ -604,49 +604,25 @@ async fn hardened_fields_and_the_deletion_policy_admission_policy() {
     let m = minimal();
 
     // The CRD's own rules, as the real API server words them.
-    let err = c
-        .fails(
-            &["apply", "-f", "-"],
-            &m.replace(
-                "    size: 200Gi\n",
-                "    size: 200Gi\n    mountPath: /etc\n",
-            ),
-        )
-        .await;
-    assert!(
-        err.contains("brick.mountPath must be below /export/, /data/ or /srv/"),
-        "{err}"
+    let elsewhere = m.replace(
+        "    size: 200Gi\n",
+        "    size: 200Gi\n    mountPath: /etc\n",
     );
+    let below = "brick.mountPath must be below /export/, /data/ or /srv/";
+    c.refused(&["apply", "-f", "-"], &elsewhere, below).await;
     c.kubectl_stdin(&["apply", "-f", "-"], &m).await;
-    let err = c
-        .fails(
-            &["apply", "-f", "-"],
-            &m.replace("network: private", "network: elsewhere"),
-        )
+    let moved = m.replace("network: private", "network: elsewhere");
+    c.refused(&["apply", "-f", "-"], &moved, "spec.network is immutable")
         .await;
-    assert!(err.contains("spec.network is immutable"), "{err}");
 
     // The admission policy: Retain → Delete needs the annotation.
     let to_delete = r#"{"spec":{"deletionPolicy":"Delete"}}"#;
-    let err = c
-        .fails(
-            &["patch", "gcl", "demo", "--type=merge", "-p", to_delete],
-            "",
-        )
-        .await;
-    assert!(
-        err.contains("spec.deletionPolicy may change to Delete only when the GlusterCluster carries the annotation"),
-        "{err}"
-    );
-    c.ok(&[
-        "annotate",
-        "gcl",
-        "demo",
-        "storage.glusterops.dev/allow-delete-policy=true",
-    ])
-    .await;
-    c.ok(&["patch", "gcl", "demo", "--type=merge", "-p", to_delete])
-        .await;
+    let patch = ["patch", "gcl", "demo", "--type=merge", "-p", to_delete];
+    let why = "spec.deletionPolicy may change to Delete only when the GlusterCluster carries the annotation";
+    c.refused(&patch, "", why).await;
+    let annotation = "storage.glusterops.dev/allow-delete-policy=true";
+    c.ok(&["annotate", "gcl", "demo", annotation]).await;
+    c.ok(&patch).await;
     let policy = c
         .ok(&[
             "get",

@@ -193,6 +193,17 @@ async fn watch_resumes_from_a_resource_version() {
     );
 }
 
+/// Sets the ConfigMap `cm`'s `n`.
+async fn set_n(cms: &Api<ConfigMap>, n: &str) {
+    cms.patch(
+        "cm",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"n": n}})),
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn watches_resume_after_the_api_server_restarts() {
     // A control plane of this test's own: the API server goes away under the watcher.
@@ -216,13 +227,7 @@ async fn watches_resume_after_the_api_server_restarts() {
 
     cp.stop_apiserver();
     cp.start_apiserver().await.unwrap();
-    cms.patch(
-        "cm",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"n": "1"}})),
-    )
-    .await
-    .unwrap();
+    set_n(&cms, "1").await;
     let changed = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             // While the server is away the watcher yields its errors and retries (backoff).
@@ -243,13 +248,7 @@ async fn watches_resume_after_the_api_server_restarts() {
     // does). Either answer is the API's contract; anything else is not.
     let rv = cms.get("cm").await.unwrap().resource_version().unwrap();
     cp.restart_apiserver().await.unwrap();
-    cms.patch(
-        "cm",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"n": "2"}})),
-    )
-    .await
-    .unwrap();
+    set_n(&cms, "2").await;
     let outcome = match cms.watch(&WatchParams::default(), &rv).await {
         Ok(stream) => stream.boxed().try_next().await,
         Err(e) => Err(e),
@@ -296,17 +295,18 @@ async fn server_side_apply_with_kube_rs() {
         .unwrap();
     assert_eq!(forced.spec.flavor, "m1.xlarge");
     // Dropping a field from one's own apply configuration removes it when nobody else owns it.
-    let mut without_keyname = changed.clone();
-    without_keyname["spec"]["keyName"] = json!("admin");
+    // (`volume.allowedClients`: a field that may change on a live cluster.)
+    let mut with_clients = changed.clone();
+    with_clients["spec"]["volume"]["allowedClients"] = json!(["192.0.2.0/24"]);
     let with = api
         .patch(
             "ssa",
             &PatchParams::apply("mgr-b").force(),
-            &Patch::Apply(&without_keyname),
+            &Patch::Apply(&with_clients),
         )
         .await
         .unwrap();
-    assert_eq!(with.spec.key_name.as_deref(), Some("admin"));
+    assert_eq!(with.spec.volume.allowed_clients, ["192.0.2.0/24"]);
     let without = api
         .patch(
             "ssa",
@@ -315,7 +315,7 @@ async fn server_side_apply_with_kube_rs() {
         )
         .await
         .unwrap();
-    assert_eq!(without.spec.key_name, None);
+    assert!(without.spec.volume.allowed_clients.is_empty());
 }
 
 #[tokio::test]

@@ -83,9 +83,15 @@ pub fn kubectl_output(kubeconfig: &Path, args: &[&str], input: &str) -> Result<O
     })
 }
 
-/// `helm template RELEASE charts/gluster-operator --namespace NAMESPACE` with `values` (YAML),
-/// with a private, empty helm configuration and no cluster.
-pub fn template(release: &str, namespace: &str, values: &str) -> Result<String, Error> {
+/// `helm template RELEASE charts/gluster-operator --namespace NAMESPACE` with `values` (YAML)
+/// (and the chart's CRD with `include_crds`), with a private, empty helm configuration and no
+/// cluster.
+pub fn template(
+    release: &str,
+    namespace: &str,
+    values: &str,
+    include_crds: bool,
+) -> Result<String, Error> {
     let home = tempfile::tempdir().map_err(|source| Error::Io {
         what: "a temporary helm home".into(),
         source,
@@ -99,7 +105,9 @@ pub fn template(release: &str, namespace: &str, values: &str) -> Result<String, 
         .arg("template")
         .arg(release)
         .arg(workspace().join("charts/gluster-operator"))
-        .args(["--namespace", namespace, "--values"])
+        .args(["--namespace", namespace])
+        .args(include_crds.then_some("--include-crds"))
+        .arg("--values")
         .arg(&values_file)
         .env("HELM_CONFIG_HOME", home.path().join("config"))
         .env("HELM_CACHE_HOME", home.path().join("cache"))
@@ -157,7 +165,7 @@ pub fn install(
             text(&created.stderr)
         )));
     }
-    let manifest = template(release, namespace, values)?;
+    let manifest = template(release, namespace, values, false)?;
     run_kubectl(admin, &["apply", "-f", "-"], &manifest)?;
     let fullname = format!("{release}-gluster-operator");
     let token = run_kubectl(

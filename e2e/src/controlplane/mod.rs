@@ -555,35 +555,27 @@ impl Drop for ControlPlane {
 /// The admin kubeconfig: the CA, the API server's URL and the admin client certificate inline.
 fn admin_kubeconfig(server: &str, pki: &Pki) -> String {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: {server}
-    certificate-authority-data: {ca}
-users:
-- name: e2e-admin
-  user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-contexts:
-- name: e2e
-  context:
-    cluster: e2e
-    user: e2e-admin
-    namespace: default
-current-context: e2e
-",
-        ca = b64(&pki.ca_pem),
-        cert = b64(&pki.admin_cert_pem),
-        key = b64(&pki.admin_key_pem),
+    kubeconfig(
+        server,
+        pki,
+        "e2e-admin",
+        &format!(
+            "client-certificate-data: {}\n    client-key-data: {}",
+            b64(&pki.admin_cert_pem),
+            b64(&pki.admin_key_pem)
+        ),
+        "default",
     )
 }
 
 /// A kubeconfig for a bearer token (a ServiceAccount's), same cluster as `pki`'s.
 pub fn token_kubeconfig(server: &str, pki: &Pki, user: &str, token: &str) -> String {
+    kubeconfig(server, pki, user, &format!("token: {token}"), "default")
+}
+
+/// A kubeconfig of one cluster (`server`, trusting `pki`'s CA), one user with `credentials`
+/// (YAML lines of its `user:` map, joined with a newline and four spaces) and one context.
+fn kubeconfig(server: &str, pki: &Pki, user: &str, credentials: &str, namespace: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(&pki.ca_pem);
     format!(
         "apiVersion: v1
@@ -596,12 +588,13 @@ clusters:
 users:
 - name: {user}
   user:
-    token: {token}
+    {credentials}
 contexts:
 - name: e2e
   context:
     cluster: e2e
     user: {user}
+    namespace: {namespace}
 current-context: e2e
 "
     )

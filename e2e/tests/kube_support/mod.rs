@@ -179,6 +179,12 @@ impl Cluster {
         text(&out.stdout)
     }
 
+    /// Runs kubectl, asserting that it fails saying `want`.
+    pub async fn refused(&self, args: &[&str], input: &str, want: &str) {
+        let err = self.fails(args, input).await;
+        assert!(err.contains(want), "want {want:?} in:\n{err}");
+    }
+
     /// Runs kubectl, asserting failure; returns stderr.
     pub async fn fails(&self, args: &[&str], input: &str) -> String {
         let out = self.kubectl_stdin(args, input).await;
