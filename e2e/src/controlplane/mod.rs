@@ -476,20 +476,26 @@ impl ControlPlane {
         }
     }
 
-    /// Polls `/readyz` with the admin client until it answers `ok`.
+    /// Polls `/readyz` (with kubectl as admin: kube's client would log every 500 of a server
+    /// still starting as an error) until it answers `ok`.
     async fn wait_ready(&mut self) -> Result<(), Error> {
         let deadline = Instant::now() + READY_PATIENCE;
-        let client = self.client().await?;
+        let kubectl = chart::kubectl()?;
         let mut last;
         loop {
-            let request = http::Request::get("/readyz")
-                .body(Vec::new())
-                .map_err(|e| Error::Client(e.to_string()))?;
-            match client.request_text(request).await {
-                Ok(text) if text.trim() == "ok" => return Ok(()),
-                Ok(text) => last = text,
-                Err(e) => last = e.to_string(),
+            let probe = tokio::process::Command::new(&kubectl)
+                .args(["get", "--raw=/readyz", "--request-timeout=5s"])
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("KUBECACHEDIR", self.dir.join(".kube-cache"))
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .map_err(io("running kubectl"))?;
+            let answer = String::from_utf8_lossy(&probe.stdout);
+            if probe.status.success() && answer.trim() == "ok" {
+                return Ok(());
             }
+            last = format!("{answer}{}", String::from_utf8_lossy(&probe.stderr));
             if let Some(status) = self.apiserver.exited() {
                 return Err(Error::NotReady {
                     process: "kube-apiserver",
@@ -500,7 +506,7 @@ impl ControlPlane {
             if Instant::now() > deadline {
                 return Err(Error::NotReady {
                     process: "kube-apiserver",
-                    why: format!("/readyz after {READY_PATIENCE:?}: {last}"),
+                    why: format!("/readyz after {READY_PATIENCE:?}: {}", last.trim()),
                     log: self.apiserver.log_tail(),
                 });
             }
