@@ -19,6 +19,8 @@ if [ "$done" = 1 ]; then
   exit 0
 fi
 
+# Go as installed from go.dev lives in /usr/local/go/bin, which a non-login shell may not have.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "hack/kube/build.sh: go not found (Go 1.26 is needed to build the test control plane)" >&2; exit 1; }
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=readonly -trimpath -buildvcs=false"
 mkdir -p "$out/bin.tmp"
