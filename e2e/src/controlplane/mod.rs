@@ -242,6 +242,26 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
+/// The control plane a test uses: its binary's shared one, or one of its own (stopped when
+/// this is dropped). Dereferences to the [`ControlPlane`] either way.
+pub enum Plane {
+    /// [`ControlPlane::shared`].
+    Shared(&'static ControlPlane),
+    /// A control plane of the test's own.
+    Own(Box<ControlPlane>),
+}
+
+impl std::ops::Deref for Plane {
+    type Target = ControlPlane;
+
+    fn deref(&self) -> &ControlPlane {
+        match self {
+            Plane::Shared(cp) => cp,
+            Plane::Own(cp) => cp,
+        }
+    }
+}
+
 /// Removes directories under [`STATE_ROOT`] whose test process is gone (a run killed before
 /// its reaper could act, e.g. a machine reboot).
 fn remove_stale_state() {

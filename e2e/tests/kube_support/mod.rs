@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use e2e::controlplane::ControlPlane;
+use e2e::controlplane::{ControlPlane, Plane};
 use tokio::io::AsyncWriteExt;
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -54,12 +54,6 @@ pub struct Cluster {
     pub kubeconfig: PathBuf,
 }
 
-/// The shared control plane or one of the test's own.
-enum Plane {
-    Shared(&'static ControlPlane),
-    Own(Box<ControlPlane>),
-}
-
 impl Cluster {
     /// A new namespace on the shared control plane (started on first use).
     pub async fn start() -> Cluster {
@@ -80,17 +74,11 @@ impl Cluster {
 
     /// The control plane.
     pub fn cp(&self) -> &ControlPlane {
-        match &self.cp {
-            Plane::Shared(cp) => cp,
-            Plane::Own(cp) => cp,
-        }
+        &self.cp
     }
 
     async fn on(plane: Plane) -> Cluster {
-        let cp = match &plane {
-            Plane::Shared(cp) => *cp,
-            Plane::Own(cp) => cp,
-        };
+        let cp: &ControlPlane = &plane;
         let admin = cp.client().await.unwrap();
         let ns = cp.namespace(&admin, "t").await.unwrap();
         let dir = tempfile::tempdir().unwrap();

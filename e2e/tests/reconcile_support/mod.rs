@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::controlplane::ControlPlane;
 use e2e::controlplane::chart::{self, OperatorIdentity};
+use e2e::controlplane::{ControlPlane, Plane};
 use e2e::openstack::{SimConfig, Simulator};
 use gluster_operator::api::GlusterCluster;
 use gluster_operator::cloud::{ClientOptions, Cloud};
@@ -104,22 +104,6 @@ fn test_namespace() -> String {
 
 /// A change to the CRD document before it is installed (a test's own control plane only).
 type CrdEdit = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
-
-/// The Kubernetes side of a world: the test binary's shared control plane, or one of the
-/// test's own (a test that changes the cluster-wide CRD).
-enum Plane {
-    Shared(&'static ControlPlane),
-    Own(Box<ControlPlane>),
-}
-
-impl Plane {
-    fn get(&self) -> &ControlPlane {
-        match self {
-            Plane::Shared(cp) => cp,
-            Plane::Own(cp) => cp,
-        }
-    }
-}
 
 /// The running world.
 pub struct World {
@@ -211,9 +195,9 @@ impl World {
                 (Plane::Own(Box::new(cp)), identity)
             }
         };
-        let admin = plane.get().client().await.unwrap();
+        let admin = plane.client().await.unwrap();
         let operator = identity.client().await.unwrap();
-        let ns = plane.get().namespace(&admin, "e2e").await.unwrap();
+        let ns = plane.namespace(&admin, "e2e").await.unwrap();
         (plane, identity, admin, operator, ns)
     }
 
@@ -347,7 +331,6 @@ impl World {
         self.plane
             .as_ref()
             .expect("the control plane only runs outside external mode; this test must skip it")
-            .get()
             .kubeconfig()
     }
 
@@ -369,35 +352,20 @@ impl World {
         use k8s_openapi::api::core::v1::Event as CoreEvent;
         use k8s_openapi::api::events::v1::Event;
         let mut out = BTreeMap::new();
-        let lp = Default::default();
-        for c in self.clusters.list(&lp).await.unwrap() {
-            out.insert(
-                format!("gcl/{}", c.name_any()),
-                c.resource_version().unwrap_or_default(),
-            );
-        }
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
-        for o in secrets.list(&lp).await.unwrap() {
-            out.insert(
-                format!("secret/{}", o.name_any()),
-                o.resource_version().unwrap_or_default(),
-            );
-        }
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        for o in events.list(&lp).await.unwrap() {
-            out.insert(
-                format!("event/{}", o.name_any()),
-                o.resource_version().unwrap_or_default(),
-            );
-        }
-        let core: Api<CoreEvent> = Api::namespaced(self.client.clone(), &self.ns);
-        for o in core.list(&lp).await.unwrap() {
-            out.insert(
-                format!("core-event/{}", o.name_any()),
-                o.resource_version().unwrap_or_default(),
-            );
-        }
+        versions(&mut out, "gcl", &self.clusters).await;
+        versions::<Secret>(&mut out, "secret", &self.namespaced()).await;
+        versions::<Event>(&mut out, "event", &self.namespaced()).await;
+        versions::<CoreEvent>(&mut out, "core-event", &self.namespaced()).await;
         out
+    }
+
+    /// An API of kind `K` in the test's namespace, as admin.
+    fn namespaced<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     /// Creates `cluster` in the test's namespace (using the world's cloud name).
@@ -487,6 +455,19 @@ impl World {
             let namespaces: Api<Namespace> = Api::all(self.client.clone());
             let _ = namespaces.delete(&self.ns, &Default::default()).await;
         }
+    }
+}
+
+/// Adds `kind/name → resourceVersion` of every object `api` lists to `out`.
+async fn versions<K>(out: &mut BTreeMap<String, String>, kind: &str, api: &Api<K>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    for o in api.list(&Default::default()).await.unwrap() {
+        out.insert(
+            format!("{kind}/{}", o.name_any()),
+            o.resource_version().unwrap_or_default(),
+        );
     }
 }
 
