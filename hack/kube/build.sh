@@ -12,9 +12,19 @@ pins="$(cat "$here/build.sh" "$here/go.mod" "$here/go.sum" "$here"/cmd/*/main.go
 out="$cache/kube/$pins"
 bins=(etcd kube-apiserver kube-controller-manager)
 
-done=1
-for b in "${bins[@]}"; do [ -x "$out/bin/$b" ] || done=0; done
-if [ "$done" = 1 ]; then
+built() {
+  for b in "${bins[@]}"; do [ -x "$out/bin/$b" ] || return 1; done
+}
+if built; then
+  echo "$out/bin"
+  exit 0
+fi
+# One build at a time (tests that start control planes concurrently each call this script):
+# the others wait for it, then find the binaries built.
+mkdir -p "$cache/kube"
+exec 9>"$cache/kube/build.lock"
+flock 9
+if built; then
   echo "$out/bin"
   exit 0
 fi
