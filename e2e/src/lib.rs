@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cloudnodes;
 pub mod controlplane;
+pub mod data;
 pub mod devenv;
 pub mod nodes;
 pub mod openstack;
