@@ -105,6 +105,17 @@ fn test_namespace() -> String {
 /// A change to the CRD document before it is installed (a test's own control plane only).
 type CrdEdit = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
 
+/// Which control plane a world runs on, and when the CRD arrives there.
+enum Crd {
+    /// The binary's shared control plane, the CRD installed.
+    Shared,
+    /// A control plane of the test's own, the CRD installed as changed by the edit.
+    Own(CrdEdit),
+    /// A control plane of the test's own, the CRD not installed: the test installs it with
+    /// [`World::install_crd`] when it wants (an operator started before its CRD).
+    OwnLater,
+}
+
 /// The running world.
 pub struct World {
     /// The control plane (none in external mode).
@@ -130,6 +141,8 @@ pub struct World {
     /// How long [`World::wait_for`] and [`World::wait_deleted`] wait before failing (a hang
     /// guard, not a speed check): 120 s, longer against a real cloud.
     pub patience: Duration,
+    /// The controller's settings (what a restart starts it with again).
+    config: ControllerConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
 }
@@ -160,7 +173,26 @@ async fn install_chart(cp: &ControlPlane) -> OperatorIdentity {
 impl World {
     /// Starts everything with the simulator configured by `sim`.
     pub async fn start(sim: SimConfig) -> World {
-        Self::start_inner(sim, None, true).await
+        Self::start_inner(sim, Crd::Shared, true, |_| {}).await
+    }
+
+    /// Starts everything, the controller with the test settings changed by `configure`.
+    pub async fn start_configured(
+        sim: SimConfig,
+        configure: impl FnOnce(&mut ControllerConfig),
+    ) -> World {
+        Self::start_inner(sim, Crd::Shared, true, configure).await
+    }
+
+    /// Starts everything on a control plane of the test's own without the project's CRD: the
+    /// controller starts before it exists; [`World::install_crd`] installs it.
+    pub async fn start_before_crd(sim: SimConfig) -> World {
+        Self::start_inner(sim, Crd::OwnLater, true, |_| {}).await
+    }
+
+    /// Installs the project's CRD as it is in crds/ and waits until it is established.
+    pub async fn install_crd(&self) {
+        install_crd(&self.client, |_| {}).await;
     }
 
     /// Starts everything on a control plane of the test's own, installing the project's CRD as
@@ -169,28 +201,30 @@ impl World {
         sim: SimConfig,
         edit: impl FnOnce(&mut serde_json::Value) + Send + 'static,
     ) -> World {
-        Self::start_inner(sim, Some(Box::new(edit)), true).await
+        Self::start_inner(sim, Crd::Own(Box::new(edit)), true, |_| {}).await
     }
 
     /// Starts the control plane and the simulator only: the test runs its own controllers.
     pub async fn start_without_controller(sim: SimConfig) -> World {
-        Self::start_inner(sim, None, false).await
+        Self::start_inner(sim, Crd::Shared, false, |_| {}).await
     }
 
     /// The control plane (shared, or the test's own with `edit`ed CRD), a namespace of the
     /// test's own, and clients as admin and as the operator.
-    async fn kube(edit: Option<CrdEdit>) -> (Plane, OperatorIdentity, Client, Client, String) {
-        let (plane, identity) = match edit {
-            None => {
+    async fn kube(crd: Crd) -> (Plane, OperatorIdentity, Client, Client, String) {
+        let (plane, identity) = match crd {
+            Crd::Shared => {
                 let (cp, identity) = shared_plane().await;
                 (Plane::Shared(cp), identity)
             }
-            Some(edit) => {
+            Crd::Own(_) | Crd::OwnLater => {
                 let cp = ControlPlane::start()
                     .await
                     .unwrap_or_else(|e| panic!("a control plane of the test's own: {e}"));
-                let admin = cp.client().await.unwrap();
-                install_crd(&admin, edit).await;
+                if let Crd::Own(edit) = crd {
+                    let admin = cp.client().await.unwrap();
+                    install_crd(&admin, edit).await;
+                }
                 let identity = install_chart(&cp).await;
                 (Plane::Own(Box::new(cp)), identity)
             }
@@ -201,11 +235,18 @@ impl World {
         (plane, identity, admin, operator, ns)
     }
 
-    async fn start_inner(sim: SimConfig, edit: Option<CrdEdit>, with_controller: bool) -> World {
+    async fn start_inner(
+        sim: SimConfig,
+        crd: Crd,
+        with_controller: bool,
+        configure: impl FnOnce(&mut ControllerConfig),
+    ) -> World {
         if external() {
             return Self::start_external(with_controller).await;
         }
-        let (plane, identity, client, operator_client, ns) = Self::kube(edit).await;
+        let (plane, identity, client, operator_client, ns) = Self::kube(crd).await;
+        let mut config = test_config("test", &ns);
+        configure(&mut config);
         let sim = Simulator::start(sim, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -215,7 +256,7 @@ impl World {
                 .unwrap();
         let metrics = Arc::new(Metrics::default());
         let (stop, controller) = if with_controller {
-            let (s, c) = start_controller(&operator_client, &metrics, &ns);
+            let (s, c) = start_controller(&operator_client, &metrics, &config);
             (Some(s), Some(c))
         } else {
             (None, None)
@@ -232,6 +273,7 @@ impl World {
             cloud,
             metrics,
             patience: Duration::from_secs(120),
+            config,
             stop,
             controller,
         }
@@ -242,13 +284,14 @@ impl World {
     /// `cloud_name`, and the controller in-process. No simulator: [`World::sim`] must not be
     /// called. [`World::stop`] deletes the clusters left first, so the cloud is cleaned.
     pub async fn start_with_cloud(clouds_yaml: &str, cloud_name: &str) -> World {
-        let (plane, identity, client, operator_client, ns) = Self::kube(None).await;
+        let (plane, identity, client, operator_client, ns) = Self::kube(Crd::Shared).await;
         create_cloud_secret(&client, &ns, clouds_yaml).await;
+        let config = test_config("test", &ns);
         let cloud =
             Cloud::from_clouds_yaml(clouds_yaml, cloud_name, None, ClientOptions::default())
                 .unwrap_or_else(|e| panic!("cloud {cloud_name}: {e}"));
         let metrics = Arc::new(Metrics::default());
-        let (stop, controller) = start_controller(&operator_client, &metrics, &ns);
+        let (stop, controller) = start_controller(&operator_client, &metrics, &config);
         World {
             clusters: Api::namespaced(client.clone(), &ns),
             plane: Some(plane),
@@ -261,6 +304,7 @@ impl World {
             cloud,
             metrics,
             patience: Duration::from_secs(600),
+            config,
             stop: Some(stop),
             controller: Some(controller),
         }
@@ -295,8 +339,9 @@ impl World {
         let cloud = Cloud::from_clouds_yaml(&yaml, &cloud_name, None, ClientOptions::default())
             .unwrap_or_else(|e| panic!("E2E_EXTERNAL=1: cloud {cloud_name}: {e}"));
         let metrics = Arc::new(Metrics::default());
+        let config = test_config("test", &ns);
         let (stop, controller) = if with_controller {
-            let (s, c) = start_controller(&client, &metrics, &ns);
+            let (s, c) = start_controller(&client, &metrics, &config);
             (Some(s), Some(c))
         } else {
             (None, None)
@@ -314,6 +359,7 @@ impl World {
             cloud,
             metrics,
             patience: Duration::from_secs(120),
+            config,
             stop,
             controller,
         }
@@ -426,7 +472,8 @@ impl World {
             c.abort();
             let _ = c.await;
         }
-        let (stop, controller) = start_controller(&self.operator_client, &self.metrics, &self.ns);
+        let (stop, controller) =
+            start_controller(&self.operator_client, &self.metrics, &self.config);
         self.stop = Some(stop);
         self.controller = Some(controller);
     }
@@ -578,7 +625,7 @@ async fn create_cloud_secret(client: &Client, ns: &str, clouds_yaml: &str) {
 fn start_controller(
     client: &Client,
     metrics: &Arc<Metrics>,
-    ns: &str,
+    config: &ControllerConfig,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
@@ -586,7 +633,7 @@ fn start_controller(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let controller = tokio::spawn(controller::run(
         client.clone(),
-        test_config("test", ns),
+        config.clone(),
         metrics.clone(),
         async move {
             let _ = stopped.await;

@@ -195,6 +195,7 @@ async fn apply(
                 &cluster.spec,
                 generation,
                 cluster.status.as_ref(),
+                &memory,
                 &tuning,
                 Instant::now(),
                 wall_clock(),

@@ -2,6 +2,7 @@
 //! status, the wait before the next pass, the Events and the new [`Memory`] ([`conclude`]); a
 //! failed pass becomes its condition ([`failed`]); a deletion under way its backoff.
 
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -13,8 +14,9 @@ use crate::plan::{ClusterPlan, format_bytes};
 
 use super::gluster::{self, GlusterNodes};
 use super::memory::Memory;
+use super::pace::Pace;
 use super::status::{self, Findings, GlusterView, Progress};
-use super::{Decision, Failure, Input, Tuning, pace};
+use super::{Awaited, Decision, Failure, Input, Tuning, pace};
 
 /// One thing act did (an Event each).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,14 +288,17 @@ fn gluster_view(
 }
 
 /// The end of a failed pass: the error as the condition (`Stalled` when only a change can
-/// help, else `Reconciling`), the nodes and zones as the object showed them, the wait (the
-/// cloud's `Retry-After`, at least the working cap; `requeue_stalled` when terminal) and a
-/// memory that makes the next pass observe everything again.
+/// help, else `Reconciling`), the nodes and zones as the object showed them, the wait (see
+/// [`failure_delay`]; `memory` is the memory the pass started with, whose backoff a failure
+/// that waits for something continues) and a memory that makes the next pass observe
+/// everything again.
+#[allow(clippy::too_many_arguments)]
 pub fn failed(
     failure: &Failure,
     spec: &GlusterClusterSpec,
     generation: Option<i64>,
     previous: Option<&GlusterClusterStatus>,
+    memory: &Memory,
     tuning: &Tuning,
     finished: Instant,
     wall: Time,
@@ -313,11 +318,11 @@ pub fn failed(
         &failure.progress(),
         wall,
     );
-    let requeue = failure_delay(failure, tuning);
+    let (requeue, pace) = failure_delay(failure, memory.pace, tuning);
     Pass {
         status,
         requeue,
-        memory: Memory::after_failure(generation, finished + requeue),
+        memory: Memory::after_failure(generation, finished + requeue, pace),
         notes: vec![note(true, &failure.reason, "Reconcile", &failure.message)],
         errors: if failure.terminal {
             vec![failure.reason.clone()]
@@ -327,13 +332,40 @@ pub fn failed(
     }
 }
 
-/// The wait after a failure: `requeue_stalled` when terminal, else the cloud's `Retry-After`
-/// (at least the working cap), else the error delay.
-pub fn failure_delay(failure: &Failure, tuning: &Tuning) -> Duration {
-    if failure.terminal {
-        return tuning.requeue_stalled;
+/// The wait after a failure, and the backoff to remember:
+/// - terminal, waiting for something that may arrive by itself ([`Failure::awaits`]): a
+///   backoff from the working cap that doubles while the same failure repeats, up to the error
+///   delay for a Kubernetes object (a cheap read) or the stalled interval for a cloud resource;
+/// - terminal otherwise: `requeue_stalled` (only a change helps; a spec change is a watch
+///   event);
+/// - else the cloud's `Retry-After` (at least the working cap), else the error delay.
+pub fn failure_delay(
+    failure: &Failure,
+    previous: Option<Pace>,
+    tuning: &Tuning,
+) -> (Duration, Option<Pace>) {
+    if !failure.terminal {
+        return (retry_delay(failure, tuning), None);
     }
-    retry_delay(failure, tuning)
+    let Some(awaited) = failure.awaits else {
+        return (tuning.requeue_stalled, None);
+    };
+    let max = match awaited {
+        Awaited::KubernetesObject => tuning.requeue_error,
+        Awaited::CloudResource => tuning.requeue_stalled,
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&failure.reason, &failure.message).hash(&mut hasher);
+    let (delay, pace) = pace::next_delay(
+        previous,
+        hasher.finish(),
+        pace::Backoff {
+            min: tuning.requeue_working,
+            max,
+        },
+        None,
+    );
+    (delay, Some(pace))
 }
 
 /// The wait before retrying a failure that is not terminal: the cloud's `Retry-After` (at
@@ -374,5 +406,57 @@ fn note(warning: bool, reason: &str, action: &'static str, text: &str) -> Note {
         reason: reason.to_string(),
         action,
         note: text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::CloudError;
+    use crate::controller::context::ControllerConfig;
+    use crate::controller::error::ReconcileError;
+
+    /// The delays of a sequence of passes failing with `e` (each continuing the last one's
+    /// backoff).
+    fn delays(e: &ReconcileError, passes: usize, tuning: &Tuning) -> Vec<Duration> {
+        let failure = Failure::of(e);
+        let mut pace = None;
+        (0..passes)
+            .map(|_| {
+                let (delay, next) = failure_delay(&failure, pace, tuning);
+                pace = next;
+                delay
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_may_arrive_late_is_looked_for_on_a_short_backoff_and_the_rest_waits_for_a_change() {
+        let t = Tuning::of(&ControllerConfig::default());
+        let s = Duration::from_secs;
+        // A missing Secret (a GitOps tool syncs it after the cluster): 2 s doubling to 15 s.
+        let secret = ReconcileError::CloudSecret("Secret ns/creds not found".into());
+        assert_eq!(Failure::of(&secret).awaits, Some(Awaited::KubernetesObject));
+        assert_eq!(
+            delays(&secret, 5, &t),
+            [s(2), s(4), s(8), t.requeue_error, t.requeue_error]
+        );
+        // An image the cloud does not show (yet): doubling up to the stalled interval.
+        let image = ReconcileError::Cloud(CloudError::NotFound {
+            kind: "image",
+            name: "debian-13".into(),
+        });
+        assert_eq!(Failure::of(&image).awaits, Some(Awaited::CloudResource));
+        let waits = delays(&image, 10, &t);
+        assert_eq!(waits[..4], [s(2), s(4), s(8), s(16)]);
+        assert_eq!(waits[9], t.requeue_stalled);
+        // A spec the planner refuses waits for a change (a watch event), not a timer.
+        let refused = ReconcileError::UnknownDistro("plan9".into());
+        assert_eq!(Failure::of(&refused).awaits, None);
+        assert_eq!(delays(&refused, 2, &t), [t.requeue_stalled; 2]);
+        // Another failure starts the backoff again.
+        let (_, pace) = failure_delay(&Failure::of(&secret), None, &t);
+        let (_, pace) = failure_delay(&Failure::of(&secret), pace, &t);
+        assert_eq!(failure_delay(&Failure::of(&image), pace, &t).0, s(2));
     }
 }

@@ -59,12 +59,13 @@ impl Memory {
                 .is_none_or(|t| now.saturating_duration_since(t) >= max_age)
     }
 
-    /// The memory after a failed pass: only the generation and when to come back (the next
-    /// pass observes everything again).
-    pub fn after_failure(generation: Option<i64>, next_at: Instant) -> Memory {
+    /// The memory after a failed pass: only the generation, when to come back and the
+    /// failure's backoff, if it has one (the next pass observes everything again).
+    pub fn after_failure(generation: Option<i64>, next_at: Instant, pace: Option<Pace>) -> Memory {
         Memory {
             generation,
             next_at: Some(next_at),
+            pace,
             ..Memory::default()
         }
     }
@@ -105,7 +106,7 @@ mod tests {
             ..memory.clone()
         };
         assert!(settled.needs_full(Some(1), now, age));
-        let failed = Memory::after_failure(Some(1), now);
+        let failed = Memory::after_failure(Some(1), now, None);
         assert!(failed.needs_full(Some(1), now, age));
     }
 }

@@ -42,6 +42,7 @@ pub use conclude::{
 pub use gluster::GlusterNodes;
 pub use looks::{Look, NodeUp, look, nodes_up};
 pub use memory::Memory;
+pub use pace::Pace;
 pub use status::{Findings, GlusterView, Progress};
 
 /// The delays decide works with (from [`ControllerConfig`]).
@@ -93,6 +94,23 @@ pub struct Failure {
     pub cloud: bool,
     /// The wait the cloud asked for, if any.
     pub retry_after: Option<Duration>,
+    /// What a terminal failure waits for when it is something that may appear by itself (a
+    /// GitOps tool syncs objects in any order): looked for again on a short backoff instead of
+    /// the stalled interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaits: Option<Awaited>,
+}
+
+/// Something outside the spec a stalled cluster waits for, and so how soon it looks again
+/// (`docs/design.md`, "Waiting for what arrives late").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Awaited {
+    /// A Kubernetes object (the credentials Secret): one cheap read of the API server, looked
+    /// for on a backoff capped at the error delay.
+    KubernetesObject,
+    /// A cloud resource named by the spec (image, flavor, network): cloud calls, looked for on
+    /// a backoff up to the stalled interval.
+    CloudResource,
 }
 
 impl Failure {
@@ -107,6 +125,7 @@ impl Failure {
                 ReconcileError::Cloud(c) => c.retry_after(),
                 _ => None,
             },
+            awaits: awaited(e),
         }
     }
 
@@ -122,6 +141,19 @@ impl Failure {
                 message: self.message.clone(),
             }
         }
+    }
+}
+
+/// What a terminal error waits for, when it may arrive without a change to the spec: the
+/// credentials Secret (missing, or without `clouds.yaml` yet), or an image, flavor or network
+/// the spec names and the cloud does not show (yet).
+fn awaited(e: &ReconcileError) -> Option<Awaited> {
+    match e {
+        ReconcileError::CloudSecret(_) => Some(Awaited::KubernetesObject),
+        ReconcileError::Cloud(c) if c.is_not_found() && !c.is_retryable() => {
+            Some(Awaited::CloudResource)
+        }
+        _ => None,
     }
 }
 

@@ -592,6 +592,7 @@ fn gluster_failures_are_reconciling_or_stalled_counted_and_reported() {
         terminal,
         cloud: false,
         retry_after: None,
+        awaits: None,
     };
     let snap = snapshot(booted(), GlusterSeen::Failed(failure(false)));
     let pass = run(&spec, None, &snap, &Memory::default(), |_| {
@@ -646,6 +647,7 @@ fn a_refused_spec_fails_the_pass_as_stalled_with_the_planners_reason() {
         &spec,
         Some(1),
         None,
+        &Memory::default(),
         &tuning(),
         Instant::now(),
         wall(),
@@ -669,6 +671,7 @@ fn passing_failures_wait_for_the_clouds_retry_after_or_the_error_delay() {
         terminal: false,
         cloud: true,
         retry_after: Some(Duration::from_millis(100)),
+        awaits: None,
     };
     assert_eq!(retry_delay(&cloud_failure, &t), t.requeue_working);
     let later = Failure {
@@ -687,6 +690,7 @@ fn passing_failures_wait_for_the_clouds_retry_after_or_the_error_delay() {
         &spec(SPEC),
         Some(1),
         None,
+        &Memory::default(),
         &t,
         Instant::now(),
         wall(),
