@@ -303,7 +303,7 @@ impl ControlPlane {
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let pki = Pki::create(&dir)?;
 
-        let [etcd_port, peer_port, api_port, kcm_port] = free_ports()?;
+        let [etcd_port, peer_port, api_port] = free_ports()?;
         let server = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = dir.join("admin.kubeconfig");
         std::fs::write(&kubeconfig, admin_kubeconfig(&server, &pki))
@@ -358,9 +358,10 @@ impl ControlPlane {
                 format!("--kubeconfig={}", kubeconfig.display()),
                 format!("--authentication-kubeconfig={}", kubeconfig.display()),
                 format!("--authorization-kubeconfig={}", kubeconfig.display()),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={kcm_port}"),
-                format!("--cert-dir={}", d("kcm-certs")),
+                // No serving port at all (nothing here reads its health or metrics): a port
+                // chosen free and taken by another control plane before it binds would end
+                // the controller manager, and with it garbage collection, unnoticed.
+                "--secure-port=0".into(),
                 "--leader-elect=false".into(),
                 "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller".into(),
                 format!("--root-ca-file={}", pki.ca_cert.display()),
