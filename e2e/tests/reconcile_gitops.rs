@@ -2,16 +2,20 @@
 //! tool syncs them. A GlusterCluster applied before its credentials Secret is Stalled, then goes
 //! on by itself soon after the Secret arrives (a short backoff, not the stalled interval); an
 //! operator started before its CRD exists serves GlusterClusters once the CRD is installed,
-//! without a restart.
+//! without a restart. Deleting the namespace of a live cluster cleans its cloud resources
+//! first: the credentials Secret stays (the operator's finalizer on it) until they are gone.
 
 mod reconcile_support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e::openstack::{SimConfig, TimingConfig};
 use gluster_operator::api::GlusterCluster;
+use gluster_operator::cloud::{ServerQuery, VolumeQuery, VolumeStatus};
+use gluster_operator::controller::credentials::CREDENTIALS_FINALIZER;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams};
 use reconcile_support::{World, condition, example};
@@ -101,7 +105,41 @@ async fn a_cluster_applied_before_its_secret_goes_on_soon_after_the_secret_arriv
     )
     .await
     .unwrap_or_else(|_| panic!("{name} still waiting a minute after its Secret arrived"));
+    let going_generation = going.metadata.generation;
     assert_eq!(going.status.unwrap().nodes.len(), 4);
+
+    // The GitOps tool syncs the same manifest again by server-side apply under its own field
+    // manager: no conflict with what the operator wrote (status, its finalizer), nothing to
+    // change, and `kubectl diff` shows nothing.
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    world.write_kubeconfig(&kubeconfig);
+    let mut manifest = cluster.clone();
+    manifest.metadata.namespace = Some(world.ns.clone());
+    manifest.spec.cloud.cloud_name = world.cloud_name.clone();
+    let yaml = serde_yaml::to_string(&manifest).unwrap();
+    let ssa = ["--server-side", "--field-manager=argocd-controller"];
+    let applied = e2e::controlplane::chart::run_kubectl(
+        &kubeconfig,
+        &[&["apply", "-f", "-"][..], &ssa[..]].concat(),
+        &yaml,
+    )
+    .unwrap_or_else(|e| panic!("server-side apply by a second manager: {e}"));
+    assert!(applied.contains("serverside-applied"), "{applied}");
+    let diff = e2e::controlplane::chart::kubectl_output(
+        &kubeconfig,
+        &[&["diff", "-f", "-"][..], &ssa[..]].concat(),
+        &yaml,
+    )
+    .unwrap();
+    assert!(
+        diff.status.success(),
+        "kubectl diff found differences: {}{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let after = world.clusters.get(&name).await.unwrap();
+    assert_eq!(after.metadata.generation, going_generation);
     delete(&world, &created).await;
     world.stop().await;
 }
@@ -131,5 +169,81 @@ async fn an_operator_started_before_its_crd_serves_clusters_once_the_crd_is_inst
         cluster.metadata.generation
     );
     delete(&world, &created).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_namespace_of_a_live_cluster_cleans_its_cloud_before_the_credentials_go() {
+    if reconcile_support::skip_in_external_mode(
+        "deleting_the_namespace_of_a_live_cluster_cleans_its_cloud_before_the_credentials_go",
+        "it looks at the simulator's resources after the namespace is gone",
+    ) {
+        return;
+    }
+    let world = World::start(fast()).await;
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    let tag = format!("glusterops-uid:{uid}");
+    world
+        .wait_for(
+            &created.name_any(),
+            "servers for every node",
+            servers_for_every_node,
+        )
+        .await;
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns);
+    let held = secrets.get("openstack").await.unwrap();
+    assert!(
+        held.finalizers().iter().any(|f| f == CREDENTIALS_FINALIZER),
+        "{:?}",
+        held.finalizers()
+    );
+
+    // The real namespace controller deletes everything in it at once, the Secret included.
+    let namespaces: Api<Namespace> = Api::all(world.client.clone());
+    namespaces
+        .delete(&world.ns, &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(world.patience, async {
+        while namespaces.get_opt(&world.ns).await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("namespace {} never went away", world.ns));
+
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(servers.is_empty(), "servers left: {servers:?}");
+    let groups = world
+        .cloud
+        .network()
+        .list_security_groups(None, std::slice::from_ref(&tag))
+        .await
+        .unwrap();
+    assert!(groups.is_empty(), "security groups left: {groups:?}");
+    // deletionPolicy Retain (the default): the brick volumes stay, detached.
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid)]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(volumes.len(), 4);
+    assert!(
+        volumes.iter().all(|v| v.status == VolumeStatus::Available),
+        "{volumes:?}"
+    );
     world.stop().await;
 }

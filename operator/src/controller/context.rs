@@ -152,6 +152,11 @@ impl Context {
                 spec.secret_name
             ))
         })?;
+        // The Secret stays while the cluster needs it; failing to hold it now does not stop
+        // the pass (the next one tries again).
+        if let Err(e) = super::credentials::hold(&self.client, namespace, &secret).await {
+            tracing::warn!(secret = %spec.secret_name, error = %e, "could not hold the credentials Secret");
+        }
         let key = CloudKey {
             namespace: namespace.to_string(),
             secret: spec.secret_name.clone(),

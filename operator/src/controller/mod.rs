@@ -10,6 +10,7 @@
 //! - status: one patch, written by [`reconcile`] when it changed.
 //!
 //! Around them: [`reconcile`] (the finalizer, a malformed object), [`cleanup`] (deletion),
+//! [`credentials`] (the credentials Secret kept while a cluster needs it),
 //! [`keys`] (the cluster's SSH keys Secret), [`owner`] (names and tags), [`leader`] (leader
 //! election on a Lease; [`run_elected`]), [`metrics`] and [`http`] (`/metrics`, `/healthz`,
 //! `/readyz`), [`context`] (what every pass shares).
@@ -22,6 +23,7 @@
 pub mod act;
 pub mod cleanup;
 pub mod context;
+pub mod credentials;
 pub mod decide;
 pub mod error;
 pub mod http;

@@ -284,6 +284,15 @@ async fn cleanup(
     let cloud = ctx.cloud(&owner.namespace, &cluster.spec.cloud).await?;
     let left = cleanup_pass(&cloud, &owner, cluster.spec.deletion_policy).await?;
     if left.is_empty() {
+        // Nothing of the cluster is left in the cloud: its credentials may go (unless another
+        // cluster names them). A failure is retried like any other of the cleanup.
+        super::credentials::release(
+            &ctx.client,
+            &owner.namespace,
+            &cluster.spec.cloud.secret_name,
+            &owner.uid,
+        )
+        .await?;
         ctx.metrics.forget(&owner.namespace, &owner.name);
         ctx.forget_cluster(&owner.uid);
         publish(
