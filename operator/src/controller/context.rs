@@ -1,5 +1,5 @@
 //! What every reconcile shares: the Kubernetes client, the event recorder, the metrics, the
-//! tuning, and one OpenStack client per cloud Secret version (so a token is reused between
+//! tuning, and one OpenStack client per clouds.yaml in a Secret (so a token is reused between
 //! reconciles, and a changed Secret takes effect at once).
 
 use std::collections::HashMap;
@@ -93,12 +93,14 @@ impl Default for ControllerConfig {
     }
 }
 
-/// Identifies one cloud client: the Secret's version and the entry used.
+/// Identifies one cloud client: the Secret, a hash of its clouds.yaml (a change of the
+/// credentials is a new client; a change of the Secret's metadata, such as the operator's own
+/// finalizer, is not) and the entry used.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CloudKey {
     namespace: String,
     secret: String,
-    resource_version: String,
+    clouds_yaml_hash: u64,
     cloud: String,
     region: Option<String>,
 }
@@ -157,16 +159,6 @@ impl Context {
         if let Err(e) = super::credentials::hold(&self.client, namespace, &secret).await {
             tracing::warn!(secret = %spec.secret_name, error = %e, "could not hold the credentials Secret");
         }
-        let key = CloudKey {
-            namespace: namespace.to_string(),
-            secret: spec.secret_name.clone(),
-            resource_version: secret.metadata.resource_version.clone().unwrap_or_default(),
-            cloud: spec.cloud_name.clone(),
-            region: spec.region.clone(),
-        };
-        if let Some(cloud) = self.lock().get(&key) {
-            return Ok(cloud.clone());
-        }
         let yaml = secret
             .data
             .as_ref()
@@ -191,6 +183,21 @@ impl Context {
                     spec.secret_name
                 ))
             })?;
+        let key = CloudKey {
+            namespace: namespace.to_string(),
+            secret: spec.secret_name.clone(),
+            clouds_yaml_hash: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                yaml.hash(&mut h);
+                h.finish()
+            },
+            cloud: spec.cloud_name.clone(),
+            region: spec.region.clone(),
+        };
+        if let Some(cloud) = self.lock().get(&key) {
+            return Ok(cloud.clone());
+        }
         let mut options = self.config.cloud_options.clone();
         if !options.observer.is_set() {
             options.observer = ObserverSlot::new(self.metrics.clone());
