@@ -413,7 +413,13 @@ mod tests {
         let (plan, nodes) = scale_out_plan();
         let kinds: Vec<_> = plan.steps.iter().map(Step::kind).collect();
         assert!(
-            kinds.ends_with(&["AddBricks", "RebalanceStart", "WaitRebalance"]),
+            kinds.ends_with(&[
+                "SetOption",
+                "AddBricks",
+                "RebalanceStart",
+                "WaitRebalance",
+                "SetOption"
+            ]),
             "{kinds:?}"
         );
         let client = connected_client(REBALANCE_COMPLETED);
@@ -423,7 +429,13 @@ mod tests {
         assert_eq!(run.waiting, None);
         let reasons: Vec<_> = run.done.iter().map(|d| d.reason.as_str()).collect();
         assert!(
-            reasons.ends_with(&["BricksAdded", "RebalanceStarted", "RebalanceCompleted"]),
+            reasons.ends_with(&[
+                "VolumeOptionSet",
+                "BricksAdded",
+                "RebalanceStarted",
+                "RebalanceCompleted",
+                "VolumeOptionSet"
+            ]),
             "{reasons:?}"
         );
         let calls = client.executor().calls.lock().expect("lock").clone();

@@ -12,7 +12,7 @@ use crate::gluster::xml::{
     HealBrick, HealInfo, MigrationOutcome, MigrationStatus, Peer, VolumeInfo, VolumeState,
     VolumeStatus as XmlStatus, VolumeType,
 };
-use crate::plan::ObservedVolume;
+use crate::plan::{ObservedVolume, VolumeState as PlanVolumeState};
 
 use crate::controller::error::ReconcileError;
 
@@ -36,9 +36,23 @@ impl GlusterNodes {
     }
 }
 
-/// The volume as the planner sees it: its bricks mapped to node names by address. A brick on
-/// an address no node has is an inconsistency the planner reports.
-pub fn observed_volume(info: &VolumeInfo, nodes: &GlusterNodes) -> ObservedVolume {
+/// The volume as the planner sees it: its bricks mapped to node names by address (a brick on
+/// an address no node has is an inconsistency the planner reports), its state, its options
+/// (node addresses in `auth.allow` given as node names, as the plan writes them) and the
+/// rebalance task `status` shows (`None`: the volume is not started or status did not answer).
+pub fn observed_volume(
+    info: &VolumeInfo,
+    status: Option<&XmlStatus>,
+    nodes: &GlusterNodes,
+) -> ObservedVolume {
+    let mut options = info.options.clone();
+    if let Some(auth) = options.get_mut("auth.allow") {
+        *auth = auth
+            .split(',')
+            .map(|entry| nodes.node_at(entry).unwrap_or(entry))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     ObservedVolume {
         bricks: info
             .bricks
@@ -54,6 +68,19 @@ pub fn observed_volume(info: &VolumeInfo, nodes: &GlusterNodes) -> ObservedVolum
         arbiter_count: info.arbiter_count,
         disperse_count: info.disperse_count,
         redundancy_count: info.redundancy_count,
+        state: match info.state {
+            VolumeState::Created => PlanVolumeState::Created,
+            VolumeState::Started => PlanVolumeState::Started,
+            VolumeState::Stopped => PlanVolumeState::Stopped,
+        },
+        options,
+        rebalance_task: status.and_then(|s| {
+            s.tasks
+                .iter()
+                .find(|t| t.kind.eq_ignore_ascii_case("rebalance"))
+                .map(|t| t.id.clone())
+        }),
+        tasks_known: status.is_some(),
     }
 }
 

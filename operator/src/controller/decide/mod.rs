@@ -192,7 +192,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             let gnodes = gluster_nodes(nodes);
             current.volume = volume
                 .as_ref()
-                .map(|v| gluster::observed_volume(&v.info, &gnodes));
+                .map(|v| gluster::observed_volume(&v.info, v.status.as_deref(), &gnodes));
             Some((gnodes, volume.as_ref()))
         }
         _ => None,

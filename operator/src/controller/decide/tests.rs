@@ -135,7 +135,11 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
         transport: 0,
         bricks: vec![brick(1), brick(2)],
         options: [
-            ("auth.allow".to_string(), "10.*".to_string()),
+            // As the operator writes it: the client patterns, then the node addresses.
+            (
+                "auth.allow".to_string(),
+                "10.*,10.0.0.1,10.0.0.2".to_string(),
+            ),
             (
                 "performance.client-io-threads".to_string(),
                 "on".to_string(),
