@@ -34,8 +34,8 @@ pub use auth::client_patterns;
 pub use command::{Arg, Command, Gluster, Part};
 pub use error::PlanError;
 pub use model::{
-    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode, VolumeState,
-    ZonePlan,
+    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode,
+    VolumeState, ZonePlan,
 };
 pub use names::{MAX_LABEL, name_part, node_name};
 pub use planner::{plan_change, plan_cluster};

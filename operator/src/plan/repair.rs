@@ -91,10 +91,7 @@ impl Planner<'_> {
 
     /// The options the spec asks for, in the order a new volume gets them, with their values
     /// (hosts as node names): `features.shard`, `auth.allow` (with `nodes`), the spec's own.
-    fn desired_options<'n>(
-        &self,
-        nodes: impl IntoIterator<Item = &'n str>,
-    ) -> Vec<(String, Arg)> {
+    fn desired_options<'n>(&self, nodes: impl IntoIterator<Item = &'n str>) -> Vec<(String, Arg)> {
         let mut out = Vec::new();
         if self.shape.sharding() {
             out.push(("features.shard".to_string(), Arg::text("on")));

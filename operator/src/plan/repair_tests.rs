@@ -157,7 +157,10 @@ fn a_pass_that_ended_anywhere_is_finished_from_what_gluster_shows() {
                     .insert(PENDING_KEY.into(), "rebalance-after-old".into());
                 v.rebalance_task = Some("new".into());
             },
-            &["WaitRebalance", "SetOption user.gluster-operator.pending=none"],
+            &[
+                "WaitRebalance",
+                "SetOption user.gluster-operator.pending=none",
+            ],
         ),
         (
             "first rebalance of the volume already started",
@@ -165,7 +168,10 @@ fn a_pass_that_ended_anywhere_is_finished_from_what_gluster_shows() {
                 v.options.insert(PENDING_KEY.into(), "rebalance".into());
                 v.rebalance_task = Some("new".into());
             },
-            &["WaitRebalance", "SetOption user.gluster-operator.pending=none"],
+            &[
+                "WaitRebalance",
+                "SetOption user.gluster-operator.pending=none",
+            ],
         ),
         (
             "volume status did not answer: which rebalance ran is unknown, wait",
@@ -200,7 +206,10 @@ fn changing_allowed_clients_later_reapplies_auth_allow() {
     let wider = VOLUME.replace("10.0.0.0/8", "192.168.0.0/16");
     assert_eq!(
         plan(ZONES, &wider, &state),
-        [format!("SetOption auth.allow={}", AUTH.replace("10.*", "192.168.*"))]
+        [format!(
+            "SetOption auth.allow={}",
+            AUTH.replace("10.*", "192.168.*")
+        )]
     );
     let open = "{name: data, replicas: 2, options: {performance.cache-size: 64MB}}";
     assert_eq!(plan(ZONES, open, &state), ["SetOption auth.allow=*"]);
@@ -305,7 +314,10 @@ fn the_marker_round_trips_and_foreign_values_owe_nothing() {
 fn the_marker_key_is_refused_as_a_spec_option() {
     let e = plan_cluster(
         "demo",
-        &spec(ZONES, "{name: data, options: {user.gluster-operator.pending: none}}"),
+        &spec(
+            ZONES,
+            "{name: data, options: {user.gluster-operator.pending: none}}",
+        ),
         &facts(),
     )
     .expect_err("reserved");
