@@ -208,6 +208,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::DeleteFailedServer { .. } => "DeleteFailedServer",
             Action::CreateNode { .. } => "CreateNode",
             Action::AttachVolume { .. } => "AttachVolume",
+            Action::DeleteDuplicateServer { .. } => "DeleteDuplicateServer",
             Action::Gluster { .. } => "Gluster",
         })
         .collect()
@@ -914,6 +915,9 @@ proptest! {
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
                 Action::Gluster { .. } => prop_assert!(false, "gluster before every node is up"),
+                Action::DeleteDuplicateServer { .. } => {
+                    prop_assert!(false, "a duplicate deleted while gluster was not asked")
+                }
                 Action::EnsureSecurityGroup { .. } => {}
             }
         }
