@@ -194,6 +194,7 @@ async fn the_operator_killed_after_each_gluster_step_converges() {
     }
     let ready = ready_at(&g.world, "twozones", applied.metadata.generation).await;
     log.push(crash_points::take_log());
+    eprintln!("gluster commands per controller life while building: {log:?}");
     let all: Vec<String> = log.concat();
     assert_eq!(
         count(&all, "CreateVolume"),
@@ -282,6 +283,7 @@ async fn the_operator_killed_after_each_gluster_step_converges() {
     );
     let scaled = ready_at(&g.world, "twozones", patched.metadata.generation).await;
     let after = crash_points::take_log();
+    eprintln!("while growing: {grow:?}, then {restarted:?}, then {after:?}");
     assert_eq!(
         after,
         ["SetOption"],
