@@ -320,6 +320,39 @@ mod tests {
         );
     }
     #[test]
+    fn the_planner_sees_the_state_the_options_with_node_names_and_the_rebalance_task() {
+        let g = nodes(&["n1", "n2"]);
+        let mut info = crate::gluster::xml::parse_volume_info(include_str!(
+            "../../../tests/fixtures/gluster/volume-info-replicate.xml"
+        ))
+        .expect("parse")
+        .remove(0);
+        info.state = VolumeState::Created;
+        info.options.insert(
+            "auth.allow".into(),
+            "10.*,127.0.0.1,127.0.0.2,192.0.2.9".into(),
+        );
+        let seen = observed_volume(&info, None, &g);
+        assert_eq!(seen.state, PlanVolumeState::Created);
+        assert_eq!(seen.options["auth.allow"], "10.*,n1,n2,192.0.2.9");
+        assert_eq!((seen.rebalance_task, seen.tasks_known), (None, false));
+
+        let mut status = crate::gluster::xml::parse_volume_status(include_str!(
+            "../../../tests/fixtures/gluster/volume-status-remove-brick-task.xml"
+        ))
+        .expect("parse")
+        .remove(0);
+        status.tasks.truncate(1);
+        status.tasks[0].kind = "Remove brick".into();
+        let seen = observed_volume(&info, Some(&status), &g);
+        assert_eq!((seen.rebalance_task, seen.tasks_known), (None, true));
+        status.tasks[0].kind = "Rebalance".into();
+        status.tasks[0].id = "r1".into();
+        let seen = observed_volume(&info, Some(&status), &g);
+        assert_eq!(seen.rebalance_task.as_deref(), Some("r1"));
+    }
+
+    #[test]
     fn mount_is_the_first_address_with_the_rest_as_backups() {
         let nodes = nodes(&["c-a-1", "c-a-2", "c-a-3"]);
         assert_eq!(
