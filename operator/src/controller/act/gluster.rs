@@ -182,6 +182,7 @@ pub async fn run_steps<E: NodeExecutor>(
 /// controller as a SIGKILL would and starts a fresh one. Without the feature, nothing.
 #[cfg(feature = "crash-points")]
 pub mod crash_points {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex, MutexGuard};
 
     use tokio::sync::Notify;
@@ -194,6 +195,8 @@ pub mod crash_points {
     }
 
     static ARMED: Mutex<Option<Armed>> = Mutex::new(None);
+    /// Whether a test armed a point yet (nothing is recorded before).
+    static RECORDING: AtomicBool = AtomicBool::new(false);
     static TAKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
     fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,8 +205,10 @@ pub mod crash_points {
     }
 
     /// Arms the crash point after the next step of kind `kind` (e.g. `CreateVolume`): that
-    /// step runs, then act hangs. The returned notification fires once it is reached.
+    /// step runs, then act hangs. The returned notification fires once it is reached. From
+    /// the first call on, the steps act takes are recorded ([`take_log`]).
     pub fn arm(kind: &str) -> Arc<Notify> {
+        RECORDING.store(true, Ordering::SeqCst);
         let reached = Arc::new(Notify::new());
         *lock(&ARMED) = Some(Armed {
             kind: kind.to_string(),
@@ -217,8 +222,8 @@ pub mod crash_points {
         *lock(&ARMED) = None;
     }
 
-    /// The kinds of the gluster commands act has run (wait steps left out) since the last call,
-    /// in order.
+    /// The kinds of the gluster commands act has run (wait steps left out) since the last call
+    /// (or since the first [`arm`]), in order.
     pub fn take_log() -> Vec<String> {
         std::mem::take(&mut *lock(&TAKEN))
     }
@@ -226,7 +231,7 @@ pub mod crash_points {
     /// Called by act after each step it took.
     pub(super) async fn after(step: &Step) {
         let kind = step.kind();
-        if kind.starts_with("Wait") {
+        if kind.starts_with("Wait") || !RECORDING.load(Ordering::SeqCst) {
             return;
         }
         lock(&TAKEN).push(kind.to_string());
