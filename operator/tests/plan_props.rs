@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use gluster_operator::api::GlusterClusterSpec;
 use gluster_operator::plan::{
-    CloudFacts, ClusterPlan, CurrentState, PlanError, SetKind, Step, plan_change, plan_cluster,
+    CloudFacts, ClusterPlan, CurrentState, PENDING_KEY, PlanError, SetKind, Step, plan_change,
+    plan_cluster,
 };
 use proptest::prelude::*;
 
@@ -313,7 +314,17 @@ proptest! {
         } else if new_bricks.len() > old_bricks.len() {
             let kinds: Vec<&str> = plan.steps.iter().map(Step::kind).collect();
             let add = kinds.iter().position(|k| *k == "AddBricks").expect("bricks were added");
-            prop_assert_eq!(&kinds[add + 1..], &["RebalanceStart", "WaitRebalance"][..]);
+            prop_assert_eq!(&kinds[add + 1..], &["RebalanceStart", "WaitRebalance", "SetOption"][..]);
+            // The owed rebalance is recorded in the volume before the add-brick, and cleared
+            // only after the rebalance completed.
+            let marker = |i: usize| match &plan.steps[i] {
+                Step::SetOption { key, command, .. } => {
+                    Some((key == PENDING_KEY).then(|| command.argv().last().cloned()).flatten())
+                }
+                _ => None,
+            };
+            prop_assert_eq!(marker(add - 1), Some(Some("rebalance".to_string())));
+            prop_assert_eq!(marker(kinds.len() - 1), Some(Some("none".to_string())));
         }
     }
 

@@ -10,6 +10,7 @@ use super::error::{PlanError, zone_counts};
 use super::model::{CurrentState, ExistingNode, ObservedVolume};
 use super::nodes::{Node, interleave, merge_by_index};
 use super::planner::{Outcome, OutcomeKind, Planner};
+use super::repair::Pending;
 use super::shape::SetKind;
 use super::steps::Step;
 use super::whole_sets::{describe_sets, find_whole_sets};
@@ -94,6 +95,9 @@ impl Planner<'_> {
                 pool_after_adds(self.current, &target),
             );
         }
+        if !adding_names.is_empty() {
+            self.mark(&mut steps, &add_runner, &Pending::Heal);
+        }
         let mut replica = n;
         for node in &adding_names {
             replica += 1;
@@ -111,6 +115,9 @@ impl Planner<'_> {
                 on: add_runner.clone(),
                 command: self.gluster.heal_info(),
             });
+        }
+        if !adding_names.is_empty() {
+            self.mark(&mut steps, &add_runner, &Pending::Nothing);
         }
         let remove_runner = set
             .first()
@@ -298,6 +305,13 @@ impl Planner<'_> {
                 &add_runner,
                 pool_after_adds(self.current, &target),
             );
+            self.mark(
+                &mut steps,
+                &add_runner,
+                &Pending::Rebalance {
+                    after: volume.rebalance_task.clone(),
+                },
+            );
             steps.push(Step::AddBricks {
                 on: add_runner.clone(),
                 bricks: adding.clone(),
@@ -314,6 +328,7 @@ impl Planner<'_> {
                 on: add_runner.clone(),
                 command: self.gluster.rebalance_status(),
             });
+            self.mark(&mut steps, &add_runner, &Pending::Nothing);
         }
         let remove_runner = sets
             .first()

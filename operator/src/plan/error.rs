@@ -352,6 +352,17 @@ pub enum PlanError {
         /// Bytes in use.
         used: u64,
     },
+    /// The volume is stopped: someone stopped it, and the operator does not start it behind
+    /// their back.
+    #[error(
+        "volume {volume} is stopped; the operator never stops a volume and does not start one \
+         that someone stopped: start it with `gluster volume start {volume}` when it may serve \
+         again"
+    )]
+    VolumeStopped {
+        /// The volume.
+        volume: String,
+    },
     /// A command needs a node's address that the address map lacks.
     #[error("no address known for node {node}")]
     MissingAddress {
@@ -400,6 +411,7 @@ impl PlanError {
             PlanError::NotWholeSets { .. } => "NotWholeSets",
             PlanError::InsufficientCapacity { .. } => "InsufficientCapacity",
             PlanError::MissingAddress { .. } => "MissingAddress",
+            PlanError::VolumeStopped { .. } => "VolumeStopped",
         }
     }
 }

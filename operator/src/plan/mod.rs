@@ -22,6 +22,7 @@ mod nodes;
 mod notes;
 mod planner;
 mod quantity;
+mod repair;
 pub mod report;
 mod shape;
 mod steps;
@@ -33,11 +34,13 @@ pub use auth::client_patterns;
 pub use command::{Arg, Command, Gluster, Part};
 pub use error::PlanError;
 pub use model::{
-    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode, ZonePlan,
+    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode,
+    VolumeState, ZonePlan,
 };
 pub use names::{MAX_LABEL, name_part, node_name};
 pub use planner::{plan_change, plan_cluster};
 pub use quantity::{format_bytes, parse_bytes};
+pub use repair::{PENDING_KEY, Pending};
 pub use shape::{SetKind, VolumeShape, VolumeType, default_redundancy, derive_shape};
 pub use steps::Step;
 pub use storage::{CloudFacts, StorageChoice, ZoneStorage, zone_storage};

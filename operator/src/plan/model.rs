@@ -1,5 +1,7 @@
 //! The planner's inputs (what exists now) and its output (the plan).
 
+use std::collections::BTreeMap;
+
 use super::shape::VolumeShape;
 use super::steps::Step;
 use super::storage::{StorageChoice, ZoneStorage};
@@ -15,8 +17,21 @@ pub struct ExistingNode {
     pub zone: String,
 }
 
-/// The gluster volume as observed (`gluster volume info`), with bricks mapped to node names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A volume's lifecycle state as gluster shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VolumeState {
+    /// Created and never started (a pass ended between `volume create` and `volume start`).
+    Created,
+    /// Started: its bricks are served.
+    #[default]
+    Started,
+    /// Stopped (by a person: the operator never stops a volume).
+    Stopped,
+}
+
+/// The gluster volume as observed (`gluster volume info`, and the tasks of `volume status`),
+/// with bricks mapped to node names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedVolume {
     /// The node of each brick, in volume order.
     pub bricks: Vec<String>,
@@ -28,6 +43,15 @@ pub struct ObservedVolume {
     pub disperse_count: u32,
     /// Redundancy per disperse set.
     pub redundancy_count: u32,
+    /// Created, started or stopped.
+    pub state: VolumeState,
+    /// The options set on the volume (`volume info`'s reconfigured options), name to value;
+    /// node addresses in `auth.allow` are given as node names (as the plan writes them).
+    pub options: BTreeMap<String, String>,
+    /// The ID of the rebalance task `volume status` shows (running or finished), if any.
+    pub rebalance_task: Option<String>,
+    /// Whether `volume status` answered this pass (else `rebalance_task` is unknown).
+    pub tasks_known: bool,
 }
 
 impl ObservedVolume {
@@ -76,7 +100,8 @@ pub struct CurrentState {
 }
 
 impl CurrentState {
-    /// The state once `plan` has been carried out: its nodes, and its volume with its bricks.
+    /// The state once `plan` has been carried out: its nodes, and its volume started with its
+    /// bricks and the options the plan set.
     pub fn after(plan: &ClusterPlan) -> CurrentState {
         CurrentState {
             nodes: plan
@@ -94,6 +119,19 @@ impl CurrentState {
                 arbiter_count: plan.shape.arbiter,
                 disperse_count: plan.shape.disperse,
                 redundancy_count: plan.shape.redundancy,
+                state: VolumeState::Started,
+                options: plan
+                    .steps
+                    .iter()
+                    .filter_map(|s| match s {
+                        Step::SetOption { key, command, .. } => {
+                            Some((key.clone(), command.argv().last()?.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                rebalance_task: None,
+                tasks_known: true,
             }),
             used_bytes: None,
         }

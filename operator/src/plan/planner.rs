@@ -20,7 +20,7 @@ use super::bricks::assign;
 use super::command::{Arg, Gluster, Part};
 use super::error::PlanError;
 use super::model::{
-    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, PlannedNode, ZonePlan,
+    Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, PlannedNode, VolumeState, ZonePlan,
 };
 use super::nodes::{Node, World, check_current, merge_by_index};
 use super::notes::notes;
@@ -70,8 +70,32 @@ pub fn plan_change(
     };
     let outcome = match &current.volume {
         None => planner.fresh()?,
-        Some(volume) if shape.replica_follows_nodes => planner.replica_change(volume)?,
-        Some(volume) => planner.distributed_change(volume)?,
+        Some(volume) => {
+            if volume.state == VolumeState::Stopped {
+                return Err(PlanError::VolumeStopped {
+                    volume: spec.volume.name.clone(),
+                });
+            }
+            let mut outcome = if shape.replica_follows_nodes {
+                planner.replica_change(volume)?
+            } else {
+                planner.distributed_change(volume)?
+            };
+            // What gluster shows is finished first (a pass that ended anywhere), then the
+            // layout change; new nodes are created before either (the run stops there).
+            let repairs = planner.repairs(
+                volume,
+                &outcome.steps,
+                outcome.target.iter().map(|n| n.name.as_str()),
+            );
+            let creates = outcome
+                .steps
+                .iter()
+                .take_while(|s| matches!(s, Step::CreateNode { .. }))
+                .count();
+            outcome.steps.splice(creates..creates, repairs);
+            outcome
+        }
     };
 
     let zone_plans: Vec<ZonePlan> = spec
@@ -277,18 +301,25 @@ impl Planner<'_> {
         runner: &str,
         nodes: impl IntoIterator<Item = &'n str>,
     ) {
+        if let Some(value) = self.auth_value(nodes) {
+            steps.push(Step::SetOption {
+                on: runner.to_string(),
+                key: "auth.allow".to_string(),
+                command: self.gluster.volume_set("auth.allow", value),
+            });
+        }
+    }
+
+    /// The value of `auth.allow` with `nodes` (`None` when allowedClients is empty).
+    pub(super) fn auth_value<'n>(&self, nodes: impl IntoIterator<Item = &'n str>) -> Option<Arg> {
         if self.prep.client_patterns.is_empty() {
-            return;
+            return None;
         }
         let mut parts = vec![Part::Text(self.prep.client_patterns.join(","))];
         for n in nodes {
             parts.push(Part::Text(",".to_string()));
             parts.push(Part::Host(n.to_string()));
         }
-        steps.push(Step::SetOption {
-            on: runner.to_string(),
-            key: "auth.allow".to_string(),
-            command: self.gluster.volume_set("auth.allow", Arg(parts)),
-        });
+        Some(Arg(parts))
     }
 }

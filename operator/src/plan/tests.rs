@@ -229,12 +229,15 @@ fn replica_following_nodes_grows_one_brick_at_a_time() {
             "ProbePeer",
             "ProbePeer",
             "WaitPeersConnected",
+            // The heal owed is recorded in the volume before the add-brick, cleared after.
+            "SetOption",
             "AddBricks",
             "HealFull",
             "WaitHealed",
             "AddBricks",
             "HealFull",
-            "WaitHealed"
+            "WaitHealed",
+            "SetOption"
         ]
     );
     let adds: Vec<String> = plan
@@ -312,18 +315,29 @@ fn distributed_growth_appends_sets_and_rebalances() {
             "ProbePeer",
             "WaitPeersConnected",
             "SetOption",
+            // The rebalance owed is recorded in the volume before the add-brick, cleared after.
+            "SetOption",
             "AddBricks",
             "RebalanceStart",
-            "WaitRebalance"
+            "WaitRebalance",
+            "SetOption"
         ]
     );
     let cmds = commands(&plan);
     assert!(cmds[3].ends_with("auth.allow '10.*,demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2,demo-zone-a-3,demo-zone-b-3'"), "{}", cmds[3]);
     assert_eq!(
         cmds[4],
+        "gluster --mode=script volume set data user.gluster-operator.pending rebalance"
+    );
+    assert_eq!(
+        cmds[5],
         "gluster --mode=script volume add-brick data replica 2 demo-zone-a-3:/export/data/brick demo-zone-b-3:/export/data/brick"
     );
-    assert_eq!(cmds[5], "gluster --mode=script volume rebalance data start");
+    assert_eq!(cmds[6], "gluster --mode=script volume rebalance data start");
+    assert_eq!(
+        cmds[8],
+        "gluster --mode=script volume set data user.gluster-operator.pending none"
+    );
 }
 
 #[test]

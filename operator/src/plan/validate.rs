@@ -233,6 +233,12 @@ fn check_options(spec: &GlusterClusterSpec) -> Result<(), PlanError> {
         if value.chars().any(char::is_control) {
             return Err(bad("the value holds a control character (e.g. a newline)"));
         }
+        if key.starts_with("user.gluster-operator.") {
+            return Err(bad(
+                "user.gluster-operator.* options are the operator's own markers (e.g. a rebalance \
+                 owed to the volume)",
+            ));
+        }
         match key.as_str() {
             "auth.allow" => {
                 return Err(PlanError::ConflictingOption {

@@ -27,7 +27,7 @@ struct NewNode<'a> {
     brick: &'a NewBrick,
 }
 
-/// The cloud actions among `actions`, in their order of kind (group, deletions, creations,
+/// The cloud actions among `actions`, in their order of kind (group, duplicates, deletions, creations,
 /// attachments); `keys` holds a host key for every node created. `limit` bounds concurrent
 /// creations and attachments. Returns what was done and the attachments made.
 pub async fn act_cloud(
@@ -42,6 +42,7 @@ pub async fn act_cloud(
     let group_name = owner.security_group_name();
     let mut cidrs = None;
     let mut deletions = Vec::new();
+    let mut duplicates = Vec::new();
     let mut creations = Vec::new();
     let mut attach = Vec::new();
     for action in actions {
@@ -52,6 +53,11 @@ pub async fn act_cloud(
                 server_id,
                 fault,
             } => deletions.push((name, server_id, fault)),
+            Action::DeleteDuplicateServer {
+                node,
+                server_id,
+                serving_id,
+            } => duplicates.push((node, server_id, serving_id)),
             Action::CreateNode { node, brick, .. } => creations.push(NewNode { node, brick }),
             Action::AttachVolume {
                 node,
@@ -93,6 +99,18 @@ pub async fn act_cloud(
     };
     let (created_group, shared) = futures::try_join!(ensure, resolve)?;
     done.extend(created_group);
+
+    // Duplicates provably unused (no brick, no volume attached, not in the pool).
+    for (node, server_id, serving_id) in duplicates {
+        cloud.compute().delete_server(server_id).await?;
+        done.push(Done {
+            reason: "DuplicateServerDeleted".into(),
+            note: format!(
+                "server {server_id} was a second server of node {node} (serving: {serving_id}) \
+                 with no brick and no volume attached; deleted"
+            ),
+        });
+    }
 
     // Servers in ERROR go first (their volumes stay for the replacement).
     for (name, server_id, fault) in deletions {

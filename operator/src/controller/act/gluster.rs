@@ -171,8 +171,92 @@ pub async fn run_steps<E: NodeExecutor>(
                 return Ok(run);
             }
         }
+        crash_points::after(step).await;
     }
     Ok(run)
+}
+
+/// Crash points for tests (cargo feature `crash-points`, enabled only by the e2e tests' build):
+/// a test arms the kind of a gluster step; the next step of that kind act takes is followed by
+/// a hang — nothing after it runs — and the test, told the point was reached, aborts the
+/// controller as a SIGKILL would and starts a fresh one. Without the feature, nothing.
+#[cfg(feature = "crash-points")]
+pub mod crash_points {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use tokio::sync::Notify;
+
+    use crate::plan::Step;
+
+    struct Armed {
+        kind: String,
+        reached: Arc<Notify>,
+    }
+
+    static ARMED: Mutex<Option<Armed>> = Mutex::new(None);
+    /// Whether a test armed a point yet (nothing is recorded before).
+    static RECORDING: AtomicBool = AtomicBool::new(false);
+    static TAKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        // A test that panicked while holding the lock leaves the data usable.
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Arms the crash point after the next step of kind `kind` (e.g. `CreateVolume`): that
+    /// step runs, then act hangs. The returned notification fires once it is reached. From
+    /// the first call on, the steps act takes are recorded ([`take_log`]).
+    pub fn arm(kind: &str) -> Arc<Notify> {
+        RECORDING.store(true, Ordering::SeqCst);
+        let reached = Arc::new(Notify::new());
+        *lock(&ARMED) = Some(Armed {
+            kind: kind.to_string(),
+            reached: reached.clone(),
+        });
+        reached
+    }
+
+    /// Disarms the crash point, if one is armed and not reached.
+    pub fn disarm() {
+        *lock(&ARMED) = None;
+    }
+
+    /// The kinds of the gluster commands act has run (wait steps left out) since the last call
+    /// (or since the first [`arm`]), in order.
+    pub fn take_log() -> Vec<String> {
+        std::mem::take(&mut *lock(&TAKEN))
+    }
+
+    /// Called by act after each step it took.
+    pub(super) async fn after(step: &Step) {
+        let kind = step.kind();
+        if kind.starts_with("Wait") || !RECORDING.load(Ordering::SeqCst) {
+            return;
+        }
+        lock(&TAKEN).push(kind.to_string());
+        let hit = {
+            let mut armed = lock(&ARMED);
+            if armed.as_ref().is_some_and(|a| a.kind == kind) {
+                armed.take()
+            } else {
+                None
+            }
+        };
+        if let Some(armed) = hit {
+            tracing::warn!(step = kind, "crash point reached: act hangs until aborted");
+            armed.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[cfg(not(feature = "crash-points"))]
+mod crash_points {
+    use crate::plan::Step;
+
+    /// Nothing: crash points exist only in test builds (feature `crash-points`).
+    pub(super) async fn after(_step: &Step) {}
 }
 
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
@@ -413,7 +497,13 @@ mod tests {
         let (plan, nodes) = scale_out_plan();
         let kinds: Vec<_> = plan.steps.iter().map(Step::kind).collect();
         assert!(
-            kinds.ends_with(&["AddBricks", "RebalanceStart", "WaitRebalance"]),
+            kinds.ends_with(&[
+                "SetOption",
+                "AddBricks",
+                "RebalanceStart",
+                "WaitRebalance",
+                "SetOption"
+            ]),
             "{kinds:?}"
         );
         let client = connected_client(REBALANCE_COMPLETED);
@@ -423,7 +513,13 @@ mod tests {
         assert_eq!(run.waiting, None);
         let reasons: Vec<_> = run.done.iter().map(|d| d.reason.as_str()).collect();
         assert!(
-            reasons.ends_with(&["BricksAdded", "RebalanceStarted", "RebalanceCompleted"]),
+            reasons.ends_with(&[
+                "VolumeOptionSet",
+                "BricksAdded",
+                "RebalanceStarted",
+                "RebalanceCompleted",
+                "VolumeOptionSet"
+            ]),
             "{reasons:?}"
         );
         let calls = client.executor().calls.lock().expect("lock").clone();

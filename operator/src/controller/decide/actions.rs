@@ -60,6 +60,16 @@ pub enum Action {
         /// The volume.
         volume_id: String,
     },
+    /// Delete a second server of a node that is provably unused (see
+    /// [`duplicates`](super::duplicates)).
+    DeleteDuplicateServer {
+        /// The node.
+        node: String,
+        /// The duplicate's ID.
+        server_id: String,
+        /// The node's serving server, which stays.
+        serving_id: String,
+    },
     /// Run the planner's gluster steps in order until a wait is not satisfied; `then` is why
     /// the run stops after the last one (a step this version does not take).
     Gluster {

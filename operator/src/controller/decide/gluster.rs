@@ -12,7 +12,7 @@ use crate::gluster::xml::{
     HealBrick, HealInfo, MigrationOutcome, MigrationStatus, Peer, VolumeInfo, VolumeState,
     VolumeStatus as XmlStatus, VolumeType,
 };
-use crate::plan::ObservedVolume;
+use crate::plan::{ObservedVolume, VolumeState as PlanVolumeState};
 
 use crate::controller::error::ReconcileError;
 
@@ -36,9 +36,23 @@ impl GlusterNodes {
     }
 }
 
-/// The volume as the planner sees it: its bricks mapped to node names by address. A brick on
-/// an address no node has is an inconsistency the planner reports.
-pub fn observed_volume(info: &VolumeInfo, nodes: &GlusterNodes) -> ObservedVolume {
+/// The volume as the planner sees it: its bricks mapped to node names by address (a brick on
+/// an address no node has is an inconsistency the planner reports), its state, its options
+/// (node addresses in `auth.allow` given as node names, as the plan writes them) and the
+/// rebalance task `status` shows (`None`: the volume is not started or status did not answer).
+pub fn observed_volume(
+    info: &VolumeInfo,
+    status: Option<&XmlStatus>,
+    nodes: &GlusterNodes,
+) -> ObservedVolume {
+    let mut options = info.options.clone();
+    if let Some(auth) = options.get_mut("auth.allow") {
+        *auth = auth
+            .split(',')
+            .map(|entry| nodes.node_at(entry).unwrap_or(entry))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     ObservedVolume {
         bricks: info
             .bricks
@@ -54,6 +68,19 @@ pub fn observed_volume(info: &VolumeInfo, nodes: &GlusterNodes) -> ObservedVolum
         arbiter_count: info.arbiter_count,
         disperse_count: info.disperse_count,
         redundancy_count: info.redundancy_count,
+        state: match info.state {
+            VolumeState::Created => PlanVolumeState::Created,
+            VolumeState::Started => PlanVolumeState::Started,
+            VolumeState::Stopped => PlanVolumeState::Stopped,
+        },
+        options,
+        rebalance_task: status.and_then(|s| {
+            s.tasks
+                .iter()
+                .find(|t| t.kind.eq_ignore_ascii_case("rebalance"))
+                .map(|t| t.id.clone())
+        }),
+        tasks_known: status.is_some(),
     }
 }
 
@@ -292,6 +319,39 @@ mod tests {
             ["n3 (Accepted peer request, disconnected)"]
         );
     }
+    #[test]
+    fn the_planner_sees_the_state_the_options_with_node_names_and_the_rebalance_task() {
+        let g = nodes(&["n1", "n2"]);
+        let mut info = crate::gluster::xml::parse_volume_info(include_str!(
+            "../../../tests/fixtures/gluster/volume-info-replicate.xml"
+        ))
+        .expect("parse")
+        .remove(0);
+        info.state = VolumeState::Created;
+        info.options.insert(
+            "auth.allow".into(),
+            "10.*,127.0.0.1,127.0.0.2,192.0.2.9".into(),
+        );
+        let seen = observed_volume(&info, None, &g);
+        assert_eq!(seen.state, PlanVolumeState::Created);
+        assert_eq!(seen.options["auth.allow"], "10.*,n1,n2,192.0.2.9");
+        assert_eq!((seen.rebalance_task, seen.tasks_known), (None, false));
+
+        let mut status = crate::gluster::xml::parse_volume_status(include_str!(
+            "../../../tests/fixtures/gluster/volume-status-remove-brick-task.xml"
+        ))
+        .expect("parse")
+        .remove(0);
+        status.tasks.truncate(1);
+        status.tasks[0].kind = "Remove brick".into();
+        let seen = observed_volume(&info, Some(&status), &g);
+        assert_eq!((seen.rebalance_task, seen.tasks_known), (None, true));
+        status.tasks[0].kind = "Rebalance".into();
+        status.tasks[0].id = "r1".into();
+        let seen = observed_volume(&info, Some(&status), &g);
+        assert_eq!(seen.rebalance_task.as_deref(), Some("r1"));
+    }
+
     #[test]
     fn mount_is_the_first_address_with_the_rest_as_backups() {
         let nodes = nodes(&["c-a-1", "c-a-2", "c-a-3"]);

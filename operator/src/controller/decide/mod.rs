@@ -14,6 +14,7 @@
 
 pub mod actions;
 pub mod conclude;
+pub mod duplicates;
 pub mod gluster;
 pub mod looks;
 pub mod memory;
@@ -224,7 +225,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             let gnodes = gluster_nodes(nodes);
             current.volume = volume
                 .as_ref()
-                .map(|v| gluster::observed_volume(&v.info, &gnodes));
+                .map(|v| gluster::observed_volume(&v.info, v.status.as_deref(), &gnodes));
             Some((gnodes, volume.as_ref()))
         }
         _ => None,
@@ -254,6 +255,16 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         });
     }
     actions.extend(actions::replacements(cloud));
+    actions.extend(duplicates::duplicate_servers(
+        cloud,
+        seen.as_ref()
+            .map(|(gnodes, volume)| duplicates::GlusterUse {
+                nodes: gnodes,
+                brick_hosts: volume.map_or_else(Vec::new, |v| {
+                    v.info.bricks.iter().map(|b| b.host.as_str()).collect()
+                }),
+            }),
+    ));
     actions.extend(actions::creations(&plan, cloud)?);
     actions.extend(actions::attachments(&plan, cloud));
 

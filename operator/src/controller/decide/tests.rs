@@ -135,7 +135,11 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
         transport: 0,
         bricks: vec![brick(1), brick(2)],
         options: [
-            ("auth.allow".to_string(), "10.*".to_string()),
+            // As the operator writes it: the client patterns, then the node addresses.
+            (
+                "auth.allow".to_string(),
+                "10.*,10.0.0.1,10.0.0.2".to_string(),
+            ),
             (
                 "performance.client-io-threads".to_string(),
                 "on".to_string(),
@@ -204,6 +208,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::DeleteFailedServer { .. } => "DeleteFailedServer",
             Action::CreateNode { .. } => "CreateNode",
             Action::AttachVolume { .. } => "AttachVolume",
+            Action::DeleteDuplicateServer { .. } => "DeleteDuplicateServer",
             Action::Gluster { .. } => "Gluster",
         })
         .collect()
@@ -914,6 +919,9 @@ proptest! {
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
                 Action::Gluster { .. } => prop_assert!(false, "gluster before every node is up"),
+                Action::DeleteDuplicateServer { .. } => {
+                    prop_assert!(false, "a duplicate deleted while gluster was not asked")
+                }
                 Action::EnsureSecurityGroup { .. } => {}
             }
         }
