@@ -44,6 +44,24 @@ use super::status::GlusterClusterStatus;
         description = "Ready nodes / desired nodes"
     ),
     printcolumn(
+        name = "Degraded",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Degraded")].reason"#,
+        description = "Healthy, or why the cluster is Degraded (BrickOffline, HealPending, ...)"
+    ),
+    printcolumn(
+        name = "Bricks",
+        type_ = "string",
+        json_path = ".status.health.bricks",
+        description = "Bricks online / bricks of the volume"
+    ),
+    printcolumn(
+        name = "Heal",
+        type_ = "integer",
+        json_path = ".status.health.healPending",
+        description = "Entries pending self-heal"
+    ),
+    printcolumn(
         name = "Type",
         type_ = "string",
         json_path = ".status.volume.type",

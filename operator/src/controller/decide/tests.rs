@@ -153,6 +153,8 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
                 online,
                 port: Some(49152),
                 pid: Some(1),
+                size_total: None,
+                size_free: None,
             })
             .collect(),
         daemons: Vec::new(),
@@ -161,6 +163,7 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
     SeenVolume {
         info: Box::new(info),
         status: Some(Box::new(status)),
+        health: None,
     }
 }
 
@@ -205,6 +208,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::CreateNode { .. } => "CreateNode",
             Action::AttachVolume { .. } => "AttachVolume",
             Action::Gluster { .. } => "Gluster",
+            Action::RestartBricks { .. } => "RestartBricks",
         })
         .collect()
 }
@@ -539,11 +543,21 @@ fn a_started_volume_with_every_brick_online_is_ready_with_its_mount() {
     assert_eq!(pass.status.backup_volfile_servers, ["10.0.0.2"]);
     assert_eq!(pass.status.ready_nodes, 2);
     assert_eq!(pass.status.capacity.as_deref(), Some("1Gi"));
-    assert_eq!(pass.requeue, tuning().requeue_settled);
+    // A settled cluster's health is read every health interval, without the cloud...
+    assert_eq!(pass.requeue, tuning().health_interval);
     assert!(pass.memory.ready);
-    // The settled resync observes everything again.
-    let next = look(&pass.memory, Some(1), "net", Instant::now(), &tuning());
-    assert!(next.full);
+    let now = Instant::now();
+    let next = look(&pass.memory, Some(1), "net", now, &tuning());
+    assert!(!next.full && !next.lists.any(), "{next:?}");
+    // ...and the settled resync observes everything again.
+    let resync = look(
+        &pass.memory,
+        Some(1),
+        "net",
+        now + tuning().requeue_settled,
+        &tuning(),
+    );
+    assert!(resync.full);
 }
 
 #[test]
@@ -909,7 +923,7 @@ proptest! {
                     let v = observed.volumes.iter().find(|v| &v.id == volume_id).expect("observed");
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
-                Action::Gluster { .. } => prop_assert!(false, "gluster before every node is up"),
+                Action::Gluster { .. } | Action::RestartBricks { .. } => prop_assert!(false, "gluster before every node is up"),
                 Action::EnsureSecurityGroup { .. } => {}
             }
         }
