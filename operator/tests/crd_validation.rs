@@ -128,7 +128,7 @@ fn crd_names_and_columns_are_the_api() {
     assert_eq!(
         columns,
         [
-            "Ready", "Nodes", "Degraded", "Bricks", "Heal", "Type", "Capacity", "Age"
+            "Ready", "Nodes", "Type", "Capacity", "Degraded", "Bricks", "Heal", "Age"
         ]
     );
     // Conditions are a list-type map keyed by type, as metav1.Condition lists must be.

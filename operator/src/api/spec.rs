@@ -44,6 +44,18 @@ use super::status::GlusterClusterStatus;
         description = "Ready nodes / desired nodes"
     ),
     printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".status.volume.type",
+        description = "Gluster volume type"
+    ),
+    printcolumn(
+        name = "Capacity",
+        type_ = "string",
+        json_path = ".status.capacity",
+        description = "Usable capacity of the gluster volume"
+    ),
+    printcolumn(
         name = "Degraded",
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Degraded")].reason"#,
@@ -60,18 +72,6 @@ use super::status::GlusterClusterStatus;
         type_ = "integer",
         json_path = ".status.health.healPending",
         description = "Entries pending self-heal"
-    ),
-    printcolumn(
-        name = "Type",
-        type_ = "string",
-        json_path = ".status.volume.type",
-        description = "Gluster volume type"
-    ),
-    printcolumn(
-        name = "Capacity",
-        type_ = "string",
-        json_path = ".status.capacity",
-        description = "Usable capacity of the gluster volume"
     ),
     printcolumn(
         name = "Age",
