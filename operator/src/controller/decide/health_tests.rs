@@ -221,7 +221,15 @@ fn the_degraded_condition_as_a_table() {
         ..healthy.clone()
     };
     // (case, figures, status, reason, message contains, holds Ready with)
-    let table: [(&str, &HealthStatus, &str, &str, &str, Option<&str>); 8] = [
+    type Row<'a> = (
+        &'a str,
+        &'a HealthStatus,
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+    );
+    let table: [Row; 8] = [
         (
             "healthy",
             &healthy,
