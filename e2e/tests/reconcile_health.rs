@@ -6,7 +6,9 @@
 //! cluster comes back `Degraded=False`, `Ready=True`, nothing pending heal, every file intact
 //! through the mount that lived through it and a fresh one. `kubectl wait
 //! --for=condition=Degraded=false` and the health columns of `kubectl get gcl` are checked with
-//! the real kubectl. Needs root (namespaces, loop devices, sshd on port 22): it fails, never
+//! the real kubectl. A glusterd killed on one node shows as `Degraded=True/PeerLost` naming the
+//! node; the operator cannot start glusterd (its SSH user may run the gluster CLI only), so the
+//! test starts it again as a person would, and the cluster comes back healthy. Needs root (namespaces, loop devices, sshd on port 22): it fails, never
 //! skips.
 
 mod reconcile_support;
@@ -23,6 +25,9 @@ use gluster_operator::api::{GlusterCluster, GlusterClusterStatus, NodeStatus};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::Api;
 use reconcile_support::{World, condition, example};
+
+/// One gluster world at a time in this binary (each runs four nodes on two cores).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The hang guard between a fault and the condition that reports it (the health read runs
 /// every 30 s by default).
@@ -198,6 +203,7 @@ async fn a_killed_brick_process_is_reported_restarted_and_healed() {
     ) {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let g = HealthWorld::start(0).await;
     let cluster = example("two-zones-replica2.yaml");
     let name = cluster.metadata.name.clone().expect("a name");
@@ -382,6 +388,94 @@ async fn a_killed_brick_process_is_reported_restarted_and_healed() {
         "{table}"
     );
 
+    drop(mount);
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_glusterd_is_reported_as_a_lost_peer_until_it_is_back() {
+    if reconcile_support::skip_in_external_mode(
+        "a_killed_glusterd_is_reported_as_a_lost_peer_until_it_is_back",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let g = HealthWorld::start(1).await;
+    let cluster = example("two-zones-replica2.yaml");
+    let name = cluster.metadata.name.clone().expect("a name");
+    g.world.apply(&cluster).await;
+    let ready = g
+        .within(g.world.patience, &name, "Ready and healthy", healthy)
+        .await;
+    let status = ready.status.clone().expect("status");
+    let (spec, backups) = (
+        status.mount.clone().expect("status.mount"),
+        status.backup_volfile_servers.clone(),
+    );
+    let mount = Mount::new(&spec, &backups, &g.scratch.path().join("mnt")).expect("mount");
+    let mut manifest = Manifest::write(mount.path(), "before", 30, 64 * 1024, 26).expect("write");
+
+    // Kill glusterd on the third node (its brick process keeps serving).
+    let victim = status
+        .nodes
+        .iter()
+        .find(|n| n.index == 2)
+        .expect("node 2")
+        .clone();
+    let running = g.running(&victim);
+    let glusterd = pids_of(&running, "glusterd");
+    assert_eq!(glusterd.len(), 1, "one glusterd on {}", victim.name);
+    kill(glusterd[0]);
+    manifest
+        .write_more(mount.path(), "during", 30, 64 * 1024, 27)
+        .expect("write while glusterd is down");
+
+    let victim_name = victim.name.clone();
+    let seen = g
+        .within(
+            DETECTION,
+            &name,
+            "Degraded=True/PeerLost naming the node, Ready=False",
+            move |c| {
+                degraded(c).is_some_and(|(s, r, m)| {
+                    s == "True" && r == "PeerLost" && m.contains(&victim_name)
+                }) && condition(c, "Ready").is_some_and(|(s, _, _)| s == "False")
+            },
+        )
+        .await;
+    let health = seen.status.and_then(|s| s.health).expect("health");
+    assert_eq!(health.peers_lost, [victim.name.clone()], "{health:?}");
+    assert_eq!((health.peers_connected, health.peers_total), (3, 4));
+
+    // A person (or systemd) starts glusterd again: the peer reconnects, healthy again.
+    let started = running
+        .command("service")
+        .args(["glusterd", "start"])
+        .status()
+        .expect("service glusterd start");
+    assert!(
+        started.success(),
+        "service glusterd start on {}",
+        victim.name
+    );
+    let recovered = g
+        .within(g.world.patience, &name, "healthy again", healthy)
+        .await;
+    let health = recovered.status.and_then(|s| s.health).expect("health");
+    assert!(health.peers_lost.is_empty(), "{health:?}");
+    assert_eq!((health.peers_connected, health.peers_total), (4, 4));
+    let reasons = g.event_reasons(&name).await;
+    for want in ["PeerLost", "Recovered"] {
+        assert!(
+            reasons.iter().any(|r| r == want),
+            "no {want} Event in {reasons:?}"
+        );
+    }
+
+    let checked =
+        manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
+    assert_eq!(checked, 60);
     drop(mount);
     g.stop().await;
 }
