@@ -445,7 +445,7 @@ async fn a_killed_glusterd_is_reported_as_a_lost_peer_until_it_is_back() {
         )
         .await;
     let health = seen.status.and_then(|s| s.health).expect("health");
-    assert_eq!(health.peers_lost, [victim.name.clone()], "{health:?}");
+    assert_eq!(health.peers_lost, [victim.name.as_str()], "{health:?}");
     assert_eq!((health.peers_connected, health.peers_total), (3, 4));
 
     // A person (or systemd) starts glusterd again: the peer reconnects, healthy again.
