@@ -228,7 +228,13 @@ pub fn conclude(
             .is_none_or(|(s, r)| s != d.status || r != d.reason);
         if changed && d.status != UNKNOWN {
             let warning = d.status == TRUE;
-            let reason = if warning { d.reason } else { "Recovered" };
+            let was_degraded = previous_degraded.as_ref().is_some_and(|(s, _)| s == TRUE);
+            // `Recovered` when it clears; the first healthy read says `Healthy`.
+            let reason = match (warning, was_degraded) {
+                (true, _) => d.reason,
+                (false, true) => "Recovered",
+                (false, false) => d.reason,
+            };
             notes.push(note(warning, reason, "Health", &d.message));
         }
         // Newly wrong: the next pass lists the cloud too.

@@ -1068,6 +1068,45 @@ fn a_killed_brick_is_degraded_restarted_once_per_error_delay_and_an_event() {
     let next = again.pass.expect("pass");
     assert!(!next.notes.iter().any(|n| n.reason == BRICK_OFFLINE));
     assert!(!next.memory.cloud_check);
+    // The brick back: Degraded clears with a `Recovered` Event, Ready again.
+    let mut back = brick_killed(true);
+    if let Some(status) = back.status.as_mut() {
+        status.bricks[1].online = true;
+    }
+    let healthy = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(back),
+        },
+    );
+    let recovered = run(&spec, Some(&next.status), &healthy, &next.memory, |_| {
+        Outcome {
+            gluster: Some(GlusterOutcome::Ran {
+                done: Vec::new(),
+                waiting: None,
+                after: None,
+            }),
+            ..Outcome::default()
+        }
+    })
+    .pass
+    .expect("pass");
+    assert_eq!(
+        condition_reason(&recovered.status, DEGRADED),
+        ("False".into(), "Healthy".into())
+    );
+    assert_eq!(condition_reason(&recovered.status, READY).0, TRUE);
+    assert!(
+        recovered
+            .notes
+            .iter()
+            .any(|n| !n.warning && n.reason == "Recovered")
+    );
+    assert_eq!(
+        recovered.status.health.as_ref().map(|h| h.bricks.as_str()),
+        Some("2/2")
+    );
     // Its glusterd gone too: a lost peer, its brick not restarted.
     let lost = snapshot(
         booted(),
