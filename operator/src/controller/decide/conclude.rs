@@ -191,7 +191,9 @@ pub fn conclude(
                 (None, Some(_)) if !has_degraded => Some(Degraded {
                     status: UNKNOWN,
                     reason: "HealthNotRead",
-                    message: "the volume is not started yet".into(),
+                    message:
+                        "not read yet (the volume is not started, or its status did not answer)"
+                            .into(),
                 }),
                 _ => None,
             };

@@ -25,14 +25,16 @@ pub struct Degraded {
 }
 
 /// The health figures of a started volume whose health was read this pass (`None`
-/// otherwise). `volume` is the volume as the status shows it (bricks mapped to nodes).
+/// otherwise, and when `volume status` did not answer: which bricks are online is then
+/// unknown, not "none"). `volume` is the volume as the status shows it (bricks mapped to
+/// nodes).
 pub fn figures(
     seen: &SeenVolume,
     volume: &ApiVolume,
     nodes: &GlusterNodes,
 ) -> Option<HealthStatus> {
     let health = seen.health.as_ref()?;
-    if seen.info.state != VolumeState::Started {
+    if seen.info.state != VolumeState::Started || seen.status.is_none() {
         return None;
     }
     let mut h = HealthStatus {

@@ -164,6 +164,14 @@ fn no_figures_before_the_health_read_or_when_not_started() {
     assert_eq!(figures(&s, &api, &nodes()), None);
     assert!(restartable(&s).is_empty());
     s.info.state = VolumeState::Started;
+    // `volume status` did not answer (another transaction held the lock): no figures, no
+    // brick called offline.
+    let no_status = SeenVolume {
+        status: None,
+        ..s.clone()
+    };
+    assert_eq!(figures(&no_status, &api, &nodes()), None);
+    assert!(restartable(&no_status).is_empty());
     s.health = None;
     assert_eq!(figures(&s, &api, &nodes()), None);
 }
