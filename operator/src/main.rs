@@ -73,6 +73,15 @@ struct RunArgs {
     /// nothing drifted.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
     resync_seconds: u64,
+    /// Seconds between health reads of a settled cluster (pool list, volume status, heal
+    /// summary from one node; no cloud call): a lost peer, an offline brick or pending heal
+    /// shows in status.health and the Degraded condition within this time.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
+    health_interval_seconds: u64,
+    /// A brick filesystem used at or above this percentage makes the cluster
+    /// Degraded(CapacityLow).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=100), value_name = "PERCENT")]
+    capacity_low_percent: u32,
     /// The namespace of the leader Lease.
     #[arg(
         long,
@@ -438,6 +447,8 @@ async fn operator_main(args: RunArgs) -> Result<(), String> {
         watch_namespace: args.watch_namespace.clone(),
         instance: Some(identity),
         requeue_settled: std::time::Duration::from_secs(args.resync_seconds),
+        health_interval: std::time::Duration::from_secs(args.health_interval_seconds),
+        capacity_low_percent: args.capacity_low_percent,
         ..ControllerConfig::default()
     };
     health.set_ready();

@@ -125,7 +125,12 @@ fn crd_names_and_columns_are_the_api() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(columns, ["Ready", "Nodes", "Type", "Capacity", "Age"]);
+    assert_eq!(
+        columns,
+        [
+            "Ready", "Nodes", "Type", "Capacity", "Degraded", "Bricks", "Heal", "Age"
+        ]
+    );
     // Conditions are a list-type map keyed by type, as metav1.Condition lists must be.
     let conditions = &schema()["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");

@@ -173,6 +173,29 @@ fn volume_status_with_a_brick_down() {
 }
 
 #[test]
+fn volume_status_detail_has_brick_sizes_also_of_a_brick_down() {
+    let s = &parse_volume_status(&fixture("volume-status-detail.xml")).unwrap()[0];
+    assert_eq!(s.name, "rep");
+    assert_eq!(s.bricks.len(), 2);
+    assert!(s.daemons.is_empty() && s.tasks.is_empty());
+    let b = &s.bricks[0];
+    assert!(b.online);
+    assert_eq!(
+        (b.size_total, b.size_free),
+        (Some(270553174016), Some(244416843776))
+    );
+    assert_eq!(b.size_used(), Some(270553174016 - 244416843776));
+    let s = &parse_volume_status(&fixture("volume-status-detail-brick-down.xml")).unwrap()[0];
+    let down = &s.bricks[1];
+    assert!(!down.online);
+    assert_eq!((down.pid, down.port), (None, None));
+    assert_eq!(down.size_total, Some(270553174016));
+    // Plain `volume status` has no sizes.
+    let plain = &parse_volume_status(&fixture("volume-status-replicate.xml")).unwrap()[0];
+    assert!(plain.bricks.iter().all(|b| b.size_total.is_none()));
+}
+
+#[test]
 fn volume_status_shows_the_remove_brick_task() {
     let s = &parse_volume_status(&fixture("volume-status-remove-brick-task.xml")).unwrap()[0];
     assert_eq!(s.name, "dist");

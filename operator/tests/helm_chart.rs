@@ -52,6 +52,8 @@ imagePullSecrets:
   - name: regcred
 logLevel: info,gluster_operator::cloud=debug,kube=warn
 resyncSeconds: 120
+healthIntervalSeconds: 15
+capacityLowPercent: 85
 http:
   port: 9443
 leaderElection:
@@ -294,6 +296,8 @@ fn default_values_render_the_operator_and_its_rbac() {
             "--http-addr=0.0.0.0:8080",
             "--log-level=info",
             "--resync-seconds=600",
+            "--health-interval-seconds=30",
+            "--capacity-low-percent=90",
             "--leader-election-lease=gops-gluster-operator",
         ]
     );
@@ -484,6 +488,8 @@ fn custom_values_reach_the_deployment() {
             "--http-addr=0.0.0.0:9443",
             "--log-level=info,gluster_operator::cloud=debug,kube=warn",
             "--resync-seconds=120",
+            "--health-interval-seconds=15",
+            "--capacity-low-percent=85",
             "--leader-election-lease=gluster-operator-leader",
         ]
     );

@@ -10,6 +10,42 @@ pub const RECONCILING: &str = "Reconciling";
 /// The operator cannot make progress without a change to the spec or the cloud (kstatus `Stalled`).
 pub const STALLED: &str = "Stalled";
 
+/// Something of the volume is not as it should be (a brick offline, a peer lost, entries
+/// waiting for heal, split-brain, a node being replaced, capacity low). Present once the
+/// volume exists: `False` with [`HEALTHY`] otherwise, so `kubectl wait
+/// --for=condition=Degraded=false` works. Not a kstatus condition: a negative-polarity
+/// addition beside Ready/Reconciling/Stalled.
+pub const DEGRADED: &str = "Degraded";
+
+/// `Degraded=False`: every brick online, every peer connected, nothing to heal.
+pub const HEALTHY: &str = "Healthy";
+/// `Degraded=True`: a brick process is not online (its node is named in the message).
+pub const BRICK_OFFLINE: &str = "BrickOffline";
+/// `Degraded=True`: entries wait for self-heal.
+pub const HEAL_PENDING: &str = "HealPending";
+/// `Degraded=True`: entries in split-brain (need a person's decision).
+pub const SPLIT_BRAIN: &str = "SplitBrain";
+/// `Degraded=True`: a node's glusterd is not connected to the pool.
+pub const PEER_LOST: &str = "PeerLost";
+/// `Degraded=True`: a lost node is being replaced (node replacement).
+pub const NODE_REPLACING: &str = "NodeReplacing";
+/// `Degraded=True`: a brick that held the last good copy of some files is gone; the operator
+/// does not rebuild over it and waits for a person (node replacement).
+pub const LAST_COPY_LOST: &str = "LastCopyLost";
+/// `Degraded=True`: a brick filesystem is fuller than the threshold.
+pub const CAPACITY_LOW: &str = "CapacityLow";
+
+/// Every reason `Degraded=True` can have.
+pub const DEGRADED_REASONS: [&str; 7] = [
+    BRICK_OFFLINE,
+    HEAL_PENDING,
+    SPLIT_BRAIN,
+    PEER_LOST,
+    NODE_REPLACING,
+    LAST_COPY_LOST,
+    CAPACITY_LOW,
+];
+
 /// Condition status `True`.
 pub const TRUE: &str = "True";
 /// Condition status `False`.

@@ -56,6 +56,24 @@ use super::status::GlusterClusterStatus;
         description = "Usable capacity of the gluster volume"
     ),
     printcolumn(
+        name = "Degraded",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Degraded")].reason"#,
+        description = "Healthy, or why the cluster is Degraded (BrickOffline, HealPending, ...)"
+    ),
+    printcolumn(
+        name = "Bricks",
+        type_ = "string",
+        json_path = ".status.health.bricks",
+        description = "Bricks online / bricks of the volume"
+    ),
+    printcolumn(
+        name = "Heal",
+        type_ = "integer",
+        json_path = ".status.health.healPending",
+        description = "Entries pending self-heal"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"

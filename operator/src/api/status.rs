@@ -43,6 +43,79 @@ pub struct GlusterClusterStatus {
     /// Further volfile servers for the `backup-volfile-servers=` mount option.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backup_volfile_servers: Vec<String>,
+    /// The volume's health as gluster reported it at the last health read (every
+    /// `--health-interval` while the cluster is settled): peers, bricks, heal, capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+}
+
+/// The volume's health figures, read from one node that answered (`pool list`, `volume
+/// status VOL` and `… detail`, `volume heal VOL info summary`). A figure gluster could not give
+/// is absent, never zero.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthStatus {
+    /// The node whose glusterd answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<String>,
+    /// Peers of the trusted pool connected (as the answering node sees them, itself included).
+    pub peers_connected: u32,
+    /// Peers of the trusted pool.
+    pub peers_total: u32,
+    /// Nodes of the cluster whose glusterd is not connected (or did not answer), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers_lost: Vec<String>,
+    /// Bricks whose process is online.
+    pub bricks_online: u32,
+    /// Bricks of the volume.
+    pub bricks_total: u32,
+    /// `online/total`, e.g. `3/4` (the Bricks printer column).
+    pub bricks: String,
+    /// Bricks whose process is not online: `node (address:/path)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bricks_offline: Vec<String>,
+    /// Entries waiting for self-heal over all bricks (absent when a brick could not be asked,
+    /// or the volume has no redundancy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal_pending: Option<u64>,
+    /// Entries in split-brain over all bricks (never healed without a person's decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_brain: Option<u64>,
+    /// Per brick: entries waiting for heal and in split-brain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heal_by_brick: Vec<BrickHeal>,
+    /// Bytes used of the volume's usable capacity (brick filesystems, per copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_used_bytes: Option<u64>,
+    /// The volume's usable capacity in bytes (brick filesystems, per copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_total_bytes: Option<u64>,
+    /// The fullest brick filesystem's use, in percent (what `CapacityLow` compares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fullest_brick_percent: Option<u32>,
+    /// Data movement gluster runs: a rebalance or remove-brick task in progress, a heal with
+    /// entries left (e.g. `Rebalance in progress`, `heal: 12 entries pending`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_progress: Vec<String>,
+}
+
+/// One brick's heal figures.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrickHeal {
+    /// `address:/path`.
+    pub brick: String,
+    /// The node holding it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// `Connected`, or why glfsheal could not ask the brick.
+    pub status: String,
+    /// Entries waiting for heal (absent when the brick could not be asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<u64>,
+    /// Entries in split-brain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_brain: Option<u64>,
 }
 
 /// Observed state of one zone.

@@ -53,6 +53,11 @@ pub struct ControllerConfig {
     /// The longest a pass goes on from the previous observation (listing only what is
     /// awaited) before it lists everything again. Settled resyncs always list everything.
     pub observe_max_age: Duration,
+    /// Delay between health reads of a settled cluster (gluster only, from one node; the
+    /// cloud is listed at the resync, or when gluster shows something wrong).
+    pub health_interval: Duration,
+    /// A brick filesystem used at or above this percentage is `Degraded(CapacityLow)`.
+    pub capacity_low_percent: u32,
     /// The OpenStack client's options.
     pub cloud_options: ClientOptions,
     /// The reporting instance in Events (the pod name).
@@ -80,6 +85,8 @@ impl Default for ControllerConfig {
             requeue_stalled: Duration::from_secs(300),
             requeue_settled: Duration::from_secs(600),
             observe_max_age: Duration::from_secs(300),
+            health_interval: Duration::from_secs(30),
+            capacity_low_percent: 90,
             cloud_options: ClientOptions::default(),
             instance: None,
             ssh_port: 22,

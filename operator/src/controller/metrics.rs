@@ -1,5 +1,6 @@
 //! Prometheus metrics of the controller (OpenMetrics text at `/metrics`): reconciles, errors by
 //! reason, reconcile duration, cloud calls by service and outcome, nodes by state per cluster,
+//! each cluster's health figures (peers, bricks, heal entries, capacity, Degraded by reason)
 //! and whether this replica leads.
 
 use std::time::Duration;
@@ -11,7 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api::{NodeState, NodeStatus};
+use crate::api::conditions::DEGRADED_REASONS;
+use crate::api::{HealthStatus, NodeState, NodeStatus};
 use crate::cloud::{CallEvent, CallObserver};
 
 /// Labels of the error counter.
@@ -41,6 +43,26 @@ pub struct NodeLabels {
     pub state: String,
 }
 
+/// Labels of the health gauges: the cluster, and which figure.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealthLabels {
+    /// The cluster's namespace.
+    pub namespace: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// Which count (`connected`/`total` peers, `online`/`total` bricks, `pending`/`split_brain`
+    /// heal entries, `used`/`total` capacity bytes).
+    pub kind: String,
+}
+
+/// The health gauges and the kinds each is reported for.
+const HEALTH_GAUGES: [(&str, &[&str]); 4] = [
+    ("peers", &["connected", "total"]),
+    ("bricks", &["online", "total"]),
+    ("heal_entries", &["pending", "split_brain"]),
+    ("capacity_bytes", &["used", "total"]),
+];
+
 /// Every state a node gauge is reported for (zeros included, so a state that empties shows 0).
 const STATES: [NodeState; 8] = [
     NodeState::Pending,
@@ -62,6 +84,8 @@ pub struct Metrics {
     duration: Histogram,
     cloud_calls: Family<CloudCallLabels, Counter>,
     nodes: Family<NodeLabels, Gauge>,
+    health: [Family<HealthLabels, Gauge>; 4],
+    degraded: Family<HealthLabels, Gauge>,
     leader: Gauge,
 }
 
@@ -91,6 +115,22 @@ impl Default for Metrics {
             cloud_calls.clone(),
         );
         registry.register("nodes", "Nodes of each cluster by state", nodes.clone());
+        let health: [Family<HealthLabels, Gauge>; 4] = Default::default();
+        let help = [
+            "Peers of each cluster's trusted pool: connected and total",
+            "Bricks of each cluster's volume: online and total",
+            "Entries of each cluster's volume pending heal and in split-brain (-1: unknown)",
+            "Usable capacity of each cluster's volume in bytes: used and total (-1: unknown)",
+        ];
+        for (((name, _), help), family) in HEALTH_GAUGES.iter().zip(help).zip(&health) {
+            registry.register(*name, help, family.clone());
+        }
+        let degraded = Family::<HealthLabels, Gauge>::default();
+        registry.register(
+            "degraded",
+            "Whether each cluster is Degraded for this reason (1) or not (0)",
+            degraded.clone(),
+        );
         registry.register(
             "leader",
             "Whether this replica holds the leader lease and runs the controller (0 or 1)",
@@ -103,6 +143,8 @@ impl Default for Metrics {
             duration,
             cloud_calls,
             nodes,
+            health,
+            degraded,
             leader,
         }
     }
@@ -159,8 +201,55 @@ impl Metrics {
         }
     }
 
+    /// Sets the health gauges of a cluster (`degraded`: the Degraded condition's status is
+    /// True, with its reason). A figure gluster could not give is -1.
+    pub fn health(
+        &self,
+        namespace: &str,
+        cluster: &str,
+        health: &HealthStatus,
+        degraded: Option<&str>,
+    ) {
+        let n = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        let values = [
+            [
+                i64::from(health.peers_connected),
+                i64::from(health.peers_total),
+            ],
+            [
+                i64::from(health.bricks_online),
+                i64::from(health.bricks_total),
+            ],
+            [n(health.heal_pending), n(health.split_brain)],
+            [
+                n(health.capacity_used_bytes),
+                n(health.capacity_total_bytes),
+            ],
+        ];
+        for (((_, kinds), family), values) in HEALTH_GAUGES.iter().zip(&self.health).zip(values) {
+            for (kind, value) in kinds.iter().zip(values) {
+                family
+                    .get_or_create(&label(namespace, cluster, kind))
+                    .set(value);
+            }
+        }
+        for reason in DEGRADED_REASONS {
+            self.degraded
+                .get_or_create(&label(namespace, cluster, reason))
+                .set(i64::from(degraded == Some(reason)));
+        }
+    }
+
     /// Drops the node gauges of a deleted cluster.
     pub fn forget(&self, namespace: &str, cluster: &str) {
+        for ((_, kinds), family) in HEALTH_GAUGES.iter().zip(&self.health) {
+            for kind in kinds.iter() {
+                family.remove(&label(namespace, cluster, kind));
+            }
+        }
+        for reason in DEGRADED_REASONS {
+            self.degraded.remove(&label(namespace, cluster, reason));
+        }
         for state in STATES {
             self.nodes.remove(&NodeLabels {
                 namespace: namespace.to_string(),
@@ -181,6 +270,14 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+fn label(namespace: &str, cluster: &str, kind: &str) -> HealthLabels {
+    HealthLabels {
+        namespace: namespace.to_string(),
+        cluster: cluster.to_string(),
+        kind: kind.to_string(),
     }
 }
 
@@ -213,6 +310,22 @@ mod tests {
                 ..NodeStatus::default()
             }],
         );
+        m.health(
+            "default",
+            "demo",
+            &HealthStatus {
+                peers_connected: 4,
+                peers_total: 4,
+                bricks_online: 3,
+                bricks_total: 4,
+                heal_pending: None,
+                split_brain: Some(0),
+                capacity_used_bytes: Some(1024),
+                capacity_total_bytes: Some(4096),
+                ..HealthStatus::default()
+            },
+            Some("BrickOffline"),
+        );
         m.set_leader(true);
         m.observe(&CallEvent {
             service: ServiceType::BlockStorage,
@@ -229,6 +342,14 @@ mod tests {
             "gluster_operator_nodes{namespace=\"default\",cluster=\"demo\",state=\"Booting\"} 1",
             "gluster_operator_nodes{namespace=\"default\",cluster=\"demo\",state=\"Pending\"} 0",
             "gluster_operator_leader 1",
+            "gluster_operator_bricks{namespace=\"default\",cluster=\"demo\",kind=\"online\"} 3",
+            "gluster_operator_bricks{namespace=\"default\",cluster=\"demo\",kind=\"total\"} 4",
+            "gluster_operator_peers{namespace=\"default\",cluster=\"demo\",kind=\"connected\"} 4",
+            "gluster_operator_heal_entries{namespace=\"default\",cluster=\"demo\",kind=\"pending\"} -1",
+            "gluster_operator_heal_entries{namespace=\"default\",cluster=\"demo\",kind=\"split_brain\"} 0",
+            "gluster_operator_capacity_bytes{namespace=\"default\",cluster=\"demo\",kind=\"used\"} 1024",
+            "gluster_operator_degraded{namespace=\"default\",cluster=\"demo\",kind=\"BrickOffline\"} 1",
+            "gluster_operator_degraded{namespace=\"default\",cluster=\"demo\",kind=\"HealPending\"} 0",
             "gluster_operator_cloud_calls_total{service=\"block-storage\",outcome=\"throttled\"} 1",
         ] {
             assert!(text.lines().any(|l| l == want), "missing {want} in\n{text}");

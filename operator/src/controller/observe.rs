@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt};
 use serde::{Deserialize, Serialize};
 
 use crate::api::GlusterCluster;
-use crate::gluster::xml::{VolumeInfo, VolumeState, VolumeStatus as XmlStatus};
+use crate::gluster::xml::{HealInfo, Peer, VolumeInfo, VolumeState, VolumeStatus as XmlStatus};
 use crate::gluster::{
     GLUSTERD_PORT, GlusterClient, GlusterError, NodeEndpoint, NodeExecutor, PinnedHostKey,
     SshExecutor, VolumeName,
@@ -65,6 +65,27 @@ pub struct SeenVolume {
     pub info: Box<VolumeInfo>,
     /// `volume status --xml` (when the volume is started and it answered).
     pub status: Option<Box<XmlStatus>>,
+    /// The health read (when the volume is started).
+    #[serde(default)]
+    pub health: Option<SeenHealth>,
+}
+
+/// The health read of a started volume, from the node that answered: one `--xml` call per
+/// kind, each one's failure leaving its figure out (logged), never failing the pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenHealth {
+    /// The node that answered.
+    pub read_from: String,
+    /// Its address.
+    pub read_address: Option<String>,
+    /// The nodes tried before it whose glusterd did not answer (SSH worked, gluster did not).
+    pub unanswered: Vec<String>,
+    /// `pool list`.
+    pub pool: Option<Vec<Peer>>,
+    /// `volume status VOL detail` (brick filesystem sizes).
+    pub detail: Option<Box<XmlStatus>>,
+    /// `volume heal VOL info summary` (volumes with redundancy only).
+    pub heal: Option<HealInfo>,
 }
 
 /// What gluster showed this pass.
@@ -236,7 +257,9 @@ pub async fn cluster_keys(
 }
 
 /// The volume seen from the first node (in `order`) that answers; `Ok(None)` when it does
-/// not exist. The error of the last node tried when none answers.
+/// not exist. A node that cannot be reached, or whose glusterd does not answer, is passed
+/// over (and named in the health read). The error of the last node tried when none answers.
+/// A started volume's status and health are read from the same node.
 pub async fn observe_volume<E: NodeExecutor>(
     client: &GlusterClient<E>,
     order: &[&NodeEndpoint],
@@ -244,27 +267,76 @@ pub async fn observe_volume<E: NodeExecutor>(
 ) -> Result<Option<SeenVolume>, ReconcileError> {
     let name = VolumeName::new(volume).map_err(GlusterError::from)?;
     let mut last = None;
+    let mut unanswered = Vec::new();
     for endpoint in order {
         match client.volume_info(endpoint, &name).await {
             Ok(None) => return Ok(None),
             Ok(Some(info)) => {
-                let status = if info.state == VolumeState::Started {
-                    client.volume_status(endpoint, &name).await.ok()
+                let (status, health) = if info.state == VolumeState::Started {
+                    let status = client.volume_status(endpoint, &name).await.ok();
+                    let health = read_health(client, endpoint, &name, &info, unanswered).await;
+                    (status, Some(health))
                 } else {
-                    None
+                    (None, None)
                 };
                 return Ok(Some(SeenVolume {
                     info: Box::new(info),
                     status: status.map(Box::new),
+                    health,
                 }));
             }
-            Err(GlusterError::Exec(e)) => last = Some(GlusterError::Exec(e)),
+            Err(e @ (GlusterError::Exec(_) | GlusterError::NoAnswer { .. })) => {
+                if matches!(e, GlusterError::NoAnswer { .. }) {
+                    unanswered.push(endpoint.name.clone());
+                }
+                tracing::debug!(node = %endpoint.name, error = %e, "gluster did not answer");
+                last = Some(e);
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Err(last
         .map(ReconcileError::from)
         .unwrap_or(ReconcileError::MissingMetadata("nodes with an address")))
+}
+
+/// The health read of started volume `name` on `endpoint`: pool list, status detail and, for
+/// a volume with redundancy, heal info summary. A figure that fails is left out.
+async fn read_health<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    endpoint: &NodeEndpoint,
+    name: &VolumeName,
+    info: &VolumeInfo,
+    unanswered: Vec<String>,
+) -> SeenHealth {
+    fn keep<T>(what: &str, node: &str, r: Result<T, GlusterError>) -> Option<T> {
+        r.map_err(|e| tracing::warn!(node, error = %e, "health read: {what} failed"))
+            .ok()
+    }
+    let node = endpoint.name.as_str();
+    let pool = keep("pool list", node, client.pool_list(endpoint).await);
+    let detail = keep(
+        "volume status detail",
+        node,
+        client.volume_status_detail(endpoint, name).await,
+    );
+    let redundant = info.replica_count > 1 || info.disperse_count > 0;
+    let heal = match redundant {
+        true => keep(
+            "heal info summary",
+            node,
+            client.heal_info_summary(endpoint, name).await,
+        ),
+        false => None,
+    };
+    SeenHealth {
+        read_from: endpoint.name.clone(),
+        read_address: Some(endpoint.address.clone()),
+        unanswered,
+        pool,
+        detail: detail.map(Box::new),
+        heal,
+    }
 }
 
 /// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).

@@ -20,6 +20,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::api::conditions::{DEGRADED, TRUE, find};
 use crate::api::{GlusterCluster, GlusterClusterStatus};
 
 use super::act::act;
@@ -184,6 +185,13 @@ async fn apply(
         Ok(pass) => {
             ctx.metrics
                 .nodes(&owner.namespace, &owner.name, &pass.status.nodes);
+            if let Some(h) = &pass.status.health {
+                let degraded = find(&pass.status.conditions, DEGRADED)
+                    .filter(|c| c.status == TRUE)
+                    .map(|c| c.reason.as_str());
+                ctx.metrics
+                    .health(&owner.namespace, &owner.name, h, degraded);
+            }
             let requeue = pass.requeue;
             write_status(cluster, api, &owner, pass, ctx).await?;
             Ok(Action::requeue(requeue))
@@ -333,8 +341,26 @@ pub fn status_patch(status: &GlusterClusterStatus) -> Value {
             "capacity",
             "mount",
             "backupVolfileServers",
+            "health",
         ] {
             map.entry(key).or_insert(Value::Null);
+        }
+        // A merge patch merges objects: the health figures that became absent are nulled too.
+        if let Some(Value::Object(health)) = map.get_mut("health") {
+            for key in [
+                "readFrom",
+                "peersLost",
+                "bricksOffline",
+                "healPending",
+                "splitBrain",
+                "healByBrick",
+                "capacityUsedBytes",
+                "capacityTotalBytes",
+                "fullestBrickPercent",
+                "inProgress",
+            ] {
+                health.entry(key).or_insert(Value::Null);
+            }
         }
     }
     json!({ "status": value })
@@ -411,5 +437,23 @@ mod tests {
                 .contains_key("nodes")
         );
         assert_eq!(patch["status"]["readyNodes"], json!(0));
+        assert!(
+            patch["status"]
+                .as_object()
+                .expect("object")
+                .contains_key("health")
+        );
+        // Inside health too: an offline list that emptied is cleared, not merged.
+        let healthy = GlusterClusterStatus {
+            health: Some(crate::api::HealthStatus {
+                bricks: "4/4".into(),
+                ..Default::default()
+            }),
+            ..GlusterClusterStatus::default()
+        };
+        let patch = status_patch(&healthy);
+        let health = patch["status"]["health"].as_object().expect("object");
+        assert_eq!(health.get("bricksOffline"), Some(&Value::Null));
+        assert_eq!(health.get("bricks"), Some(&json!("4/4")));
     }
 }

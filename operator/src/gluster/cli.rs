@@ -218,6 +218,12 @@ impl GlusterCli {
         self.with(&["volume", "status", v])
     }
 
+    /// `volume status VOL detail`: bricks with online state and their filesystem's size and
+    /// free bytes (no daemons, no tasks).
+    pub fn volume_status_detail(&self, volume: &VolumeName) -> Vec<String> {
+        self.with(&["volume", "status", volume.as_str(), "detail"])
+    }
+
     /// `peer status`: the other peers as this node sees them.
     pub fn peer_status(&self) -> Vec<String> {
         self.with(&["peer", "status"])

@@ -163,6 +163,25 @@ impl<E: NodeExecutor> GlusterClient<E> {
         volume: &VolumeName,
     ) -> Result<VolumeStatus, GlusterError> {
         let argv = self.cli.volume_status(Some(volume));
+        self.one_volume_status(node, volume, argv).await
+    }
+
+    /// `volume status VOL detail`: the bricks with their filesystem sizes.
+    pub async fn volume_status_detail(
+        &self,
+        node: &NodeEndpoint,
+        volume: &VolumeName,
+    ) -> Result<VolumeStatus, GlusterError> {
+        let argv = self.cli.volume_status_detail(volume);
+        self.one_volume_status(node, volume, argv).await
+    }
+
+    async fn one_volume_status(
+        &self,
+        node: &NodeEndpoint,
+        volume: &VolumeName,
+        argv: Vec<String>,
+    ) -> Result<VolumeStatus, GlusterError> {
         let mut all = self.query(node, &argv, parse_volume_status).await?;
         match all.iter().position(|v| v.name == volume.as_str()) {
             Some(i) => Ok(all.swap_remove(i)),

@@ -259,6 +259,37 @@ mod crash_points {
     pub(super) async fn after(_step: &Step) {}
 }
 
+/// Restarts the offline brick processes of `volume` from `node`: `volume start VOL force`,
+/// which starts only the bricks that are not running (GlusterFS: a started volume's running
+/// bricks are left alone).
+pub async fn restart_bricks<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    node: &NodeEndpoint,
+    volume: &str,
+    bricks: &[String],
+) -> Result<Done, ReconcileError> {
+    let argv: Vec<String> = [
+        "gluster",
+        "--mode=script",
+        "volume",
+        "start",
+        volume,
+        "force",
+    ]
+    .iter()
+    .map(|w| w.to_string())
+    .collect();
+    client.execute(node, &argv).await?;
+    Ok(Done {
+        reason: "BricksRestarted".into(),
+        note: format!(
+            "volume start {volume} force from {}: restarting offline brick(s) {}",
+            node.name,
+            bricks.join(", ")
+        ),
+    })
+}
+
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
 async fn query_planned<E: NodeExecutor, T>(
     client: &GlusterClient<E>,

@@ -60,10 +60,33 @@ pub async fn act(
             gluster = Some(outcome.unwrap_or_else(|e| GlusterOutcome::Failed(Failure::of(&e))));
         }
     }
+    let mut repairs = Vec::new();
+    let mut repair_failure = None;
+    for action in actions {
+        if let Action::RestartBricks { volume, on, bricks } = action {
+            let run = async {
+                let handle = handles
+                    .gluster
+                    .as_ref()
+                    .ok_or(ReconcileError::MissingMetadata("a gluster client"))?;
+                let endpoint = handle
+                    .endpoints
+                    .get(on)
+                    .ok_or_else(|| ReconcileError::MissingHostKey(on.clone()))?;
+                gluster::restart_bricks(&handle.client, endpoint, volume, bricks).await
+            };
+            match run.await {
+                Ok(done) => repairs.push(done),
+                Err(e) => repair_failure = Some(Failure::of(&e)),
+            }
+        }
+    }
     Ok(Outcome {
         cloud: done,
         attached,
         gluster,
+        repairs,
+        repair_failure,
     })
 }
 

@@ -82,6 +82,16 @@ pub enum Action {
         /// Why the run stops after the steps, if it does.
         then: Option<String>,
     },
+    /// Restart the volume's offline brick processes: `volume VOL start force` on node `on`
+    /// (gluster starts only the bricks not running; see [`super::health::restartable`]).
+    RestartBricks {
+        /// The volume.
+        volume: String,
+        /// The node to run it on (its glusterd answered this pass).
+        on: String,
+        /// The offline bricks, `address:/path` (for the Event).
+        bricks: Vec<String>,
+    },
 }
 
 /// The CIDRs allowed to reach the nodes: `allowedClients`, or anywhere when it is empty (the

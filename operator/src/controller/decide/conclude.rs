@@ -7,12 +7,16 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::{GlusterClusterSpec, GlusterClusterStatus};
+use crate::api::conditions::{
+    BRICK_OFFLINE, DEGRADED, HEAL_PENDING, PEER_LOST, TRUE, UNKNOWN, find,
+};
+use crate::api::{GlusterClusterSpec, GlusterClusterStatus, HealthStatus};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::observe::{GlusterSeen, SeenVolume};
 use crate::plan::{ClusterPlan, format_bytes};
 
 use super::gluster::{self, GlusterNodes};
+use super::health::{self, Degraded};
 use super::memory::Memory;
 use super::pace::Pace;
 use super::status::{self, Findings, GlusterView, Progress};
@@ -52,6 +56,10 @@ pub struct Outcome {
     pub attached: Vec<(String, String)>,
     /// The gluster steps, when there were any to run.
     pub gluster: Option<GlusterOutcome>,
+    /// The repairs made (offline bricks restarted).
+    pub repairs: Vec<Done>,
+    /// A repair that failed.
+    pub repair_failure: Option<Failure>,
 }
 
 /// An Event to publish.
@@ -132,6 +140,27 @@ pub fn conclude(
         }
     }
     let mut view = None;
+    let mut figures: Option<HealthStatus> = None;
+    let mut degraded: Option<Degraded> = None;
+    let previous_degraded = previous
+        .and_then(|p| find(&p.conditions, DEGRADED))
+        .map(|c| (c.status.clone(), c.reason.clone()));
+    let has_degraded = previous_degraded.is_some();
+    if let (GlusterSeen::Failed(f), Some(_)) =
+        (&snapshot.gluster, previous.and_then(|p| p.volume.as_ref()))
+    {
+        degraded = Some(health::unreachable(&f.message));
+    }
+    notes.extend(
+        outcome
+            .repairs
+            .iter()
+            .map(|d| note(false, &d.reason, "Repair", &d.note)),
+    );
+    let repaired = !outcome.repairs.is_empty() || outcome.repair_failure.is_some();
+    if let Some(f) = &outcome.repair_failure {
+        notes.push(note(true, &f.reason, "Repair", &f.message));
+    }
     match (outcome.gluster, gluster_nodes) {
         (
             Some(GlusterOutcome::Ran {
@@ -155,7 +184,27 @@ pub fn conclude(
             if let Some(volume) = &v.volume {
                 status::mark_ready(&mut nodes, volume);
             }
-            progress = status::gluster_progress(&nodes, v.volume.as_ref(), waiting.as_deref());
+            figures = match (seen.as_ref(), v.volume.as_ref()) {
+                (Some(s), Some(volume)) => health::figures(s, volume, &gnodes),
+                _ => None,
+            };
+            degraded = match (&figures, &v.volume) {
+                (Some(h), _) => Some(health::degraded(h, tuning.capacity_low_percent)),
+                (None, Some(_)) if !has_degraded => Some(Degraded {
+                    status: UNKNOWN,
+                    reason: "HealthNotRead",
+                    message:
+                        "not read yet (the volume is not started, or its status did not answer)"
+                            .into(),
+                }),
+                _ => None,
+            };
+            progress = status::gluster_progress(
+                &nodes,
+                v.volume.as_ref(),
+                waiting.as_deref(),
+                figures.as_ref(),
+            );
             view = Some(v);
         }
         (Some(GlusterOutcome::Failed(f)), _) => {
@@ -171,6 +220,37 @@ pub fn conclude(
     if let Some(f) = &failure {
         notes.push(note(true, &f.reason, "Gluster", &f.message));
         errors.push(f.reason.clone());
+    }
+    if let Some(f) = &outcome.repair_failure {
+        errors.push(f.reason.clone());
+    }
+    // Every change of Degraded's status or reason is an Event.
+    let mut cloud_check = false;
+    if let Some(d) = &degraded {
+        let changed = previous_degraded
+            .as_ref()
+            .is_none_or(|(s, r)| s != d.status || r != d.reason);
+        if changed && d.status != UNKNOWN {
+            let warning = d.status == TRUE;
+            let was_degraded = previous_degraded.as_ref().is_some_and(|(s, _)| s == TRUE);
+            // `Recovered` when it clears; the first healthy read says `Healthy`.
+            let reason = match (warning, was_degraded) {
+                (true, _) => d.reason,
+                (false, true) => "Recovered",
+                (false, false) => d.reason,
+            };
+            notes.push(note(warning, reason, "Health", &d.message));
+        }
+        // Newly wrong: the next pass lists the cloud too.
+        cloud_check = d.status == TRUE && previous_degraded.as_ref().is_none_or(|(s, _)| s != TRUE);
+    }
+    // While the health holds Ready back, the backoff (reset by a change of reason only: heal
+    // counts move all the time) goes up to the health interval.
+    let health_held = figures.is_some()
+        && matches!(&progress, Progress::Working { reason, .. }
+            if [PEER_LOST, BRICK_OFFLINE, HEAL_PENDING].contains(&reason.as_str()));
+    if health_held {
+        cap = tuning.health_interval;
     }
     let ready = matches!(progress, Progress::Ready { .. });
     let servers_created_at = if created_now {
@@ -190,10 +270,14 @@ pub fn conclude(
     }
     let same_generation = memory.generation == generation;
     let (requeue, pace) = match (&progress, fixed) {
-        (Progress::Ready { .. }, _) => (tuning.requeue_settled, None),
+        (Progress::Ready { .. }, _) => (tuning.requeue_settled.min(tuning.health_interval), None),
         (_, Some(d)) => (d, None),
+        (Progress::Stalled { .. }, None) if figures.is_some() => {
+            (tuning.requeue_stalled.min(tuning.health_interval), None)
+        }
         (Progress::Stalled { .. }, None) => (tuning.requeue_stalled, None),
         (Progress::Working { reason, message }, None) => {
+            let message = if health_held { "" } else { message.as_str() };
             let hint = pace::build_hint(building, servers_created_at, snapshot.build_estimate, now);
             let (d, p) = pace::next_delay(
                 memory.pace.filter(|_| same_generation),
@@ -217,6 +301,8 @@ pub fn conclude(
             nodes,
             zones,
             gluster: view,
+            health: figures,
+            degraded,
         },
         &progress,
         wall,
@@ -245,6 +331,12 @@ pub fn conclude(
         } else {
             memory.attached_at
         },
+        restarted_at: if repaired {
+            Some(now)
+        } else {
+            memory.restarted_at
+        },
+        cloud_check,
     };
     Pass {
         status,
@@ -314,6 +406,8 @@ pub fn failed(
             nodes,
             zones,
             gluster: None,
+            health: None,
+            degraded: None,
         },
         &failure.progress(),
         wall,

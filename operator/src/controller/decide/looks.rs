@@ -42,7 +42,12 @@ pub fn look(
     now: Instant,
     tuning: &Tuning,
 ) -> Look {
-    let full = memory.needs_full(generation, now, tuning.observe_max_age);
+    let full = memory.needs_full(
+        generation,
+        now,
+        tuning.observe_max_age,
+        tuning.requeue_settled,
+    );
     let same_generation = memory.generation == generation;
     let base = base(memory, generation);
     let previous_plan = memory.plan.as_ref().filter(|_| !full && same_generation);

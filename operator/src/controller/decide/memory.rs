@@ -34,6 +34,12 @@ pub struct Memory {
     pub volumes_at: Option<Instant>,
     /// When attachments were last requested.
     pub attached_at: Option<Instant>,
+    /// When offline bricks were last restarted (`volume start force`), at most once per
+    /// error delay.
+    pub restarted_at: Option<Instant>,
+    /// Gluster showed something wrong that it did not show before: the next pass lists the
+    /// cloud too (a server gone or in ERROR shows there).
+    pub cloud_check: bool,
 }
 
 impl Memory {
@@ -49,14 +55,25 @@ impl Memory {
     }
 
     /// Whether the next pass must observe everything again: a new generation, nothing
-    /// observed yet, a settled resync, or the last full observation older than `max_age`.
-    pub fn needs_full(&self, generation: Option<i64>, now: Instant, max_age: Duration) -> bool {
+    /// observed yet, a settled resync (Ready, the last full observation at least `settled`
+    /// old; the passes between are health reads), gluster newly showing something wrong, or
+    /// the last full observation older than `max_age`.
+    pub fn needs_full(
+        &self,
+        generation: Option<i64>,
+        now: Instant,
+        max_age: Duration,
+        settled: Duration,
+    ) -> bool {
+        let older = |age: Duration| {
+            self.full_at
+                .is_none_or(|t| now.saturating_duration_since(t) >= age)
+        };
         self.generation != generation
             || self.observed.is_none()
-            || self.ready
-            || self
-                .full_at
-                .is_none_or(|t| now.saturating_duration_since(t) >= max_age)
+            || self.cloud_check
+            || (self.ready && older(settled))
+            || older(max_age)
     }
 
     /// The memory after a failed pass: only the generation, when to come back and the
@@ -98,15 +115,25 @@ mod tests {
             ..Memory::default()
         };
         let age = Duration::from_secs(60);
-        assert!(!memory.needs_full(Some(1), now, age));
-        assert!(memory.needs_full(Some(2), now, age));
-        assert!(memory.needs_full(Some(1), now + age, age));
+        let resync = Duration::from_secs(600);
+        assert!(!memory.needs_full(Some(1), now, age, resync));
+        assert!(memory.needs_full(Some(2), now, age, resync));
+        assert!(memory.needs_full(Some(1), now + age, age, resync));
+        // Ready: health reads in between, the full look at the resync.
         let settled = Memory {
             ready: true,
             ..memory.clone()
         };
-        assert!(settled.needs_full(Some(1), now, age));
+        let long = Duration::from_secs(3600);
+        assert!(!settled.needs_full(Some(1), now + age, long, resync));
+        assert!(settled.needs_full(Some(1), now + resync, long, resync));
+        // Gluster showed something new: the cloud is looked at.
+        let check = Memory {
+            cloud_check: true,
+            ..memory.clone()
+        };
+        assert!(check.needs_full(Some(1), now, age, resync));
         let failed = Memory::after_failure(Some(1), now, None);
-        assert!(failed.needs_full(Some(1), now, age));
+        assert!(failed.needs_full(Some(1), now, age, resync));
     }
 }

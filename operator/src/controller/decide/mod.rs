@@ -16,6 +16,7 @@ pub mod actions;
 pub mod conclude;
 pub mod duplicates;
 pub mod gluster;
+pub mod health;
 pub mod looks;
 pub mod memory;
 pub mod pace;
@@ -33,7 +34,7 @@ use crate::plan::{ClusterPlan, plan_change};
 
 use super::context::ControllerConfig;
 use super::error::ReconcileError;
-use super::observe::{GlusterSeen, Snapshot, cloud_facts, current_state};
+use super::observe::{self, GlusterSeen, Snapshot, cloud_facts, current_state};
 
 pub use actions::{Action, NewBrick, allowed_cidrs, runnable, size_gib};
 pub use conclude::{
@@ -63,6 +64,11 @@ pub struct Tuning {
     pub requeue_settled: Duration,
     /// The longest a pass goes on from the previous observation.
     pub observe_max_age: Duration,
+    /// Delay between health reads of a settled cluster, and the backoff's cap while the
+    /// health holds `Ready` back.
+    pub health_interval: Duration,
+    /// The `CapacityLow` threshold, in percent used of a brick filesystem.
+    pub capacity_low_percent: u32,
 }
 
 impl Tuning {
@@ -76,6 +82,8 @@ impl Tuning {
             requeue_stalled: config.requeue_stalled,
             requeue_settled: config.requeue_settled,
             observe_max_age: config.observe_max_age,
+            health_interval: config.health_interval,
+            capacity_low_percent: config.capacity_low_percent,
         }
     }
 }
@@ -288,14 +296,24 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                     ),
                 };
             }
-            (_, Some((gnodes, _))) if failure.is_none() => {
+            (_, Some((gnodes, seen_volume))) if failure.is_none() => {
                 let (steps, then) = runnable(&plan.steps);
+                let settled = steps.is_empty() && then.is_none();
                 actions.push(Action::Gluster {
                     volume: spec.volume.name.clone(),
                     steps,
                     nodes: gnodes.clone(),
                     then,
                 });
+                if settled {
+                    actions.extend(restart_bricks(
+                        &spec.volume.name,
+                        seen_volume,
+                        memory,
+                        input.now,
+                        &tuning,
+                    ));
+                }
                 gluster_nodes = Some(gnodes);
             }
             _ => {}
@@ -323,6 +341,28 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         cap,
         fixed,
         failure,
+    })
+}
+
+/// Restart the offline bricks of a started volume whose glusterd is up (`volume start
+/// force`), at most once per error delay.
+fn restart_bricks(
+    volume: &str,
+    seen: Option<&observe::SeenVolume>,
+    memory: &Memory,
+    now: Instant,
+    tuning: &Tuning,
+) -> Option<Action> {
+    let seen = seen?;
+    let bricks = health::restartable(seen);
+    let on = seen.health.as_ref()?.read_from.clone();
+    let due = memory
+        .restarted_at
+        .is_none_or(|t| now.saturating_duration_since(t) >= tuning.requeue_error);
+    (!bricks.is_empty() && due).then(|| Action::RestartBricks {
+        volume: volume.to_string(),
+        on,
+        bricks,
     })
 }
 

@@ -4,10 +4,15 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::conditions::{FALSE, READY, RECONCILING, STALLED, TRUE, condition, set_condition};
-use crate::api::{
-    BrickStorage, GlusterClusterStatus, NodeState, NodeStatus, VolumeStatus, ZoneStatus,
+use crate::api::conditions::{
+    DEGRADED, FALSE, READY, RECONCILING, STALLED, TRUE, condition, set_condition,
 };
+use crate::api::{
+    BrickStorage, GlusterClusterStatus, HealthStatus, NodeState, NodeStatus, VolumeStatus,
+    ZoneStatus,
+};
+
+use super::health::{self, Degraded};
 use crate::cloud::{ServerStatus, VolumeStatus as CinderStatus};
 use crate::plan::ClusterPlan;
 
@@ -127,6 +132,10 @@ pub struct Findings {
     pub zones: Vec<ZoneStatus>,
     /// What gluster showed, when it was reached (else the previous volume and mount stay).
     pub gluster: Option<GlusterView>,
+    /// The health figures, when read this pass (else the previous ones stay).
+    pub health: Option<HealthStatus>,
+    /// The `Degraded` condition, when this pass could tell (else the previous one stays).
+    pub degraded: Option<Degraded>,
 }
 
 /// The whole status from what the pass `found` and how far it got (`progress`); `previous`
@@ -143,6 +152,8 @@ pub fn build_status(
         nodes,
         zones,
         gluster,
+        health,
+        degraded,
     } = found;
     let ready_nodes = nodes.iter().filter(|n| n.state == NodeState::Ready).count() as u32;
     let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
@@ -161,6 +172,9 @@ pub fn build_status(
     set(READY, ready, reason, message);
     set(RECONCILING, reconciling, reason, message);
     set(STALLED, stalled, reason, message);
+    if let Some(d) = &degraded {
+        set(DEGRADED, d.status, d.reason, &d.message);
+    }
     GlusterClusterStatus {
         observed_generation: generation,
         conditions,
@@ -187,6 +201,7 @@ pub fn build_status(
                 .map(|p| p.backup_volfile_servers.clone())
                 .unwrap_or_default(),
         },
+        health: health.or_else(|| previous.and_then(|p| p.health.clone())),
     }
 }
 
@@ -221,13 +236,22 @@ pub fn mark_ready(nodes: &mut [NodeStatus], volume: &VolumeStatus) {
 }
 
 /// The progress once gluster has been reached: ready when the volume is started with every
-/// desired node's brick online.
+/// desired node's brick online and, when its health was read, no peer lost, nothing to heal
+/// and no split-brain (see [`health::holds_ready`]).
 pub fn gluster_progress(
     nodes: &[NodeStatus],
     volume: Option<&VolumeStatus>,
     waiting: Option<&str>,
+    health: Option<&HealthStatus>,
 ) -> Progress {
     let ready = nodes.iter().filter(|n| n.state == NodeState::Ready).count();
+    let started = volume.is_some_and(|v| v.state.as_deref() == Some("Started"));
+    if let Some(held) = health
+        .filter(|_| started && waiting.is_none())
+        .and_then(health::holds_ready)
+    {
+        return held;
+    }
     match volume {
         Some(v)
             if v.state.as_deref() == Some("Started")

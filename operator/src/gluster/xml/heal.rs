@@ -11,14 +11,14 @@ use super::{OutputError, ParseError, maybe_number, parse_document, req};
 const WHAT: &str = "heal info";
 
 /// The heal state of a replicated or dispersed volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealInfo {
     /// One entry per brick.
     pub bricks: Vec<HealBrick>,
 }
 
 /// One brick's view.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealBrick {
     /// The peer's host name or address.
     pub host: String,
@@ -37,7 +37,7 @@ pub struct HealBrick {
 }
 
 /// An entry that needs healing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealEntry {
     /// The file's gfid.
     pub gfid: String,
@@ -46,7 +46,7 @@ pub struct HealEntry {
 }
 
 /// The counts `heal info summary` adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealSummary {
     /// All entries.
     pub total: u64,

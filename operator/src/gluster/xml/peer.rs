@@ -11,7 +11,7 @@ const WHAT: &str = "peer status";
 const PEER_IN_CLUSTER: i32 = 3;
 
 /// A peer of the trusted storage pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Peer {
     /// The peer's UUID.
     pub uuid: String,

@@ -1,8 +1,9 @@
-//! `gluster volume status VOL|all --xml`: which bricks are online, where, with which pid; the
+//! `gluster volume status VOL|all [detail] --xml`: which bricks are online, where, with which pid; the
 //! volume's daemons (self-heal…); running or finished tasks (rebalance, remove-brick).
 //!
 //! Bricks and daemons share the `<node>` element: a brick has its directory in `<path>`; a
 //! daemon has its name in `<hostname>` ("Self-heal Daemon") and its host in `<path>`.
+//! `detail` adds each brick filesystem's size and free bytes and leaves out daemons and tasks.
 
 use serde::Deserialize;
 
@@ -39,9 +40,21 @@ pub struct BrickStatus {
     pub port: Option<u16>,
     /// Process id, when running.
     pub pid: Option<u32>,
+    /// Size of the brick's filesystem in bytes (`volume status VOL detail` only; glusterd
+    /// reads it with statvfs, also while the brick process is down).
+    #[serde(default)]
+    pub size_total: Option<u64>,
+    /// Free bytes of the brick's filesystem (`detail` only; root-reserved blocks included).
+    #[serde(default)]
+    pub size_free: Option<u64>,
 }
 
 impl BrickStatus {
+    /// Bytes used on the brick's filesystem (`detail` only).
+    pub fn size_used(&self) -> Option<u64> {
+        Some(self.size_total?.saturating_sub(self.size_free?))
+    }
+
     /// `host:path`, as gluster names bricks.
     pub fn name(&self) -> String {
         format!("{}:{}", self.host, self.path)
@@ -113,6 +126,10 @@ struct RawNode {
     port: Option<String>,
     ports: Option<RawPorts>,
     pid: Option<String>,
+    #[serde(rename = "sizeTotal")]
+    size_total: Option<String>,
+    #[serde(rename = "sizeFree")]
+    size_free: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +194,8 @@ fn convert(i: usize, raw: RawVolume) -> Result<VolumeStatus, ParseError> {
             None => maybe_number::<u16>(WHAT, &f("ports.tcp"), n.ports.and_then(|p| p.tcp))?,
         };
         let pid = maybe_number::<u32>(WHAT, &f("pid"), n.pid)?;
+        let size_total = maybe_number::<u64>(WHAT, &f("sizeTotal"), n.size_total)?;
+        let size_free = maybe_number::<u64>(WHAT, &f("sizeFree"), n.size_free)?;
         if path.starts_with('/') {
             bricks.push(BrickStatus {
                 host: hostname,
@@ -185,6 +204,8 @@ fn convert(i: usize, raw: RawVolume) -> Result<VolumeStatus, ParseError> {
                 online,
                 port,
                 pid,
+                size_total,
+                size_free,
             });
         } else {
             daemons.push(DaemonStatus {
