@@ -77,6 +77,7 @@ async fn create_server(
             image_id: ids.image.clone(),
             availability_zone: Some(zone.into()),
             networks: vec![ids.network.clone()],
+            ports: vec![],
             user_data: Some(user_data),
             metadata: BTreeMap::new(),
             ..ServerCreate::default()

@@ -248,8 +248,11 @@ pub struct ServerCreate {
     pub image_id: String,
     /// Availability zone.
     pub availability_zone: Option<String>,
-    /// Network IDs, one NIC each. Empty: `auto`.
+    /// Network IDs, one NIC each (after the ports). Both empty: `auto`.
     pub networks: Vec<String>,
+    /// Port IDs made beforehand, one NIC each, first (the server takes the ports' addresses,
+    /// and Nova leaves the ports alone when it deletes the server).
+    pub ports: Vec<String>,
     /// Security group names or IDs.
     pub security_groups: Vec<String>,
     /// Key pair name.
@@ -286,10 +289,16 @@ impl ServerCreate {
         }
         server.insert(
             "networks".into(),
-            if self.networks.is_empty() {
+            if self.networks.is_empty() && self.ports.is_empty() {
                 json!("auto")
             } else {
-                Value::Array(self.networks.iter().map(|n| json!({"uuid": n})).collect())
+                Value::Array(
+                    self.ports
+                        .iter()
+                        .map(|p| json!({"port": p}))
+                        .chain(self.networks.iter().map(|n| json!({"uuid": n})))
+                        .collect(),
+                )
             },
         );
         if !self.security_groups.is_empty() {
@@ -893,6 +902,7 @@ mod tests {
             image_id: "i1".into(),
             availability_zone: Some("zone-a".into()),
             networks: vec!["n1".into()],
+            ports: vec![],
             security_groups: vec!["gc-abc".into()],
             key_name: Some("k".into()),
             user_data: Some(b"#cloud-config\n".to_vec()),
@@ -916,6 +926,15 @@ mod tests {
         assert_eq!(
             minimal.to_body().unwrap()["server"]["networks"],
             json!("auto")
+        );
+        let on_port = ServerCreate {
+            name: "n".into(),
+            ports: vec!["p1".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            on_port.to_body().unwrap()["server"]["networks"],
+            json!([{"port": "p1"}])
         );
     }
 

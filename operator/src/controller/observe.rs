@@ -21,7 +21,7 @@ use crate::gluster::{
 };
 use std::collections::BTreeSet;
 
-use crate::cloud::{Cloud, CloudError, Server, Volume};
+use crate::cloud::{Cloud, CloudError, Port, Server, Volume};
 use crate::plan::{CloudFacts, CurrentState, ExistingNode};
 
 use super::context::Context;
@@ -29,7 +29,7 @@ use super::decide::pace::Lists;
 use super::decide::{Failure, Look, Memory, NodeUp, Tuning, look, looks, nodes_up};
 use super::error::ReconcileError;
 use super::keys::{ClusterKeys, ensure_keys};
-use super::owner::{Owner, node_of};
+use super::owner::{Owner, node_of, port_name};
 
 /// What the cluster owns in the cloud now (serialised as the cloud's own documents).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub struct Observed {
     pub volumes: Vec<Volume>,
     /// Cinder's availability zones (where a brick volume can be created).
     pub block_storage_zones: BTreeSet<String>,
+    /// The nodes' own ports, carrying the cluster's tag (listed with the servers).
+    #[serde(default)]
+    pub ports: Vec<Port>,
 }
 
 impl Observed {
@@ -48,6 +51,12 @@ impl Observed {
         self.servers
             .iter()
             .find(|s| node_of(&s.metadata).is_some_and(|(n, _)| n == name))
+    }
+
+    /// The port of node `name`, if any (found by its name, [`port_name`]).
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        let wanted = port_name(name);
+        self.ports.iter().find(|p| p.name == wanted)
     }
 
     /// The brick volume of node `name`, if any.
@@ -327,9 +336,9 @@ pub async fn observe_cloud(cloud: &Cloud, owner: &Owner) -> Result<Observed, Clo
     Ok(observed)
 }
 
-/// Brings `base` up to date with only the lists named (servers by tag, volumes by metadata)
-/// and Cinder's zones when `zones` is set, concurrently; what is not listed stays as in
-/// `base`.
+/// Brings `base` up to date with only the lists named (servers and the nodes' ports by tag,
+/// volumes by metadata) and Cinder's zones when `zones` is set, concurrently; what is not
+/// listed stays as in `base`.
 pub async fn observe_some(
     cloud: &Cloud,
     owner: &Owner,
@@ -339,9 +348,14 @@ pub async fn observe_some(
 ) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();
     let volume_query = owner.volume_query();
+    let port_tags = [owner.tag()];
     let servers = async {
         match lists.servers {
-            true => cloud.compute().list_servers(&server_query).await.map(Some),
+            true => futures::try_join!(
+                cloud.compute().list_servers(&server_query),
+                cloud.network().list_ports(&port_tags),
+            )
+            .map(Some),
             false => Ok(None),
         }
     };
@@ -358,8 +372,9 @@ pub async fn observe_some(
         }
     };
     let (servers, volumes, found_zones) = futures::try_join!(servers, volumes, found_zones)?;
-    if let Some(servers) = servers {
+    if let Some((servers, ports)) = servers {
         base.servers = servers;
+        base.ports = ports;
     }
     if let Some(volumes) = volumes {
         base.volumes = volumes;
@@ -374,18 +389,22 @@ pub async fn observe_some(
     Ok(base)
 }
 
-/// Lists the cluster's servers (by tag) and volumes (by metadata), concurrently; no zones.
+/// Lists the cluster's servers and ports (by tag) and volumes (by metadata), concurrently; no
+/// zones.
 pub async fn observe_owned(cloud: &Cloud, owner: &Owner) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();
     let volume_query = owner.volume_query();
-    let (servers, volumes) = futures::try_join!(
+    let port_tags = [owner.tag()];
+    let (servers, volumes, ports) = futures::try_join!(
         cloud.compute().list_servers(&server_query),
         cloud.volume().list_volumes(&volume_query),
+        cloud.network().list_ports(&port_tags),
     )?;
     Ok(Observed {
         servers,
         volumes,
         block_storage_zones: BTreeSet::new(),
+        ports,
     })
 }
 
@@ -473,6 +492,7 @@ mod tests {
             servers: vec![server("c-a-1", 0, Some("a")), server("c-a-1", 0, Some("a"))],
             volumes: vec![volume("c-a-1", 0, "a"), volume("c-b-1", 1, "b")],
             block_storage_zones: BTreeSet::from(["a".to_string()]),
+            ports: Vec::new(),
         };
         let state = current_state(&observed);
         let nodes: Vec<_> = state

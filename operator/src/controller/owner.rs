@@ -82,6 +82,12 @@ pub fn brick_volume_name(node: &str) -> String {
     format!("{node}-brick")
 }
 
+/// The deterministic name of a node's own Neutron port (the node keeps it, and so its
+/// address, across server replacements).
+pub fn port_name(node: &str) -> String {
+    format!("{node}-port")
+}
+
 /// The node (name, index) recorded in a resource's metadata, if both are there and well-formed.
 pub fn node_of(metadata: &BTreeMap<String, String>) -> Option<(String, u32)> {
     let name = metadata.get(META_NODE)?;

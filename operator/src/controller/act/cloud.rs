@@ -12,14 +12,15 @@ use tracing::Instrument;
 use crate::api::GlusterClusterSpec;
 use crate::bootstrap::{BrickDevice, DistroFamily, NodeBootstrap, render_user_data};
 use crate::cloud::{
-    Cloud, CloudError, SecurityGroupSpec, ServerCreate, VolumeCreate, network::gluster_rules,
+    Cloud, CloudError, PortCreate, SecurityGroupSpec, ServerCreate, VolumeCreate,
+    network::gluster_rules,
 };
 use crate::plan::PlannedNode;
 
 use crate::controller::decide::{Action, Done, NewBrick};
 use crate::controller::error::ReconcileError;
 use crate::controller::keys::ClusterKeys;
-use crate::controller::owner::{Owner, brick_volume_name};
+use crate::controller::owner::{Owner, brick_volume_name, port_name};
 
 /// A new node as act receives it.
 struct NewNode<'a> {
@@ -77,10 +78,11 @@ pub async fn act_cloud(
             rules: gluster_rules(cidrs)?,
         };
         let ensured = cloud.network().ensure_security_group(&group).await?;
-        Ok((!ensured.adopted).then(|| Done {
+        let done = (!ensured.adopted).then(|| Done {
             reason: "SecurityGroupCreated".into(),
             note: format!("security group {} ({})", group.name, ensured.value),
-        }))
+        });
+        Ok(Some((done, ensured.value)))
     };
     let resolve = async {
         if creations.is_empty() {
@@ -91,8 +93,37 @@ pub async fn act_cloud(
             Shared::resolve(cloud, spec, &group_name, &nodes).await?,
         ))
     };
-    let (created_group, shared) = futures::try_join!(ensure, resolve)?;
-    done.extend(created_group);
+    let (ensured_group, shared) = futures::try_join!(ensure, resolve)?;
+    let group_id = match ensured_group {
+        Some((created, id)) => {
+            done.extend(created);
+            Some(id)
+        }
+        None => None,
+    };
+    // The nodes' ports carry the group themselves (Nova applies a server's groups only to the
+    // ports it makes): its ID, from this pass's ensure or looked up.
+    let shared = match (shared, group_id) {
+        (Some(mut shared), Some(id)) => {
+            shared.security_group_id = id;
+            Some(shared)
+        }
+        (Some(mut shared), None) => {
+            shared.security_group_id = cloud
+                .network()
+                .list_security_groups(Some(&group_name), &[owner.tag()])
+                .await?
+                .into_iter()
+                .next()
+                .map(|g| g.id)
+                .ok_or_else(|| CloudError::NotFound {
+                    kind: "security group",
+                    name: group_name.clone(),
+                })?;
+            Some(shared)
+        }
+        (None, _) => None,
+    };
 
     // Servers in ERROR go first (their volumes stay for the replacement).
     for (name, server_id, fault) in deletions {
@@ -152,12 +183,14 @@ pub async fn act_cloud(
     Ok((done, made))
 }
 
-/// What every new server shares: image, network, flavor IDs, security group, distribution.
+/// What every new server shares: image, network, flavor IDs, security group (name, and ID
+/// for the ports), distribution.
 struct Shared {
     image_id: String,
     network_id: String,
     flavors: BTreeMap<String, String>,
     security_group: String,
+    security_group_id: String,
     distro: DistroFamily,
 }
 
@@ -188,6 +221,7 @@ impl Shared {
             network_id: network.id,
             flavors,
             security_group: security_group.to_string(),
+            security_group_id: String::new(),
             distro,
         })
     }
@@ -268,12 +302,38 @@ async fn create_node(
             kind: "flavor",
             name: flavor.to_string(),
         })?;
+    // The node's own port, before its server: a replacement boots on the same port, so the
+    // node keeps its address (its peers and its brick's host name stay valid).
+    let port_spec = PortCreate {
+        name: port_name(&node.name),
+        network_id: shared.network_id.clone(),
+        security_groups: vec![shared.security_group_id.clone()],
+        tags: vec![owner.tag()],
+        description: format!(
+            "gluster node {} of GlusterCluster {}/{}",
+            node.name, owner.namespace, owner.name
+        ),
+    };
+    let port = cloud.network().ensure_port(&port_spec).await?;
+    if !port.adopted {
+        done.push(Done {
+            reason: "PortCreated".into(),
+            note: format!(
+                "port {} ({}) with address {} for node {}",
+                port_spec.name,
+                port.value.id,
+                port.value.address().unwrap_or("-"),
+                node.name
+            ),
+        });
+    }
     let create = ServerCreate {
         name: node.name.clone(),
         flavor_id,
         image_id: shared.image_id.clone(),
         availability_zone: Some(node.zone.clone()),
-        networks: vec![shared.network_id.clone()],
+        networks: Vec::new(),
+        ports: vec![port.value.id.clone()],
         security_groups: vec![shared.security_group.clone()],
         key_name: spec.key_name.clone(),
         user_data: Some(user_data.into_string().into_bytes()),

@@ -75,6 +75,7 @@ fn cloud(servers: Vec<Server>, volumes: Vec<Volume>) -> Observed {
         servers,
         volumes,
         block_storage_zones: BTreeSet::from(["a".to_string()]),
+        ports: Vec::new(),
     }
 }
 
