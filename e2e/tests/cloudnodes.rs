@@ -48,6 +48,7 @@ fn user_data(operator: &SshKeyPair, node: &str, device: BrickDevice) -> Vec<u8> 
         operator_key: operator.public_key().clone(),
         host_key: SshKeyPair::generate(&format!("{node}-host-key")).expect("host key"),
         extra_user_data: None,
+        glusterd_uuid: None,
     };
     render_user_data(&bootstrap)
         .expect("user-data")

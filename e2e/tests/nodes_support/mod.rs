@@ -115,6 +115,7 @@ impl World {
             operator_key: self.operator.public_key().clone(),
             host_key: host_key.clone(),
             extra_user_data: None,
+            glusterd_uuid: None,
         };
         let text = render_user_data(&bootstrap)
             .expect("user-data")

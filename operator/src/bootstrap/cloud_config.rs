@@ -151,6 +151,10 @@ pub struct NodeBootstrap {
     pub host_key: SshKeyPair,
     /// The user's extra `#cloud-config`, merged in (see [`super::merge`] for the rules).
     pub extra_user_data: Option<String>,
+    /// The node's glusterd UUID, chosen by the operator (the same for every server the node
+    /// ever has): the brick script writes it to `glusterd.info` before glusterd first starts.
+    /// `None`: glusterd makes its own.
+    pub glusterd_uuid: Option<String>,
 }
 
 impl NodeBootstrap {
@@ -175,7 +179,14 @@ impl NodeBootstrap {
             operator_key,
             host_key,
             extra_user_data: None,
+            glusterd_uuid: None,
         }
+    }
+
+    /// The same bootstrap with the node's glusterd UUID.
+    pub fn with_glusterd_uuid(mut self, uuid: impl Into<String>) -> Self {
+        self.glusterd_uuid = Some(uuid.into());
+        self
     }
 }
 
@@ -188,6 +199,7 @@ impl fmt::Debug for NodeBootstrap {
             .field("gluster", &self.gluster)
             .field("device", &self.device)
             .field("mount_path", &self.mount_path)
+            .field("glusterd_uuid", &self.glusterd_uuid)
             .field("operator_key", &self.operator_key)
             .field("host_key", &self.host_key)
             .field(
@@ -268,6 +280,9 @@ pub fn render_user_data(node: &NodeBootstrap) -> Result<UserData, BootstrapError
     validate_mount_path(&node.mount_path)?;
     if let BrickDevice::Volume { id } = &node.device {
         validate_volume_id(id)?;
+    }
+    if let Some(uuid) = &node.glusterd_uuid {
+        validate_glusterd_uuid(uuid)?;
     }
     let source = PackageSource::from_spec(node.distro, &node.gluster)?;
 
@@ -429,7 +444,8 @@ fn runcmd(source: &PackageSource, node: &NodeBootstrap) -> Value {
         };
         cmds.push(argv(["dnf", "-y", "install", server.as_str()]));
     }
-    let params = BrickScriptParams::new(node.device.clone(), node.mount_path.clone());
+    let mut params = BrickScriptParams::new(node.device.clone(), node.mount_path.clone());
+    params.glusterd_uuid = node.glusterd_uuid.clone();
     let mut script = vec![Value::from(BRICK_SCRIPT_PATH)];
     script.extend(params.args().into_iter().map(Value::from));
     cmds.push(Value::Sequence(script));
@@ -499,6 +515,24 @@ fn validate_volume_id(id: &str) -> Result<(), BootstrapError> {
             reason: format!(
                 "`{}` is not a Cinder volume ID (letters, digits and '-', such as 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0)",
                 id.escape_debug()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn validate_glusterd_uuid(uuid: &str) -> Result<(), BootstrapError> {
+    let shaped = uuid.len() == 36
+        && uuid.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-')
+                && (c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+    if !shaped {
+        return Err(BootstrapError::InvalidField {
+            field: "glusterd UUID",
+            reason: format!(
+                "`{}` is not a lowercase UUID (such as 6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b)",
+                uuid.escape_debug()
             ),
         });
     }
@@ -722,6 +756,7 @@ mod tests {
             operator_key: operator.public_key().clone(),
             host_key: SshKeyPair::generate("demo-a-0").unwrap(),
             extra_user_data: None,
+            glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
         }
     }
 
@@ -758,6 +793,15 @@ mod tests {
             field_of(render_user_data(&n).unwrap_err()),
             "spec.gluster.version"
         );
+        n.gluster.version = None;
+        for bad in ["6F1C2A57-3F0E-5B8E-9A51-0C5D1E2F3A4B", "x; reboot", ""] {
+            n.glusterd_uuid = Some(bad.into());
+            assert_eq!(
+                field_of(render_user_data(&n).unwrap_err()),
+                "glusterd UUID",
+                "{bad}"
+            );
+        }
 
         for bad in [
             "export/vol",

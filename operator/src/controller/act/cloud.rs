@@ -291,7 +291,8 @@ async fn create_node(
         device,
         keys.operator.public_key().clone(),
         host_key,
-    );
+    )
+    .with_glusterd_uuid(owner.glusterd_uuid(&node.name));
     let user_data = render_user_data(&bootstrap)?;
     let flavor = node.storage.flavor().unwrap_or(&spec.flavor);
     let flavor_id = shared
