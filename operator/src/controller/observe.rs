@@ -74,6 +74,11 @@ pub struct SeenVolume {
     pub info: Box<VolumeInfo>,
     /// `volume status --xml` (when the volume is started and it answered).
     pub status: Option<Box<XmlStatus>>,
+    /// Nodes whose glusterd answers but does not know the volume although their bricks are in
+    /// it: a replacement server (same address, same UUID) whose glusterd has lost the pool
+    /// and must be brought back into it (in index order).
+    #[serde(default)]
+    pub strangers: Vec<String>,
 }
 
 /// What gluster showed this pass.
@@ -218,7 +223,10 @@ async fn observe_gluster(
     let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
         .with_timeout(ctx.config.gluster_timeout);
     let order: Vec<&NodeEndpoint> = up.iter().filter_map(|n| endpoints.get(&n.name)).collect();
-    let volume = observe_volume(&client, &order, &cluster.spec.volume.name).await?;
+    let mut volume = observe_volume(&client, &order, &cluster.spec.volume.name).await?;
+    if let Some(seen) = volume.as_mut() {
+        seen.strangers = strangers(&client, &order, seen).await?;
+    }
     Ok((volume, GlusterHandle { client, endpoints }))
 }
 
@@ -244,8 +252,10 @@ pub async fn cluster_keys(
     .await
 }
 
-/// The volume seen from the first node (in `order`) that answers; `Ok(None)` when it does
-/// not exist. The error of the last node tried when none answers.
+/// The volume seen from the first node (in `order`) that knows it; `Ok(None)` when every
+/// node that answers says it does not exist (a node that lost its glusterd state, such as a
+/// replacement server, is never taken at its word while another one may know the volume).
+/// The error of the last node tried when none answers.
 pub async fn observe_volume<E: NodeExecutor>(
     client: &GlusterClient<E>,
     order: &[&NodeEndpoint],
@@ -253,9 +263,10 @@ pub async fn observe_volume<E: NodeExecutor>(
 ) -> Result<Option<SeenVolume>, ReconcileError> {
     let name = VolumeName::new(volume).map_err(GlusterError::from)?;
     let mut last = None;
+    let mut absent = false;
     for endpoint in order {
         match client.volume_info(endpoint, &name).await {
-            Ok(None) => return Ok(None),
+            Ok(None) => absent = true,
             Ok(Some(info)) => {
                 let status = if info.state == VolumeState::Started {
                     client.volume_status(endpoint, &name).await.ok()
@@ -265,15 +276,55 @@ pub async fn observe_volume<E: NodeExecutor>(
                 return Ok(Some(SeenVolume {
                     info: Box::new(info),
                     status: status.map(Box::new),
+                    strangers: Vec::new(),
                 }));
             }
             Err(GlusterError::Exec(e)) => last = Some(GlusterError::Exec(e)),
             Err(e) => return Err(e.into()),
         }
     }
+    if absent {
+        return Ok(None);
+    }
     Err(last
         .map(ReconcileError::from)
         .unwrap_or(ReconcileError::MissingMetadata("nodes with an address")))
+}
+
+/// The nodes (of `order`) with a brick of `seen` that `volume status` does not show online
+/// and whose glusterd answers that it does not know the volume: asked only when a brick is
+/// offline. A node that does not answer is not one (it is down, not a stranger).
+async fn strangers<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    order: &[&NodeEndpoint],
+    seen: &SeenVolume,
+) -> Result<Vec<String>, ReconcileError> {
+    let Some(status) = &seen.status else {
+        return Ok(Vec::new());
+    };
+    let name = VolumeName::new(&seen.info.name).map_err(GlusterError::from)?;
+    let offline = offline_hosts(&seen.info, status);
+    let mut found = Vec::new();
+    for endpoint in order.iter().filter(|e| offline.contains(&e.address)) {
+        if let Ok(None) = client.volume_info(endpoint, &name).await {
+            found.push(endpoint.name.clone());
+        }
+    }
+    Ok(found)
+}
+
+/// The hosts (addresses) of the bricks of `info` that `status` does not show online. Pure.
+pub fn offline_hosts(info: &VolumeInfo, status: &XmlStatus) -> BTreeSet<String> {
+    info.bricks
+        .iter()
+        .filter(|b| {
+            !status
+                .bricks
+                .iter()
+                .any(|s| s.host == b.host && s.path == b.path && s.online)
+        })
+        .map(|b| b.host.clone())
+        .collect()
 }
 
 /// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).

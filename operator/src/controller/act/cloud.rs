@@ -59,7 +59,7 @@ pub async fn act_cloud(
                 server_id,
                 volume_id,
             } => attach.push((node, server_id, volume_id)),
-            Action::Gluster { .. } => {}
+            Action::Gluster { .. } | Action::RejoinNodes { .. } => {}
         }
     }
     // The group and what the new servers need (image, network, flavors) are independent

@@ -1,11 +1,12 @@
 //! Decide, cloud side (pure): the typed [`Action`]s and the rules that pick them — a server
-//! in ERROR deleted for replacement, a missing node created (its surviving brick volume
-//! reused), an available brick volume attached, the gluster steps this version runs.
+//! in ERROR deleted for replacement, a missing node created (on its own port, its surviving
+//! brick volume reused), an available brick volume attached, a replacement's glusterd brought
+//! back into the pool, the gluster steps this version runs.
 
 use crate::api::{BrickStorage, GlusterClusterSpec};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::error::ReconcileError;
-use crate::controller::observe::Observed;
+use crate::controller::observe::{Observed, SeenVolume};
 use crate::plan::{ClusterPlan, PlanError, PlannedNode, Step};
 
 use super::gluster::GlusterNodes;
@@ -59,6 +60,19 @@ pub enum Action {
         server_id: String,
         /// The volume.
         volume_id: String,
+    },
+    /// Bring nodes whose glusterd lost the pool (replacement servers on the same port, with
+    /// the same UUID) back into it through a node that knows the volume, and start their
+    /// bricks; the planner's steps wait for the next pass.
+    RejoinNodes {
+        /// The volume.
+        volume: String,
+        /// The nodes to bring back, in index order.
+        strangers: Vec<String>,
+        /// The node that knows the volume (the first in index order that is not a stranger).
+        via: String,
+        /// The nodes, for their addresses.
+        nodes: GlusterNodes,
     },
     /// Run the planner's gluster steps in order until a wait is not satisfied; `then` is why
     /// the run stops after the last one (a step this version does not take).
@@ -153,6 +167,26 @@ pub fn attachments(plan: &ClusterPlan, cloud: &Observed) -> Vec<Action> {
             })
         })
         .collect()
+}
+
+/// The rejoin of the nodes whose glusterd does not know the volume their bricks are in
+/// (`seen.strangers`), through the first node in index order that knows it; `None` when there
+/// is none to bring back, or no node to bring them back through.
+pub fn rejoins(volume: &str, seen: Option<&SeenVolume>, nodes: &GlusterNodes) -> Option<Action> {
+    let strangers = &seen?.strangers;
+    if strangers.is_empty() {
+        return None;
+    }
+    let via = nodes
+        .order
+        .iter()
+        .find(|n| !strangers.contains(n) && nodes.addresses.contains_key(*n))?;
+    Some(Action::RejoinNodes {
+        volume: volume.to_string(),
+        strangers: strangers.clone(),
+        via: via.clone(),
+        nodes: nodes.clone(),
+    })
 }
 
 /// The gluster steps this pass may run, and why the run stops after them: `CreateNode` (a

@@ -245,14 +245,21 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                     ),
                 };
             }
-            (_, Some((gnodes, _))) if failure.is_none() => {
-                let (steps, then) = runnable(&plan.steps);
-                actions.push(Action::Gluster {
-                    volume: spec.volume.name.clone(),
-                    steps,
-                    nodes: gnodes.clone(),
-                    then,
-                });
+            (_, Some((gnodes, seen))) if failure.is_none() => {
+                // A node back on its port with its UUID but an empty pool is brought back
+                // first; the planner's steps run once gluster shows every node again.
+                match actions::rejoins(&spec.volume.name, seen, &gnodes) {
+                    Some(rejoin) => actions.push(rejoin),
+                    None => {
+                        let (steps, then) = runnable(&plan.steps);
+                        actions.push(Action::Gluster {
+                            volume: spec.volume.name.clone(),
+                            steps,
+                            nodes: gnodes.clone(),
+                            then,
+                        });
+                    }
+                }
                 gluster_nodes = Some(gnodes);
             }
             _ => {}

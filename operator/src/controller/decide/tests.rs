@@ -162,6 +162,7 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
     SeenVolume {
         info: Box::new(info),
         status: Some(Box::new(status)),
+        strangers: Vec::new(),
     }
 }
 
@@ -204,6 +205,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::EnsureSecurityGroup { .. } => "EnsureSecurityGroup",
             Action::DeleteFailedServer { .. } => "DeleteFailedServer",
             Action::CreateNode { .. } => "CreateNode",
+            Action::RejoinNodes { .. } => "RejoinNodes",
             Action::AttachVolume { .. } => "AttachVolume",
             Action::Gluster { .. } => "Gluster",
         })
@@ -910,7 +912,9 @@ proptest! {
                     let v = observed.volumes.iter().find(|v| &v.id == volume_id).expect("observed");
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
-                Action::Gluster { .. } => prop_assert!(false, "gluster before every node is up"),
+                Action::Gluster { .. } | Action::RejoinNodes { .. } => {
+                    prop_assert!(false, "gluster before every node is up")
+                }
                 Action::EnsureSecurityGroup { .. } => {}
             }
         }
