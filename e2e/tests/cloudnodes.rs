@@ -49,6 +49,7 @@ fn user_data(operator: &SshKeyPair, node: &str, device: BrickDevice) -> Vec<u8> 
         host_key: SshKeyPair::generate(&format!("{node}-host-key")).expect("host key"),
         extra_user_data: None,
         glusterd_uuid: None,
+        glusterd_peers: Vec::new(),
     };
     render_user_data(&bootstrap)
         .expect("user-data")

@@ -125,6 +125,17 @@ fn ready(c: &GlusterCluster) -> bool {
     condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
 }
 
+/// When the Ready condition last changed (as the API server shows it).
+fn ready_since(c: &GlusterCluster) -> Option<String> {
+    c.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|x| x.type_ == "Ready")
+        .and_then(|x| serde_json::to_value(&x.last_transition_time).ok())
+        .map(|v| v.to_string())
+}
+
 /// `heal info summary` run inside `node`: (pending, split-brain) summed over the bricks, or
 /// `None` while a brick does not answer.
 fn heal_counts(node: &RunningNode, volume: &str) -> Option<(u64, u64)> {
@@ -152,6 +163,14 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
     ) {
         return;
     }
+    // The operator's and the nodes' logs on the test's output (shown when it fails).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let g = ReplaceWorld::start(0).await;
     let cluster = example("two-zones-replica2.yaml");
     let created = g.world.apply(&cluster).await;
@@ -219,13 +238,16 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
         .write_more(mount.path(), "during", 30, 64 << 10, 17)
         .expect("written during the outage");
 
-    // Back: a new server on the same port, the same brick volume, Ready.
+    // Back: a new server on the same port, the same brick volume, Ready again (a Ready that
+    // went away and came back: another transition than before the loss).
     let old_id = old.id.clone();
     let lost_name = lost.name.clone();
+    let was_ready_at = ready_since(&before);
     let back = g
         .world
-        .wait_for("twozones", "Ready=True with a new server", move |c| {
+        .wait_for("twozones", "Ready=True again after the loss", move |c| {
             ready(c)
+                && ready_since(c) != was_ready_at
                 && c.status.as_ref().is_some_and(|s| {
                     s.nodes
                         .iter()

@@ -107,6 +107,7 @@ impl Scratch {
             start_glusterd: false,
             glusterd_uuid: None,
             glusterd_dir: s(self.path("var/lib/glusterd")),
+            peers: Vec::new(),
         }
     }
 
@@ -412,6 +413,25 @@ fn the_glusterd_identity_is_written_once_with_an_operating_version_and_never_rep
         fs::read_to_string(&info).expect("info"),
         format!("UUID={uuid}\noperating-version=90000\n")
     );
+    // A returning node: its peers are written with a new identity (not over an old one).
+    fs::remove_file(&info).expect("fresh root disk");
+    let peer = "0a1b2c3d-0000-4000-8000-000000000002";
+    params.peers = vec![
+        (peer.into(), "10.0.0.7".into()),
+        (uuid.into(), "10.0.0.8".into()),
+    ];
+    assert_success(&s.run_script(&params));
+    assert_eq!(
+        fs::read_to_string(s.path(&format!("var/lib/glusterd/peers/{peer}"))).expect("peer"),
+        format!("uuid={peer}\nstate=3\nhostname1=10.0.0.7\n")
+    );
+    assert!(
+        !s.path(&format!("var/lib/glusterd/peers/{uuid}")).exists(),
+        "never itself"
+    );
+    params.peers = vec![(peer.into(), "10.0.0.7; reboot".into())];
+    assert_failure(&s.run_script(&params), 2, "--peer address may only contain");
+    params.peers.clear();
     // A malformed UUID is a usage error.
     params.glusterd_uuid = Some("X; reboot".into());
     assert_failure(

@@ -590,6 +590,22 @@ fn parse_brick_args(at: &str, args: Vec<String>) -> Result<BrickCommand, NodeErr
                 }
                 i += 1;
             }
+            "--peer" => {
+                let peer = value()?;
+                let shaped = peer.split_once('=').is_some_and(|(u, a)| {
+                    uuid::Uuid::try_parse(u).is_ok()
+                        && !a.is_empty()
+                        && a.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
+                });
+                if !shaped {
+                    return Err(NodeError::user_data(
+                        format!("{at} --peer"),
+                        format!("`{}` is not UUID=ADDRESS", peer.escape_debug()),
+                    ));
+                }
+                i += 1;
+            }
             "--glusterd-dir" => {
                 let given = value()?;
                 if given.trim_end_matches('/') != GLUSTERD_DIR {
@@ -726,6 +742,10 @@ mod tests {
             host_key: SshKeyPair::generate("demo-a-0").unwrap(),
             extra_user_data: None,
             glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
+            glusterd_peers: vec![(
+                "0a1b2c3d-0000-4000-8000-000000000002".into(),
+                "127.100.0.11".into(),
+            )],
         };
         (node, operator)
     }
@@ -766,11 +786,15 @@ mod tests {
         );
         assert_eq!(parsed.files[0].mode, 0o755);
 
-        let params = gluster_operator::bootstrap::BrickScriptParams::new(
+        let mut params = gluster_operator::bootstrap::BrickScriptParams::new(
             BrickDevice::Volume { id: VOLUME.into() },
             "/export/vol",
         );
+        params.glusterd_uuid = node.glusterd_uuid.clone();
+        params.peers = node.glusterd_peers.clone();
         assert_eq!(parsed.brick.args, params.args());
+        assert!(parsed.brick.args.contains(&"--glusterd-uuid".to_string()));
+        assert!(parsed.brick.args.contains(&"--peer".to_string()));
         assert_eq!(
             parsed.brick.device,
             BrickDevice::Volume { id: VOLUME.into() }

@@ -253,6 +253,40 @@ pub(crate) fn spawn_server_delete(sh: &Arc<Shared>, id: String) {
     });
 }
 
+/// A hard reboot: after a build's time, ACTIVE with the fault cleared, or ERROR with
+/// `doomed`'s fault (a fault rule for servers of its name).
+pub(crate) fn spawn_hard_reboot(sh: &Arc<Shared>, id: String, doomed: Option<String>) {
+    spawn(sh, |sh| async move {
+        if !pause(&sh, sh.config.timing.server_build_ms).await {
+            return;
+        }
+        let mut w = sh.world();
+        let Some(s) = w.servers.get_mut(&id) else {
+            return;
+        };
+        if s.deleting {
+            return;
+        }
+        let now = Utc::now();
+        s.task_state = None;
+        s.updated = now;
+        match doomed {
+            Some(message) => {
+                s.status = ServerStatus::Error;
+                s.fault = Some(ServerFault {
+                    code: 500,
+                    message,
+                    created: now,
+                });
+            }
+            None => {
+                s.status = ServerStatus::Active;
+                s.fault = None;
+            }
+        }
+    });
+}
+
 /// creating → available, or → error when a fault rule says so.
 pub(crate) fn spawn_volume_create(sh: &Arc<Shared>, id: String, fail: bool) {
     spawn(sh, |sh| async move {

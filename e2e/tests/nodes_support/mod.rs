@@ -116,6 +116,7 @@ impl World {
             host_key: host_key.clone(),
             extra_user_data: None,
             glusterd_uuid: None,
+            glusterd_peers: Vec::new(),
         };
         let text = render_user_data(&bootstrap)
             .expect("user-data")

@@ -22,6 +22,9 @@
 #                           installed glusterd's operating-version) when that file has no UUID
 #                           yet, before glusterd starts; an existing UUID is kept
 #   --glusterd-dir DIR      glusterd's working directory             (default /var/lib/glusterd)
+#   --peer UUID=ADDRESS     a peer of the pool this node returns to (repeatable): written to
+#                           DIR/peers/UUID as a befriended peer with the identity, so that the
+#                           survivors, who know this node's UUID, hand it the volumes
 # Exit status: 0 brick ready, 1 failure (the message says why), 2 usage error.
 set -eu
 
@@ -37,6 +40,7 @@ WAIT=300
 START_GLUSTERD=no
 GLUSTERD_UUID=
 GLUSTERD_DIR=/var/lib/glusterd
+PEERS=
 FS_OPTIONS=defaults,noatime,nofail,x-systemd.before=glusterd.service
 
 # Set while running.
@@ -59,7 +63,7 @@ die() {
 
 usage() {
     printf '%s: %s\n' "$PROG" "$1" >&2
-    printf 'usage: %s (--volume-id ID | --ephemeral) --mount-path DIR [--by-id-dir DIR] [--fstab FILE] [--ephemeral-mount DIR] [--log FILE] [--wait SECONDS] [--start-glusterd] [--glusterd-uuid UUID] [--glusterd-dir DIR]\n' "$PROG" >&2
+    printf 'usage: %s (--volume-id ID | --ephemeral) --mount-path DIR [--by-id-dir DIR] [--fstab FILE] [--ephemeral-mount DIR] [--log FILE] [--wait SECONDS] [--start-glusterd] [--glusterd-uuid UUID] [--glusterd-dir DIR] [--peer UUID=ADDRESS]...\n' "$PROG" >&2
     exit 2
 }
 
@@ -92,7 +96,7 @@ absolute() {
 
 while [ $# -gt 0 ]; do
     case $1 in
-    --volume-id | --mount-path | --by-id-dir | --fstab | --ephemeral-mount | --log | --wait | --glusterd-uuid | --glusterd-dir)
+    --volume-id | --mount-path | --by-id-dir | --fstab | --ephemeral-mount | --log | --wait | --glusterd-uuid | --glusterd-dir | --peer)
         [ $# -ge 2 ] || usage "$1 needs a value"
         case $1 in
         --volume-id) VOLUME_ID=$2 ;;
@@ -104,6 +108,7 @@ while [ $# -gt 0 ]; do
         --wait) WAIT=$2 ;;
         --glusterd-uuid) GLUSTERD_UUID=$2 ;;
         --glusterd-dir) GLUSTERD_DIR=$2 ;;
+        --peer) PEERS="$PEERS $2" ;;
         esac
         shift 2
         ;;
@@ -138,6 +143,18 @@ case $GLUSTERD_UUID in
 [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
 *) usage "--glusterd-uuid must be a lowercase UUID, got '$GLUSTERD_UUID'" ;;
 esac
+for peer in $PEERS; do
+    peer_uuid=${peer%%=*}
+    peer_address=${peer#*=}
+    case $peer_uuid in
+    [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+    *) usage "--peer must be UUID=ADDRESS with a lowercase UUID, got '$peer'" ;;
+    esac
+    case $peer_address in
+    '' | *[!A-Za-z0-9.:-]*) usage "--peer address may only contain letters, digits and .:- , got '$peer_address'" ;;
+    esac
+done
+[ -z "$PEERS" ] || [ -n "$GLUSTERD_UUID" ] || usage "--peer needs --glusterd-uuid"
 MOUNT_PATH=$(trim_slash "$MOUNT_PATH")
 EPHEMERAL_MOUNT=$(trim_slash "$EPHEMERAL_MOUNT")
 [ "$MOUNT_PATH" != / ] || usage "--mount-path cannot be /"
@@ -366,6 +383,19 @@ ensure_glusterd_identity() {
         printf 'operating-version=%s\n' "$((major * 10000))" >>"$tmp"
     fi
     chmod 600 "$tmp"
+    # The peers first: glusterd must find them when it finds its identity.
+    for peer in $PEERS; do
+        peer_uuid=${peer%%=*}
+        peer_address=${peer#*=}
+        [ "$peer_uuid" != "$GLUSTERD_UUID" ] || continue
+        mkdir -p "$GLUSTERD_DIR/peers"
+        file="$GLUSTERD_DIR/peers/$peer_uuid"
+        [ -e "$file" ] && continue
+        printf 'uuid=%s\nstate=3\nhostname1=%s\n' "$peer_uuid" "$peer_address" >"$file.$PROG.$$"
+        chmod 600 "$file.$PROG.$$"
+        mv -f "$file.$PROG.$$" "$file"
+        log "wrote peer $peer_uuid at $peer_address to $file"
+    done
     mv -f "$tmp" "$info"
     log "wrote glusterd identity UUID=$GLUSTERD_UUID to $info"
     CHANGED=yes

@@ -155,6 +155,11 @@ pub struct NodeBootstrap {
     /// ever has): the brick script writes it to `glusterd.info` before glusterd first starts.
     /// `None`: glusterd makes its own.
     pub glusterd_uuid: Option<String>,
+    /// For a node returning to its pool (a replacement server of a node whose brick the
+    /// volume uses): the other nodes' (glusterd UUID, address), written to glusterd's
+    /// `peers/` with the identity so that the survivors hand it the volume. Empty for a new
+    /// node (the operator probes it).
+    pub glusterd_peers: Vec<(String, String)>,
 }
 
 impl NodeBootstrap {
@@ -180,7 +185,14 @@ impl NodeBootstrap {
             host_key,
             extra_user_data: None,
             glusterd_uuid: None,
+            glusterd_peers: Vec::new(),
         }
+    }
+
+    /// The same bootstrap with the pool the node returns to ((UUID, address) of the others).
+    pub fn with_glusterd_peers(mut self, peers: Vec<(String, String)>) -> Self {
+        self.glusterd_peers = peers;
+        self
     }
 
     /// The same bootstrap with the node's glusterd UUID.
@@ -200,6 +212,7 @@ impl fmt::Debug for NodeBootstrap {
             .field("device", &self.device)
             .field("mount_path", &self.mount_path)
             .field("glusterd_uuid", &self.glusterd_uuid)
+            .field("glusterd_peers", &self.glusterd_peers)
             .field("operator_key", &self.operator_key)
             .field("host_key", &self.host_key)
             .field(
@@ -283,6 +296,28 @@ pub fn render_user_data(node: &NodeBootstrap) -> Result<UserData, BootstrapError
     }
     if let Some(uuid) = &node.glusterd_uuid {
         validate_glusterd_uuid(uuid)?;
+    }
+    for (uuid, address) in &node.glusterd_peers {
+        validate_glusterd_uuid(uuid)?;
+        if address.is_empty()
+            || !address
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
+        {
+            return Err(BootstrapError::InvalidField {
+                field: "glusterd peer address",
+                reason: format!(
+                    "`{}` is not an address or host name",
+                    address.escape_debug()
+                ),
+            });
+        }
+    }
+    if !node.glusterd_peers.is_empty() && node.glusterd_uuid.is_none() {
+        return Err(BootstrapError::InvalidField {
+            field: "glusterd peers",
+            reason: "peers are written with the node's own glusterd UUID, which is missing".into(),
+        });
     }
     let source = PackageSource::from_spec(node.distro, &node.gluster)?;
 
@@ -446,6 +481,7 @@ fn runcmd(source: &PackageSource, node: &NodeBootstrap) -> Value {
     }
     let mut params = BrickScriptParams::new(node.device.clone(), node.mount_path.clone());
     params.glusterd_uuid = node.glusterd_uuid.clone();
+    params.peers = node.glusterd_peers.clone();
     let mut script = vec![Value::from(BRICK_SCRIPT_PATH)];
     script.extend(params.args().into_iter().map(Value::from));
     cmds.push(Value::Sequence(script));
@@ -757,6 +793,7 @@ mod tests {
             host_key: SshKeyPair::generate("demo-a-0").unwrap(),
             extra_user_data: None,
             glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
+            glusterd_peers: Vec::new(),
         }
     }
 

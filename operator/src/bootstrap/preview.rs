@@ -143,6 +143,7 @@ pub fn render_preview(manifest: &str, request: PreviewRequest) -> Result<Preview
         extra_user_data: request.extra_user_data,
         // The operator derives it from the cluster's UID, which a preview does not have.
         glusterd_uuid: None,
+        glusterd_peers: Vec::new(),
     };
     Ok(Preview {
         node: node.name.clone(),

@@ -63,6 +63,10 @@ pub struct BrickScriptParams {
     pub glusterd_uuid: Option<String>,
     /// glusterd's working directory (`/var/lib/glusterd` on a node).
     pub glusterd_dir: String,
+    /// The pool a returning node (a replacement server of a node whose brick the volume
+    /// uses) comes back to: (glusterd UUID, address) of the other nodes, written to
+    /// `peers/` with the identity. Empty for a new node (the operator probes it).
+    pub peers: Vec<(String, String)>,
 }
 
 impl BrickScriptParams {
@@ -79,6 +83,7 @@ impl BrickScriptParams {
             start_glusterd: true,
             glusterd_uuid: None,
             glusterd_dir: GLUSTERD_DIR.to_string(),
+            peers: Vec::new(),
         }
     }
 
@@ -113,6 +118,10 @@ impl BrickScriptParams {
             args.push(self.glusterd_dir.clone());
             args.push("--glusterd-uuid".to_string());
             args.push(uuid.clone());
+            for (peer, address) in &self.peers {
+                args.push("--peer".to_string());
+                args.push(format!("{peer}={address}"));
+            }
         }
         args
     }

@@ -620,6 +620,21 @@ impl Compute {
         self.client.delete_idempotent(req).await
     }
 
+    /// Reboots a server, `hard` (Nova's `reboot` action, type HARD: the only reboot Nova
+    /// takes for a server in ERROR; it power-cycles the instance on its host, keeping its
+    /// disks, ports and volumes).
+    pub async fn reboot_server(&self, id: &str, hard: bool) -> Result<(), CloudError> {
+        let kind = if hard { "HARD" } else { "SOFT" };
+        let req = self
+            .req(Request::post(
+                format!("/servers/{}/action", seg(id)),
+                json!({"reboot": {"type": kind}}),
+            ))
+            .await?;
+        self.client.send(req).await?;
+        Ok(())
+    }
+
     /// Waits until the server is ACTIVE; [`CloudError::ServerFault`] with Nova's fault message
     /// if it goes to ERROR, [`CloudError::NotFound`] if it disappears.
     pub async fn wait_for_server_active(

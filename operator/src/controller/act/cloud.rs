@@ -26,6 +26,7 @@ use crate::controller::owner::{Owner, brick_volume_name, port_name};
 struct NewNode<'a> {
     node: &'a PlannedNode,
     brick: &'a NewBrick,
+    returns_to: &'a [(String, String)],
 }
 
 /// The cloud actions among `actions`, in their order of kind (group, deletions, creations,
@@ -53,7 +54,16 @@ pub async fn act_cloud(
                 server_id,
                 fault,
             } => deletions.push((name, server_id, fault)),
-            Action::CreateNode { node, brick, .. } => creations.push(NewNode { node, brick }),
+            Action::CreateNode {
+                node,
+                brick,
+                returns_to,
+                ..
+            } => creations.push(NewNode {
+                node,
+                brick,
+                returns_to,
+            }),
             Action::AttachVolume {
                 node,
                 server_id,
@@ -292,7 +302,16 @@ async fn create_node(
         keys.operator.public_key().clone(),
         host_key,
     )
-    .with_glusterd_uuid(owner.glusterd_uuid(&node.name));
+    .with_glusterd_uuid(owner.glusterd_uuid(&node.name))
+    .with_glusterd_peers(
+        new.returns_to
+            .iter()
+            .map(|(peer, address)| (owner.glusterd_uuid(peer), address.clone()))
+            .collect(),
+    );
+    if !new.returns_to.is_empty() {
+        tracing::info!(peers = new.returns_to.len(), "the node returns to its pool");
+    }
     let user_data = render_user_data(&bootstrap)?;
     let flavor = node.storage.flavor().unwrap_or(&spec.flavor);
     let flavor_id = shared

@@ -5,7 +5,10 @@
 //! volume; where the volume is still missing it is synced from the survivor; then the volume
 //! is started with `force`, which starts the bricks that are not running (the brick's XFS,
 //! reattached as is, still carries the volume's ID). Self-heal then brings the brick the
-//! writes it missed. See `docs/design.md`, "Node identity and replacement".
+//! writes it missed. A replacement normally needs none of this: it boots with its peers
+//! written beside its identity (see `bootstrap`), and the survivors hand it the volume; this
+//! is for a node that came back without them. See `docs/design.md`, "Node identity and
+//! replacement".
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use crate::controller::error::ReconcileError;
 use super::gluster::Endpoints;
 
 /// How long the rejoining node may take to see the survivor as a connected peer.
-const PEER_WAIT: Duration = Duration::from_secs(30);
+const PEER_WAIT: Duration = Duration::from_secs(10);
 /// How often it is asked meanwhile.
 const PEER_POLL: Duration = Duration::from_millis(500);
 
@@ -72,12 +75,21 @@ pub async fn rejoin<E: NodeExecutor>(
         }
         wait_for_peer(client, returned, survivor_address).await?;
         if client.volume_info(returned, &name).await?.is_none() {
-            client
+            match client
                 .execute(
                     returned,
                     &gluster(&["volume", "sync", survivor_address, "all"]),
                 )
-                .await?;
+                .await
+            {
+                Ok(_) => {}
+                // Refused (the peer not in the cluster yet): the handshake may still bring
+                // the volume; the next pass looks again.
+                Err(GlusterError::Refused { source, .. }) => {
+                    tracing::warn!(refusal = %source.message, "volume sync refused");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         done.push(Done {
             reason: "NodeRejoined".into(),

@@ -3,6 +3,8 @@
 //! brick volume reused), an available brick volume attached, a replacement's glusterd brought
 //! back into the pool, the gluster steps this version runs.
 
+use std::collections::BTreeSet;
+
 use crate::api::{BrickStorage, GlusterClusterSpec};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::error::ReconcileError;
@@ -51,6 +53,9 @@ pub enum Action {
         brick: NewBrick,
         /// Every planned node (the key Secret holds a host key for each).
         keys_for: Vec<String>,
+        /// For a node the volume already has a brick on (a replacement): the other nodes
+        /// (name, address of their port), its pool to return to. Empty for a new node.
+        returns_to: Vec<(String, String)>,
     },
     /// Attach a node's available brick volume to its active server.
     AttachVolume {
@@ -118,8 +123,14 @@ pub fn replacements(cloud: &Observed) -> Vec<Action> {
         .collect()
 }
 
-/// One creation per planned node without a server; a brick volume that survived is reused.
-pub fn creations(plan: &ClusterPlan, cloud: &Observed) -> Result<Vec<Action>, ReconcileError> {
+/// One creation per planned node without a server; a brick volume that survived is reused. A
+/// node in `in_volume` (the volume has its brick) returns to its pool: it is given the other
+/// nodes whose port has an address.
+pub fn creations(
+    plan: &ClusterPlan,
+    cloud: &Observed,
+    in_volume: &BTreeSet<String>,
+) -> Result<Vec<Action>, ReconcileError> {
     let keys_for: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
     plan.nodes
         .iter()
@@ -138,10 +149,23 @@ pub fn creations(plan: &ClusterPlan, cloud: &Observed) -> Result<Vec<Action>, Re
                     }));
                 }
             };
+            let returns_to = if in_volume.contains(&node.name) {
+                plan.nodes
+                    .iter()
+                    .filter(|n| n.name != node.name)
+                    .filter_map(|n| {
+                        let address = cloud.port(&n.name)?.address()?;
+                        Some((n.name.clone(), address.to_string()))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Ok(Action::CreateNode {
                 node: node.clone(),
                 brick,
                 keys_for: keys_for.clone(),
+                returns_to,
             })
         })
         .collect()

@@ -222,7 +222,13 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         });
     }
     actions.extend(actions::replacements(cloud));
-    actions.extend(actions::creations(&plan, cloud)?);
+    // Nodes the volume has a brick on (as the status last showed it): a replacement of one
+    // returns to its pool.
+    let in_volume: std::collections::BTreeSet<String> = previous
+        .and_then(|s| s.volume.as_ref())
+        .map(|v| v.bricks.iter().map(|b| b.node.clone()).collect())
+        .unwrap_or_default();
+    actions.extend(actions::creations(&plan, cloud, &in_volume)?);
     actions.extend(actions::attachments(&plan, cloud));
 
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);

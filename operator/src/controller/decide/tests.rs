@@ -242,7 +242,9 @@ fn a_new_cluster_gets_its_group_and_every_node_created_with_a_new_volume() {
             node,
             brick,
             keys_for,
+            returns_to,
         } => {
+            assert!(returns_to.is_empty(), "a new node");
             assert_eq!(node.name, "c-a-1");
             assert_eq!(
                 brick,
@@ -951,4 +953,113 @@ proptest! {
             }
         }
     }
+}
+
+/// A node's own port with its address (as observe lists them).
+fn port(node: &str, address: &str) -> crate::cloud::Port {
+    serde_json::from_value(json!({
+        "id": format!("port-{node}"), "name": format!("{node}-port"), "network_id": "net",
+        "fixed_ips": [{"subnet_id": "s", "ip_address": address}],
+        "tags": [owner().tag()],
+    }))
+    .expect("a port document")
+}
+
+#[test]
+fn a_replacement_of_a_node_in_the_volume_returns_to_its_pool_a_new_node_does_not() {
+    let spec = spec(SPEC);
+    let mut observed = cloud(
+        vec![server("c-a-2", 1, "ACTIVE", &["vol-c-a-2"])],
+        vec![
+            volume("c-a-1", 0, "available"),
+            volume("c-a-2", 1, "in-use"),
+        ],
+    );
+    observed.ports = vec![port("c-a-1", "10.0.0.1"), port("c-a-2", "10.0.0.2")];
+    let snap = snapshot(observed, GlusterSeen::NotAsked);
+    let previous = GlusterClusterStatus {
+        volume: Some(crate::api::VolumeStatus {
+            name: "v".into(),
+            bricks: ["c-a-1", "c-a-2"]
+                .iter()
+                .map(|n| crate::api::BrickStatus {
+                    name: format!("{n}:/export/v/brick"),
+                    node: n.to_string(),
+                    online: true,
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let returns = |previous: Option<&GlusterClusterStatus>| -> Vec<(String, String)> {
+        let d = run(&spec, previous, &snap, &Memory::default(), |_| {
+            Outcome::default()
+        })
+        .decision
+        .expect("decision");
+        d.actions
+            .iter()
+            .find_map(|a| match a {
+                Action::CreateNode {
+                    node, returns_to, ..
+                } if node.name == "c-a-1" => Some(returns_to.clone()),
+                _ => None,
+            })
+            .expect("c-a-1 is created")
+    };
+    // Its brick is in the volume: it is given the others' ports (never its own).
+    assert_eq!(
+        returns(Some(&previous)),
+        [("c-a-2".to_string(), "10.0.0.2".to_string())]
+    );
+    // Not in the volume (or no volume yet): a new node, which the planner probes.
+    assert!(returns(None).is_empty());
+}
+
+#[test]
+fn a_node_that_lost_its_pool_is_brought_back_before_any_planned_step() {
+    let spec = spec(SPEC);
+    let mut seen = started(false, Vec::new());
+    seen.strangers = vec!["c-a-1".into()];
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(seen),
+        },
+    );
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"Gluster"), "{:?}", d.actions);
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::RejoinNodes { .. }))
+    {
+        Some(Action::RejoinNodes { strangers, via, .. }) => {
+            assert_eq!(strangers, &["c-a-1"]);
+            assert_eq!(via, "c-a-2", "through a node that knows the volume");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Every node a stranger: nobody to bring them back through, nothing done blindly.
+    let mut lost = started(false, Vec::new());
+    lost.strangers = vec!["c-a-1".into(), "c-a-2".into()];
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(lost),
+        },
+    );
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
 }
