@@ -44,6 +44,7 @@ pub async fn act_cloud(
     let group_name = owner.security_group_name();
     let mut cidrs = None;
     let mut deletions = Vec::new();
+    let mut reboots = Vec::new();
     let mut creations = Vec::new();
     let mut attach = Vec::new();
     for action in actions {
@@ -54,6 +55,11 @@ pub async fn act_cloud(
                 server_id,
                 fault,
             } => deletions.push((name, server_id, fault)),
+            Action::RebootServer {
+                name,
+                server_id,
+                fault,
+            } => reboots.push((name, server_id, fault)),
             Action::CreateNode {
                 node,
                 brick,
@@ -135,6 +141,17 @@ pub async fn act_cloud(
         (None, _) => None,
     };
 
+    // Servers that ran and went to ERROR get a hard reboot first (a transient fault often
+    // clears; nothing of the node is lost).
+    for (name, server_id, fault) in reboots {
+        cloud.compute().reboot_server(server_id, true).await?;
+        done.push(Done {
+            reason: "ServerRebooted".into(),
+            note: format!(
+                "server {name} ({server_id}) was in ERROR ({fault}); hard reboot asked,                  replaced only if it stays in ERROR"
+            ),
+        });
+    }
     // Servers in ERROR go first (their volumes stay for the replacement).
     for (name, server_id, fault) in deletions {
         cloud.compute().delete_server(server_id).await?;

@@ -3,12 +3,16 @@
 //! brick volume reused), an available brick volume attached, a replacement's glusterd brought
 //! back into the pool, the gluster steps this version runs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use crate::api::{BrickStorage, GlusterClusterSpec};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::error::ReconcileError;
 use crate::controller::observe::{Observed, SeenVolume};
+use crate::controller::owner::node_of;
+
+use super::memory::FailedServer;
 use crate::plan::{ClusterPlan, PlanError, PlannedNode, Step};
 
 use super::gluster::GlusterNodes;
@@ -35,6 +39,16 @@ pub enum Action {
     EnsureSecurityGroup {
         /// Where clients may come from.
         cidrs: Vec<String>,
+    },
+    /// Hard-reboot a server that ran and went to ERROR (a transient fault often clears; its
+    /// brick stays where it is).
+    RebootServer {
+        /// The server's name.
+        name: String,
+        /// Its ID.
+        server_id: String,
+        /// Nova's fault message.
+        fault: String,
     },
     /// Delete a server in ERROR (its brick volume stays for the replacement).
     DeleteFailedServer {
@@ -108,17 +122,84 @@ pub fn size_gib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 30).max(1)
 }
 
-/// Servers in ERROR: deleted, so that the next pass creates a replacement (the brick volume
-/// stays and is attached to it).
-pub fn replacements(cloud: &Observed) -> Vec<Action> {
+/// The servers in ERROR now, with when each was first seen so (from `remembered`, else
+/// `now`) and whether its reboot was asked.
+pub fn failed_servers(
+    cloud: &Observed,
+    remembered: &BTreeMap<String, FailedServer>,
+    now: Instant,
+) -> BTreeMap<String, FailedServer> {
     cloud
         .servers
         .iter()
         .filter(|s| s.status == ServerStatus::Error)
-        .map(|s| Action::DeleteFailedServer {
-            name: s.name.clone(),
-            server_id: s.id.clone(),
-            fault: s.fault_message().unwrap_or("no fault message").to_string(),
+        .map(|s| {
+            let seen = remembered.get(&s.id).copied().unwrap_or(FailedServer {
+                since: now,
+                rebooted: false,
+            });
+            (s.id.clone(), seen)
+        })
+        .collect()
+}
+
+/// `failed` with the reboots among `actions` noted.
+pub fn after_reboots(
+    mut failed: BTreeMap<String, FailedServer>,
+    actions: &[Action],
+) -> BTreeMap<String, FailedServer> {
+    for action in actions {
+        if let Action::RebootServer { server_id, .. } = action
+            && let Some(f) = failed.get_mut(server_id)
+        {
+            f.rebooted = true;
+        }
+    }
+    failed
+}
+
+/// Servers in ERROR. One that never ran (a failed build) served no brick: deleted at once,
+/// and the next pass creates a replacement. One that ran is hard-rebooted first; only when it
+/// is still in ERROR `grace` after it was first seen so, and its node's brick is on a Cinder
+/// volume (which stays and is attached to the replacement), is it deleted. A server whose
+/// brick is its ephemeral disk is never deleted for it: the brick may come back with it.
+pub fn replacements(
+    plan: &ClusterPlan,
+    cloud: &Observed,
+    failed: &BTreeMap<String, FailedServer>,
+    now: Instant,
+    grace: Duration,
+) -> Vec<Action> {
+    cloud
+        .servers
+        .iter()
+        .filter(|s| s.status == ServerStatus::Error)
+        .filter_map(|s| {
+            let fault = s.fault_message().unwrap_or("no fault message").to_string();
+            let (name, server_id) = (s.name.clone(), s.id.clone());
+            let delete = Action::DeleteFailedServer {
+                name: name.clone(),
+                server_id: server_id.clone(),
+                fault: fault.clone(),
+            };
+            if s.launched_at.is_none() {
+                return Some(delete);
+            }
+            let seen = failed.get(&s.id).copied().unwrap_or(FailedServer {
+                since: now,
+                rebooted: false,
+            });
+            if !seen.rebooted {
+                return Some(Action::RebootServer {
+                    name,
+                    server_id,
+                    fault,
+                });
+            }
+            let on_volume = node_of(&s.metadata)
+                .and_then(|(node, _)| plan.nodes.iter().find(|n| n.name == node))
+                .is_some_and(|n| n.storage.storage() == Some(BrickStorage::Volume));
+            (on_volume && now.saturating_duration_since(seen.since) >= grace).then_some(delete)
         })
         .collect()
 }

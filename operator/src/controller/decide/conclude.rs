@@ -110,6 +110,7 @@ pub fn conclude(
         mut cap,
         mut fixed,
         mut failure,
+        failed_servers,
         ..
     } = decision;
     let mut notes: Vec<Note> = outcome
@@ -232,6 +233,7 @@ pub fn conclude(
         pace,
         next_at: Some(finished + requeue),
         ready,
+        failed_servers,
         servers_created_at: servers_created_at.filter(|_| building),
         volumes_at: if snapshot.look.lists.volumes || attached_now {
             Some(now)

@@ -2,6 +2,7 @@
 //! start of a pass, replaced once at its end by what decide returns. Nothing else writes it.
 //! Everything in it can be lost (a restart): the next pass then observes everything again.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::plan::ClusterPlan;
@@ -34,6 +35,17 @@ pub struct Memory {
     pub volumes_at: Option<Instant>,
     /// When attachments were last requested.
     pub attached_at: Option<Instant>,
+    /// The servers seen in ERROR (by ID): since when, and whether a hard reboot was asked.
+    pub failed_servers: BTreeMap<String, FailedServer>,
+}
+
+/// A server seen in ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedServer {
+    /// When it was first seen in ERROR.
+    pub since: Instant,
+    /// Whether its hard reboot was asked for.
+    pub rebooted: bool,
 }
 
 impl Memory {

@@ -61,6 +61,8 @@ pub struct Tuning {
     pub requeue_settled: Duration,
     /// The longest a pass goes on from the previous observation.
     pub observe_max_age: Duration,
+    /// How long a server that ran may stay in ERROR after its hard reboot.
+    pub server_error_grace: Duration,
 }
 
 impl Tuning {
@@ -74,6 +76,7 @@ impl Tuning {
             requeue_stalled: config.requeue_stalled,
             requeue_settled: config.requeue_settled,
             observe_max_age: config.observe_max_age,
+            server_error_grace: config.server_error_grace,
         }
     }
 }
@@ -169,6 +172,8 @@ pub struct Decision {
     pub fixed: Option<Duration>,
     /// A failure this pass observed (reported as a Warning Event and counted).
     pub failure: Option<Failure>,
+    /// The servers in ERROR, as the next pass must remember them.
+    pub failed_servers: std::collections::BTreeMap<String, memory::FailedServer>,
 }
 
 /// The actions of one pass. An error is a refusal to go on (the planner's, or an
@@ -182,6 +187,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         generation,
         tuning,
         previous,
+        now,
         ..
     } = *input;
     let cloud = &snapshot.cloud;
@@ -221,7 +227,15 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             cidrs: allowed_cidrs(spec),
         });
     }
-    actions.extend(actions::replacements(cloud));
+    let failed_servers = actions::failed_servers(cloud, &memory.failed_servers, now);
+    actions.extend(actions::replacements(
+        &plan,
+        cloud,
+        &failed_servers,
+        now,
+        tuning.server_error_grace,
+    ));
+    let failed_servers = actions::after_reboots(failed_servers, &actions);
     // Nodes the volume has a brick on (as the status last showed it): a replacement of one
     // returns to its pool.
     let in_volume: std::collections::BTreeSet<String> = previous
@@ -293,6 +307,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         cap,
         fixed,
         failure,
+        failed_servers,
     })
 }
 

@@ -204,6 +204,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
         .map(|a| match a {
             Action::EnsureSecurityGroup { .. } => "EnsureSecurityGroup",
             Action::DeleteFailedServer { .. } => "DeleteFailedServer",
+            Action::RebootServer { .. } => "RebootServer",
             Action::CreateNode { .. } => "CreateNode",
             Action::RejoinNodes { .. } => "RejoinNodes",
             Action::AttachVolume { .. } => "AttachVolume",
@@ -906,7 +907,8 @@ proptest! {
                         prop_assert_eq!(brick, &NewBrick::Volume { existing: Some(v.id.clone()), size_gib: 1 });
                     }
                 }
-                Action::DeleteFailedServer { server_id, .. } => {
+                Action::DeleteFailedServer { server_id, .. }
+                | Action::RebootServer { server_id, .. } => {
                     let s = observed.servers.iter().find(|s| &s.id == server_id).expect("observed");
                     prop_assert_eq!(&s.status, &crate::cloud::ServerStatus::Error);
                 }
@@ -1062,4 +1064,106 @@ fn a_node_that_lost_its_pool_is_brought_back_before_any_planned_step() {
     .decision
     .expect("decision");
     assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
+}
+
+/// A server that ran (launched) and is in ERROR now.
+fn crashed(name: &str, index: u32) -> Server {
+    let mut s = server(name, index, "ERROR", &[]);
+    s.launched_at = Some("2026-12-07T11:00:00.000000".into());
+    s
+}
+
+#[test]
+fn a_server_that_ran_and_failed_is_rebooted_first_and_replaced_only_after_the_grace() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        cloud(
+            vec![
+                crashed("c-a-1", 0),
+                server("c-a-2", 1, "ACTIVE", &["vol-c-a-2"]),
+            ],
+            vec![
+                volume("c-a-1", 0, "available"),
+                volume("c-a-2", 1, "in-use"),
+            ],
+        ),
+        GlusterSeen::NotAsked,
+    );
+    // First seen: a hard reboot, no deletion; remembered as rebooted.
+    let first = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = first.decision.expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"RebootServer"),
+        "{:?}",
+        d.actions
+    );
+    assert!(!kinds(&d.actions).contains(&"DeleteFailedServer"));
+    let memory = first.pass.expect("pass").memory;
+    let seen = memory.failed_servers["srv-c-a-1"];
+    assert!(seen.rebooted);
+    // Still in ERROR within the grace: nothing (no second reboot, no deletion).
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"RebootServer")
+            && !kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
+    // Past the grace: the Cinder-brick node's server is deleted (its volume stays).
+    let mut old = memory.clone();
+    let grace = tuning().server_error_grace;
+    for f in old.failed_servers.values_mut() {
+        f.since = Instant::now()
+            .checked_sub(grace + Duration::from_secs(1))
+            .expect("a past instant");
+    }
+    let d = run(&spec, None, &snap, &old, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_failed_server_with_an_ephemeral_brick_is_never_deleted() {
+    let spec = spec(
+        "cloud: {secretName: s, cloudName: c}\nimage: debian-12\nflavor: f\nnetwork: net\nzones: [{name: a, nodes: 2, fallbackFlavor: big}]\nbrick: {size: 1Gi}\nvolume: {name: v}\n",
+    );
+    let mut observed = cloud(
+        vec![crashed("c-a-1", 0), server("c-a-2", 1, "ACTIVE", &[])],
+        vec![],
+    );
+    observed.block_storage_zones.clear();
+    let snap = snapshot(observed, GlusterSeen::NotAsked);
+    let first = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = first.decision.expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"RebootServer"),
+        "{:?}",
+        d.actions
+    );
+    // Long past the grace, rebooted: still never deleted (the brick is its disk).
+    let mut memory = first.pass.expect("pass").memory;
+    for f in memory.failed_servers.values_mut() {
+        f.since = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .expect("a past instant");
+    }
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
 }
