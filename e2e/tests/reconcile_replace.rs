@@ -8,6 +8,7 @@
 //! the files written during the outage on the returned brick, the manifest intact through the
 //! mount that lived through it and a fresh one. Needs root: it fails, never skips.
 
+mod openstack_sim_support;
 mod reconcile_support;
 
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use reconcile_support::{World, condition, example};
 /// The loopback nodes, the world around them (with a controller of this test's own: it looks
 /// at the cloud every few seconds once Ready, where the default resync is 10 minutes) and the
 /// scratch directory they live in.
+/// One gluster world at a time in this binary (each runs four nodes on two cores).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct ReplaceWorld {
     world: World,
     nodes: Arc<LoopbackNodes>,
@@ -37,7 +41,7 @@ struct ReplaceWorld {
 impl ReplaceWorld {
     /// As reconcile_gluster's world: servers become loopback nodes on addresses 127.100.X.*
     /// of its own (X from the process ID and `slot`).
-    async fn start(slot: u32) -> ReplaceWorld {
+    async fn start(slot: u32, error_grace: Duration) -> ReplaceWorld {
         assert!(
             rustix::process::geteuid().is_root(),
             "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
@@ -68,6 +72,7 @@ impl ReplaceWorld {
             requeue_error: Duration::from_millis(300),
             requeue_stalled: Duration::from_secs(30),
             requeue_settled: Duration::from_secs(3),
+            server_error_grace: error_grace,
             instance: Some("replace".into()),
             ..ControllerConfig::default()
         };
@@ -171,7 +176,8 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
         )
         .with_test_writer()
         .try_init();
-    let g = ReplaceWorld::start(0).await;
+    let _serial = SERIAL.lock().await;
+    let g = ReplaceWorld::start(0, Duration::from_secs(300)).await;
     let cluster = example("two-zones-replica2.yaml");
     let created = g.world.apply(&cluster).await;
     let uid = created.metadata.uid.clone().expect("uid");
@@ -318,6 +324,146 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
     let checked =
         manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
     assert_eq!(checked, 70);
+    drop(mount);
+    g.stop().await;
+}
+
+/// The reasons of the Events the operator published in the world's namespace.
+async fn event_reasons(world: &World) -> Vec<String> {
+    let events: kube::api::Api<k8s_openapi::api::events::v1::Event> =
+        kube::api::Api::namespaced(world.client.clone(), &world.ns);
+    events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stays_in_error_after_its_hard_reboot_is_replaced_on_its_port_after_the_grace()
+ {
+    if reconcile_support::skip_in_external_mode(
+        "a_server_that_stays_in_error_after_its_hard_reboot_is_replaced_on_its_port_after_the_grace",
+        "it puts a server into ERROR through the simulator's admin API",
+    ) {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let g = ReplaceWorld::start(1, Duration::from_secs(4)).await;
+    let cluster = example("two-zones-replica2.yaml");
+    let created = g.world.apply(&cluster).await;
+    let uid = created.metadata.uid.clone().expect("uid");
+    let volume_name = cluster.spec.volume.name.clone();
+    let before = g.world.wait_for("twozones", "Ready=True", ready).await;
+    let status = before.status.clone().expect("status");
+    let spec = status.mount.clone().expect("mount");
+    let backups = status.backup_volfile_servers.clone();
+    let mount = Mount::new(&spec, &backups, &g.scratch.path().join("mnt")).expect("mount");
+    let mut manifest = Manifest::write(mount.path(), "before", 30, 64 << 10, 26).expect("manifest");
+    let lost = status
+        .nodes
+        .iter()
+        .find(|n| n.address.as_deref().is_some_and(|a| !spec.starts_with(a)))
+        .expect("a node other than the mount's server")
+        .clone();
+    let old = g
+        .servers(&uid)
+        .await
+        .into_iter()
+        .find(|s| s.name == lost.name)
+        .expect("its server");
+    let old_volumes: Vec<String> = old
+        .attached_volume_ids()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+
+    // The server goes to ERROR (as an admin's `nova reset-state --error` puts it) and its hard
+    // reboot ends in ERROR again (the next server decision of the fault rules fails).
+    g.world.sim().faults().fail_next_servers(1, None);
+    let admin = openstack_sim_support::Client::login_admin(g.world.sim()).await;
+    let reset = admin
+        .post(
+            &format!("/compute/v2.1/servers/{}/action", old.id),
+            serde_json::json!({"os-resetState": {"state": "error"}}),
+        )
+        .await;
+    assert_eq!(
+        reset.status,
+        reqwest::StatusCode::ACCEPTED,
+        "{:?}",
+        reset.body
+    );
+    // Its node is still up meanwhile: nothing is lost while the operator waits out the grace.
+    manifest
+        .write_more(mount.path(), "during", 20, 64 << 10, 27)
+        .expect("written while the server is in ERROR");
+
+    let old_id = old.id.clone();
+    let lost_name = lost.name.clone();
+    let was_ready_at = ready_since(&before);
+    let back = g
+        .world
+        .wait_for(
+            "twozones",
+            "Ready=True again after the replacement",
+            move |c| {
+                ready(c)
+                    && ready_since(c) != was_ready_at
+                    && c.status.as_ref().is_some_and(|s| {
+                        s.nodes.iter().any(|n| {
+                            n.name == lost_name
+                                && n.state == NodeState::Ready
+                                && n.server_id.as_deref() != Some(old_id.as_str())
+                        })
+                    })
+            },
+        )
+        .await;
+    let reasons = event_reasons(&g.world).await;
+    assert!(
+        reasons.iter().any(|r| r == "ServerRebooted"),
+        "a hard reboot first: {reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r == "FailedServerDeleted"),
+        "then the replacement: {reasons:?}"
+    );
+    let servers = g.servers(&uid).await;
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    let new = servers
+        .iter()
+        .find(|s| s.name == lost.name)
+        .expect("the replacement");
+    assert_ne!(new.id, old.id);
+    assert_eq!(
+        new.attached_volume_ids(),
+        old_volumes.iter().map(String::as_str).collect::<Vec<_>>(),
+        "the same brick volume"
+    );
+    let back_status = back.status.clone().expect("status");
+    let node = back_status
+        .nodes
+        .iter()
+        .find(|n| n.name == lost.name)
+        .expect("the node");
+    assert_eq!(node.address, lost.address, "the same address");
+    let returned = g.node(&lost.name);
+    let mut counts = None;
+    for _ in 0..240 {
+        counts = heal_counts(&returned, &volume_name);
+        if counts == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(counts, Some((0, 0)), "heal pending and split-brain");
+    let checked =
+        manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
+    assert_eq!(checked, 50);
     drop(mount);
     g.stop().await;
 }
