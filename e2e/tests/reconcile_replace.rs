@@ -325,6 +325,23 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
         manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
     assert_eq!(checked, 70);
     drop(mount);
+
+    // Deleting the cluster takes the nodes' ports too (once their servers are gone).
+    g.world
+        .clusters
+        .delete("twozones", &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    g.world.wait_deleted("twozones", &uid).await;
+    let left = g
+        .world
+        .cloud
+        .network()
+        .list_ports(&[format!("glusterops-uid:{uid}")])
+        .await
+        .expect("ports");
+    assert!(left.is_empty(), "ports left: {left:?}");
+    assert!(g.servers(&uid).await.is_empty());
     g.stop().await;
 }
 
