@@ -294,6 +294,32 @@ pub fn rejoins(volume: &str, seen: Option<&SeenVolume>, nodes: &GlusterNodes) ->
     })
 }
 
+/// The wait for the heal of replaced nodes (`healing`), run from a node that is not one of
+/// them, when the steps do not wait for a heal already; `None` when nothing is healing.
+pub fn heal_wait_step(
+    healing: &BTreeSet<String>,
+    nodes: &GlusterNodes,
+    volume: &str,
+    steps: &[Step],
+) -> Option<Step> {
+    if healing.is_empty() || steps.iter().any(|s| matches!(s, Step::WaitHealed { .. })) {
+        return None;
+    }
+    let on = nodes
+        .order
+        .iter()
+        .find(|n| !healing.contains(*n))
+        .or(nodes.order.first())?;
+    let gluster = crate::plan::Gluster {
+        volume: volume.to_string(),
+        brick_path: String::new(),
+    };
+    Some(Step::WaitHealed {
+        on: on.clone(),
+        command: gluster.heal_info(),
+    })
+}
+
 /// The gluster steps this pass may run, and why the run stops after them: `CreateNode` (a
 /// cloud step, taken before gluster is asked) and scale-in steps end the run. Scale-in
 /// (remove-brick start → wait → commit, peer detach, server delete) is not taken yet: with

@@ -37,6 +37,8 @@ pub struct Memory {
     pub attached_at: Option<Instant>,
     /// The servers seen in ERROR (by ID): since when, and whether a hard reboot was asked.
     pub failed_servers: BTreeMap<String, FailedServer>,
+    /// Nodes given a replacement server whose heal is not seen done yet: Ready waits for it.
+    pub healing: std::collections::BTreeSet<String>,
 }
 
 /// A server seen in ERROR.

@@ -174,6 +174,8 @@ pub struct Decision {
     pub failure: Option<Failure>,
     /// The servers in ERROR, as the next pass must remember them.
     pub failed_servers: std::collections::BTreeMap<String, memory::FailedServer>,
+    /// Replaced nodes whose heal is not seen done yet (a wait for it ends the gluster steps).
+    pub healing: std::collections::BTreeSet<String>,
 }
 
 /// The actions of one pass. An error is a refusal to go on (the planner's, or an
@@ -242,7 +244,16 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         .and_then(|s| s.volume.as_ref())
         .map(|v| v.bricks.iter().map(|b| b.node.clone()).collect())
         .unwrap_or_default();
-    actions.extend(actions::creations(&plan, cloud, &in_volume)?);
+    let created = actions::creations(&plan, cloud, &in_volume)?;
+    // A node that returns to its pool is healed before the cluster is Ready again.
+    let mut healing = memory.healing.clone();
+    healing.extend(created.iter().filter_map(|a| match a {
+        Action::CreateNode {
+            node, returns_to, ..
+        } if !returns_to.is_empty() => Some(node.name.clone()),
+        _ => None,
+    }));
+    actions.extend(created);
     actions.extend(actions::attachments(&plan, cloud));
 
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
@@ -271,7 +282,12 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                 match actions::rejoins(&spec.volume.name, seen, &gnodes) {
                     Some(rejoin) => actions.push(rejoin),
                     None => {
-                        let (steps, then) = runnable(&plan.steps);
+                        let (mut steps, then) = runnable(&plan.steps);
+                        if let Some(wait) =
+                            actions::heal_wait_step(&healing, &gnodes, &spec.volume.name, &steps)
+                        {
+                            steps.push(wait);
+                        }
                         actions.push(Action::Gluster {
                             volume: spec.volume.name.clone(),
                             steps,
@@ -308,6 +324,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         fixed,
         failure,
         failed_servers,
+        healing,
     })
 }
 

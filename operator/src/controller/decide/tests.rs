@@ -1167,3 +1167,68 @@ fn a_failed_server_with_an_ephemeral_brick_is_never_deleted() {
         d.actions
     );
 }
+
+#[test]
+fn a_replaced_node_is_healed_before_the_cluster_is_ready_again() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started(true, Vec::new())),
+        },
+    );
+    let memory = Memory {
+        healing: BTreeSet::from(["c-a-1".to_string()]),
+        ..Memory::default()
+    };
+    // The gluster steps end with the heal wait, run from a node that was not replaced.
+    let waiting = run(&spec, None, &snap, &memory, |_| Outcome {
+        gluster: Some(GlusterOutcome::Ran {
+            done: Vec::new(),
+            waiting: Some("waiting for heal: 3 entries pending".into()),
+            after: None,
+        }),
+        ..Outcome::default()
+    });
+    let d = waiting.decision.expect("decision");
+    let steps = d
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Gluster { steps, .. } => Some(steps.clone()),
+            _ => None,
+        })
+        .expect("gluster steps");
+    match steps.last() {
+        Some(Step::WaitHealed { on, command }) => {
+            assert_eq!(on, "c-a-2");
+            assert!(command.to_string().contains("heal"), "{command}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let pass = waiting.pass.expect("pass");
+    assert_eq!(
+        condition_reason(&pass.status, READY).0,
+        "False",
+        "not Ready while healing"
+    );
+    assert!(pass.memory.healing.contains("c-a-1"), "still healing");
+    // Healed: every step ran to its end; the memory lets go of it.
+    let healed = run(&spec, None, &snap, &pass.memory, |_| Outcome {
+        gluster: Some(GlusterOutcome::Ran {
+            done: Vec::new(),
+            waiting: None,
+            after: None,
+        }),
+        ..Outcome::default()
+    })
+    .pass
+    .expect("pass");
+    assert!(healed.memory.healing.is_empty());
+    assert_eq!(
+        condition_reason(&healed.status, READY).0,
+        "True",
+        "Ready once healed"
+    );
+}
