@@ -85,10 +85,14 @@ pub async fn act(
             gluster = Some(match outcome {
                 Ok(done) => GlusterOutcome::Ran {
                     done,
-                    waiting: Some(format!(
-                        "node(s) {} rejoining the pool; bricks starting and healing",
-                        strangers.join(", ")
-                    )),
+                    waiting: Some(if strangers.is_empty() {
+                        "bricks of replaced nodes starting; healing".to_string()
+                    } else {
+                        format!(
+                            "node(s) {} rejoining the pool; bricks starting and healing",
+                            strangers.join(", ")
+                        )
+                    }),
                     after: None,
                 },
                 Err(e) => GlusterOutcome::Failed(Failure::of(&e)),

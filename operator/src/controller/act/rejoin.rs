@@ -105,9 +105,8 @@ pub async fn rejoin<E: NodeExecutor>(
     done.push(Done {
         reason: "BricksStarted".into(),
         note: format!(
-            "volume {volume} started with force on {via}: the returned bricks of {} start, \
-             self-heal brings them what they missed",
-            strangers.join(", ")
+            "volume {volume} started with force on {via}: the bricks of returned nodes that \
+             were not running start, self-heal brings them what they missed"
         ),
     });
     Ok(done)

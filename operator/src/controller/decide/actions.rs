@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::api::{BrickStorage, GlusterClusterSpec};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::error::ReconcileError;
-use crate::controller::observe::{Observed, SeenVolume};
+use crate::controller::observe::{Observed, SeenVolume, offline_hosts};
 use crate::controller::owner::node_of;
 
 use super::memory::FailedServer;
@@ -277,15 +277,30 @@ pub fn attachments(plan: &ClusterPlan, cloud: &Observed) -> Vec<Action> {
 /// The rejoin of the nodes whose glusterd does not know the volume their bricks are in
 /// (`seen.strangers`), through the first node in index order that knows it; `None` when there
 /// is none to bring back, or no node to bring them back through.
-pub fn rejoins(volume: &str, seen: Option<&SeenVolume>, nodes: &GlusterNodes) -> Option<Action> {
-    let strangers = &seen?.strangers;
-    if strangers.is_empty() {
+///
+/// A replaced node (`healing`) that knows the volume but whose brick is offline gets the same
+/// action with no stranger: the volume is started with `force` through another node, which
+/// starts its brick (glusterd may import the volume after its own start of the bricks).
+pub fn rejoins(
+    volume: &str,
+    seen: Option<&SeenVolume>,
+    nodes: &GlusterNodes,
+    healing: &BTreeSet<String>,
+) -> Option<Action> {
+    let seen = seen?;
+    let strangers = &seen.strangers;
+    let offline_replaced = seen.status.as_ref().is_some_and(|status| {
+        offline_hosts(&seen.info, status)
+            .iter()
+            .filter_map(|a| nodes.node_at(a))
+            .any(|n| healing.contains(n))
+    });
+    if strangers.is_empty() && !offline_replaced {
         return None;
     }
-    let via = nodes
-        .order
-        .iter()
-        .find(|n| !strangers.contains(n) && nodes.addresses.contains_key(*n))?;
+    let via = nodes.order.iter().find(|n| {
+        !strangers.contains(n) && !healing.contains(*n) && nodes.addresses.contains_key(*n)
+    })?;
     Some(Action::RejoinNodes {
         volume: volume.to_string(),
         strangers: strangers.clone(),

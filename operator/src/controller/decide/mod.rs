@@ -279,7 +279,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             (_, Some((gnodes, seen))) if failure.is_none() => {
                 // A node back on its port with its UUID but an empty pool is brought back
                 // first; the planner's steps run once gluster shows every node again.
-                match actions::rejoins(&spec.volume.name, seen, &gnodes) {
+                match actions::rejoins(&spec.volume.name, seen, &gnodes, &healing) {
                     Some(rejoin) => actions.push(rejoin),
                     None => {
                         let (mut steps, then) = runnable(&plan.steps);

@@ -1232,3 +1232,40 @@ fn a_replaced_node_is_healed_before_the_cluster_is_ready_again() {
         "Ready once healed"
     );
 }
+
+#[test]
+fn a_replaced_node_whose_brick_stays_offline_gets_its_brick_started_through_another_node() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started(false, Vec::new())),
+        },
+    );
+    let memory = Memory {
+        healing: BTreeSet::from(["c-a-1".to_string()]),
+        ..Memory::default()
+    };
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::RejoinNodes { .. }))
+    {
+        Some(Action::RejoinNodes { strangers, via, .. }) => {
+            assert!(strangers.is_empty());
+            assert_eq!(via, "c-a-2");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same offline bricks on nodes that were not replaced: not this rule's business.
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
+}
