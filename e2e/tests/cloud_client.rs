@@ -41,6 +41,7 @@ fn server_spec(cluster: &str, index: u32, zone: &str) -> ServerCreate {
         image_id: UBUNTU_ID.into(),
         availability_zone: Some(zone.into()),
         networks: vec![NETWORK_ID.into()],
+        ports: vec![],
         security_groups: Vec::new(),
         key_name: None,
         user_data: Some(b"#cloud-config\nruncmd: [true]\n".to_vec()),

@@ -34,6 +34,7 @@ fn server_spec(name: &str) -> ServerCreate {
         image_id: UBUNTU_ID.into(),
         availability_zone: Some("zone-a".into()),
         networks: vec![NETWORK_ID.into()],
+        ports: vec![],
         metadata: meta(&[("gluster.cluster-uid", "faults")]),
         tags: vec!["gluster-cluster-faults".into()],
         ..Default::default()

@@ -48,6 +48,8 @@ fn user_data(operator: &SshKeyPair, node: &str, device: BrickDevice) -> Vec<u8> 
         operator_key: operator.public_key().clone(),
         host_key: SshKeyPair::generate(&format!("{node}-host-key")).expect("host key"),
         extra_user_data: None,
+        glusterd_uuid: None,
+        glusterd_peers: Vec::new(),
     };
     render_user_data(&bootstrap)
         .expect("user-data")
@@ -77,6 +79,7 @@ async fn create_server(
             image_id: ids.image.clone(),
             availability_zone: Some(zone.into()),
             networks: vec![ids.network.clone()],
+            ports: vec![],
             user_data: Some(user_data),
             metadata: BTreeMap::new(),
             ..ServerCreate::default()

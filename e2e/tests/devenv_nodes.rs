@@ -145,6 +145,7 @@ async fn servers_booted_through_the_simulator_become_a_mounted_gluster_volume() 
                     image_id: image_id.clone(),
                     availability_zone: Some(node.zone.clone()),
                     networks: vec![network_id.clone()],
+                    ports: vec![],
                     user_data: Some(user_data.as_str().as_bytes().to_vec()),
                     ..ServerCreate::default()
                 })

@@ -68,6 +68,10 @@ struct RunArgs {
     /// Only reconcile GlusterClusters of this namespace (default: all namespaces).
     #[arg(long, value_name = "NAMESPACE")]
     watch_namespace: Option<String>,
+    /// Seconds a server that ran and went to ERROR may stay there after a hard reboot before
+    /// it is replaced (nodes with a Cinder brick only).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
+    server_error_grace_seconds: u64,
     /// Seconds between drift checks of a Ready cluster (the settled resync): its servers,
     /// volumes and security group listed, its gluster volume's status read; no write when
     /// nothing drifted.
@@ -449,6 +453,7 @@ async fn operator_main(args: RunArgs) -> Result<(), String> {
         requeue_settled: std::time::Duration::from_secs(args.resync_seconds),
         health_interval: std::time::Duration::from_secs(args.health_interval_seconds),
         capacity_low_percent: args.capacity_low_percent,
+        server_error_grace: std::time::Duration::from_secs(args.server_error_grace_seconds),
         ..ControllerConfig::default()
     };
     health.set_ready();

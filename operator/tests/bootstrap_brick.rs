@@ -105,6 +105,9 @@ impl Scratch {
             log_file: s(self.path("var/log/gluster-brick-setup.log")),
             wait_seconds: 2,
             start_glusterd: false,
+            glusterd_uuid: None,
+            glusterd_dir: s(self.path("var/lib/glusterd")),
+            peers: Vec::new(),
         }
     }
 
@@ -362,6 +365,80 @@ fn existing_xfs_is_mounted_as_is_and_keeps_its_files() {
         "replicated data"
     );
     assert_brick_fstab(&s.fstab(), &uuid, &s.mount_path());
+}
+
+#[test]
+fn the_glusterd_identity_is_written_once_with_an_operating_version_and_never_replaced() {
+    require_tool("glusterd");
+    let mut s = Scratch::new();
+    let dev = s.loop_device();
+    s.link(VIRTIO_LINK, &dev);
+    let uuid = "6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b";
+    let mut params = s.volume_params();
+    params.glusterd_uuid = Some(uuid.into());
+    let info = s.path("var/lib/glusterd/glusterd.info");
+    // The installed glusterd's major version × 10000 (glusterd's op-version scheme since 4.0).
+    let version = run_ok(Command::new("glusterd").arg("--version"));
+    let major: u32 = version
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .expect("glusterd --version names a version");
+    let written = format!("UUID={uuid}\noperating-version={}\n", major * 10000);
+
+    assert_success(&s.run_script(&params));
+    assert_eq!(fs::read_to_string(&info).expect("glusterd.info"), written);
+    // A second run keeps it.
+    let out = s.run_script(&params);
+    assert_success(&out);
+    assert!(stdout(&out).contains(&format!("glusterd identity {uuid} kept")));
+    assert_eq!(fs::read_to_string(&info).expect("glusterd.info"), written);
+    // Another UUID in the file is never replaced.
+    let other = "0a1b2c3d-0000-4000-8000-000000000001";
+    fs::write(&info, format!("UUID={other}\noperating-version=100000\n")).expect("info");
+    let out = s.run_script(&params);
+    assert_success(&out);
+    assert!(stdout(&out).contains(&format!("holds UUID {other}, not {uuid}")));
+    assert!(
+        fs::read_to_string(&info)
+            .expect("info")
+            .starts_with(&format!("UUID={other}\n"))
+    );
+    // A file with an operating-version but no UUID (a glusterd that ran before) gains the UUID
+    // and keeps its operating-version.
+    fs::write(&info, "operating-version=90000\n").expect("info");
+    assert_success(&s.run_script(&params));
+    assert_eq!(
+        fs::read_to_string(&info).expect("info"),
+        format!("UUID={uuid}\noperating-version=90000\n")
+    );
+    // A returning node: its peers are written with a new identity (not over an old one).
+    fs::remove_file(&info).expect("fresh root disk");
+    let peer = "0a1b2c3d-0000-4000-8000-000000000002";
+    params.peers = vec![
+        (peer.into(), "10.0.0.7".into()),
+        (uuid.into(), "10.0.0.8".into()),
+    ];
+    assert_success(&s.run_script(&params));
+    assert_eq!(
+        fs::read_to_string(s.path(&format!("var/lib/glusterd/peers/{peer}"))).expect("peer"),
+        format!("uuid={peer}\nstate=3\nhostname1=10.0.0.7\n")
+    );
+    assert!(
+        !s.path(&format!("var/lib/glusterd/peers/{uuid}")).exists(),
+        "never itself"
+    );
+    params.peers = vec![(peer.into(), "10.0.0.7; reboot".into())];
+    assert_failure(&s.run_script(&params), 2, "--peer address may only contain");
+    params.peers.clear();
+    // A malformed UUID is a usage error.
+    params.glusterd_uuid = Some("X; reboot".into());
+    assert_failure(
+        &s.run_script(&params),
+        2,
+        "--glusterd-uuid must be a lowercase UUID",
+    );
 }
 
 #[test]

@@ -64,6 +64,11 @@ fn node(distro: DistroFamily, device: BrickDevice) -> NodeBootstrap {
         operator_key: operator.public_key().clone(),
         host_key: SshKeyPair::generate("demo-zone-a-0").expect("host key"),
         extra_user_data: None,
+        glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
+        glusterd_peers: vec![(
+            "0a1b2c3d-0000-4000-8000-000000000002".into(),
+            "10.0.0.7".into(),
+        )],
     }
 }
 
@@ -135,7 +140,10 @@ fn check_document(n: &NodeBootstrap, user_data: &UserData) {
         "runcmd stops at the first failure"
     );
     let mut want = vec![BRICK_SCRIPT_PATH.to_string()];
-    want.extend(BrickScriptParams::new(n.device.clone(), n.mount_path.clone()).args());
+    let mut params = BrickScriptParams::new(n.device.clone(), n.mount_path.clone());
+    params.glusterd_uuid = n.glusterd_uuid.clone();
+    params.peers = n.glusterd_peers.clone();
+    want.extend(params.args());
     let brick_cmd = runcmd
         .iter()
         .position(|c| {

@@ -443,6 +443,7 @@ impl Bench {
                     image_id: image.id.clone(),
                     availability_zone: Some(ZONE.into()),
                     networks: vec![network.id.clone()],
+                    ports: vec![],
                     ..ServerCreate::default()
                 };
                 let (volume, server) = tokio::try_join!(

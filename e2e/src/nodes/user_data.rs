@@ -6,14 +6,16 @@
 //! | `users` | each user is created in the node (`useradd`), with its `ssh_authorized_keys` and its `sudo` rule in `/etc/sudoers.d/90-cloud-init-users`; `default` (the image's user) is skipped |
 //! | `ssh_keys` | the ed25519 pair becomes the node's only host key; other key types are refused (the node must present exactly the host key of the user-data, and never generates one) |
 //! | `write_files` | written in the node, under `/etc` and `/usr/local` (the node's own copies); other paths are skipped |
-//! | `runcmd` | the brick script ([`BRICK_SCRIPT_PATH`]) runs with its arguments, unchanged; package installs and other commands are skipped (they would run on this machine) |
+//! | `runcmd` | the brick script ([`BRICK_SCRIPT_PATH`]) runs with its arguments, unchanged (its `--glusterd-uuid` lands in the node's own `/var/lib/glusterd/glusterd.info`); package installs and other commands are skipped (they would run on this machine) |
 //! | `packages`, `apt`, … | skipped: gluster is installed on this machine |
 //!
 //! What is skipped is listed in [`NodeUserData::skipped`] and in the node's boot log.
 
 use std::fmt;
 
-use gluster_operator::bootstrap::{AuthorizedKey, BRICK_SCRIPT_PATH, BrickDevice, SshKeyPair};
+use gluster_operator::bootstrap::{
+    AuthorizedKey, BRICK_SCRIPT_PATH, BrickDevice, GLUSTERD_DIR, SshKeyPair,
+};
 use serde_yaml::{Mapping, Value};
 
 use super::error::NodeError;
@@ -578,6 +580,45 @@ fn parse_brick_args(at: &str, args: Vec<String>) -> Result<BrickCommand, NodeErr
                 value()?;
                 i += 1;
             }
+            "--glusterd-uuid" => {
+                let uuid = value()?;
+                if uuid::Uuid::try_parse(&uuid).is_err() {
+                    return Err(NodeError::user_data(
+                        format!("{at} --glusterd-uuid"),
+                        format!("`{}` is not a UUID", uuid.escape_debug()),
+                    ));
+                }
+                i += 1;
+            }
+            "--peer" => {
+                let peer = value()?;
+                let shaped = peer.split_once('=').is_some_and(|(u, a)| {
+                    uuid::Uuid::try_parse(u).is_ok()
+                        && !a.is_empty()
+                        && a.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
+                });
+                if !shaped {
+                    return Err(NodeError::user_data(
+                        format!("{at} --peer"),
+                        format!("`{}` is not UUID=ADDRESS", peer.escape_debug()),
+                    ));
+                }
+                i += 1;
+            }
+            "--glusterd-dir" => {
+                let given = value()?;
+                if given.trim_end_matches('/') != GLUSTERD_DIR {
+                    return Err(NodeError::user_data(
+                        format!("{at} --glusterd-dir"),
+                        format!(
+                            "`{}`: a loopback node has its glusterd state at {GLUSTERD_DIR} only",
+                            given.escape_debug()
+                        ),
+                    ));
+                }
+                i += 1;
+            }
             "--by-id-dir" | "--fstab" | "--ephemeral-mount" => {
                 let given = value()?;
                 let provided = NODE_PATHS
@@ -700,6 +741,11 @@ mod tests {
             operator_key: operator.public_key().clone(),
             host_key: SshKeyPair::generate("demo-a-0").unwrap(),
             extra_user_data: None,
+            glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
+            glusterd_peers: vec![(
+                "0a1b2c3d-0000-4000-8000-000000000002".into(),
+                "127.100.0.11".into(),
+            )],
         };
         (node, operator)
     }
@@ -740,11 +786,15 @@ mod tests {
         );
         assert_eq!(parsed.files[0].mode, 0o755);
 
-        let params = gluster_operator::bootstrap::BrickScriptParams::new(
+        let mut params = gluster_operator::bootstrap::BrickScriptParams::new(
             BrickDevice::Volume { id: VOLUME.into() },
             "/export/vol",
         );
+        params.glusterd_uuid = node.glusterd_uuid.clone();
+        params.peers = node.glusterd_peers.clone();
         assert_eq!(parsed.brick.args, params.args());
+        assert!(parsed.brick.args.contains(&"--glusterd-uuid".to_string()));
+        assert!(parsed.brick.args.contains(&"--peer".to_string()));
         assert_eq!(
             parsed.brick.device,
             BrickDevice::Volume { id: VOLUME.into() }

@@ -37,6 +37,12 @@ impl Pool {
         Some(Ipv4Addr::from(candidate))
     }
 
+    /// Takes `addr` when it is in the pool and free; `false` otherwise.
+    pub(crate) fn take(&mut self, addr: Ipv4Addr) -> bool {
+        let a = u32::from(addr);
+        (self.start..=self.end).contains(&a) && self.used.insert(a)
+    }
+
     /// Gives an address back.
     pub(crate) fn release(&mut self, addr: Ipv4Addr) {
         self.used.remove(&u32::from(addr));
@@ -61,5 +67,9 @@ mod tests {
         assert_eq!(p.allocate(), Some(Ipv4Addr::new(127, 100, 0, 10)));
         assert_eq!(p.allocate(), Some(Ipv4Addr::new(127, 100, 0, 12)));
         assert_eq!(p.allocate(), None);
+        p.release(Ipv4Addr::new(127, 100, 0, 11));
+        assert!(!p.take(Ipv4Addr::new(127, 100, 0, 12)), "in use");
+        assert!(!p.take(Ipv4Addr::new(127, 100, 0, 13)), "outside the pool");
+        assert!(p.take(Ipv4Addr::new(127, 100, 0, 11)));
     }
 }

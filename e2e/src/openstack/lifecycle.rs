@@ -129,13 +129,44 @@ pub(crate) fn spawn_server_build(sh: &Arc<Shared>, id: String) {
                 s.availability_zone.clone(),
                 s.security_group_ids.clone(),
             );
-            let mut ports = Vec::new();
+            let mut ports: Vec<String> = Vec::new();
+            let requested = s.requested_ports.clone();
+            for pid in requested {
+                let free = w
+                    .ports
+                    .get(&pid)
+                    .is_some_and(|p| p.device_id.is_empty() || p.device_id == id);
+                if !free {
+                    for p in &ports {
+                        w.let_go_of_port(p);
+                    }
+                    if let Some(s) = w.servers.get_mut(&id) {
+                        s.status = ServerStatus::Error;
+                        s.task_state = None;
+                        s.fault = Some(ServerFault {
+                            code: 500,
+                            message: format!(
+                                "Build of instance {id} aborted: Port {pid} is still in use or gone."
+                            ),
+                            created: now,
+                        });
+                    }
+                    return;
+                }
+                if let Some(p) = w.ports.get_mut(&pid) {
+                    p.device_id = id.clone();
+                    p.device_owner = format!("compute:{az}");
+                    p.updated_at = now;
+                    p.revision += 1;
+                }
+                ports.push(pid);
+            }
             for net in nets {
                 match w.allocate_port(net, &id, &az, groups.clone()) {
                     Some(p) => ports.push(p),
                     None => {
                         for p in &ports {
-                            w.release_port(p);
+                            w.let_go_of_port(p);
                         }
                         if let Some(s) = w.servers.get_mut(&id) {
                             s.status = ServerStatus::Error;
@@ -217,7 +248,41 @@ pub(crate) fn spawn_server_delete(sh: &Arc<Shared>, id: String) {
             }
         }
         for p in &s.ports {
-            w.release_port(p);
+            w.let_go_of_port(p);
+        }
+    });
+}
+
+/// A hard reboot: after a build's time, ACTIVE with the fault cleared, or ERROR with
+/// `doomed`'s fault (a fault rule for servers of its name).
+pub(crate) fn spawn_hard_reboot(sh: &Arc<Shared>, id: String, doomed: Option<String>) {
+    spawn(sh, |sh| async move {
+        if !pause(&sh, sh.config.timing.server_build_ms).await {
+            return;
+        }
+        let mut w = sh.world();
+        let Some(s) = w.servers.get_mut(&id) else {
+            return;
+        };
+        if s.deleting {
+            return;
+        }
+        let now = Utc::now();
+        s.task_state = None;
+        s.updated = now;
+        match doomed {
+            Some(message) => {
+                s.status = ServerStatus::Error;
+                s.fault = Some(ServerFault {
+                    code: 500,
+                    message,
+                    created: now,
+                });
+            }
+            None => {
+                s.status = ServerStatus::Active;
+                s.fault = None;
+            }
         }
     });
 }

@@ -82,6 +82,8 @@ pub(crate) struct Server {
     pub updated: DateTime<Utc>,
     pub launched_at: Option<DateTime<Utc>>,
     pub ports: Vec<String>,
+    /// Ports the request named (made through Neutron beforehand), bound at build.
+    pub requested_ports: Vec<String>,
     pub bdms: Vec<Bdm>,
     /// Whether the boot hook saw this server become active (so it must see it deleted).
     pub hooked: bool,
@@ -89,10 +91,15 @@ pub(crate) struct Server {
     pub lifecycle: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A Neutron port (made by Nova for a server).
+/// A Neutron port: made by Nova for a server (deleted with it), or through Neutron's API
+/// (kept when its server is deleted, as Nova does with a port it did not make).
 #[derive(Debug, Clone)]
 pub(crate) struct Port {
     pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Whether Nova made it (for a server's `networks: [{uuid}]`).
+    pub nova_made: bool,
     pub network: usize,
     pub ip: Ipv4Addr,
     pub mac: String,
@@ -345,6 +352,9 @@ impl World {
         let now = Utc::now();
         let port = Port {
             id: new_id(),
+            name: String::new(),
+            description: String::new(),
+            nova_made: true,
             network: net,
             ip,
             mac: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", o[1], o[2], o[3]),
@@ -360,6 +370,61 @@ impl World {
         let id = port.id.clone();
         self.ports.insert(id.clone(), port);
         Some(id)
+    }
+
+    /// Creates an unbound port on network `net` (at `ip` when given); `None` when the address
+    /// is taken or outside the pool, or the pool is exhausted.
+    pub(crate) fn create_port(
+        &mut self,
+        net: usize,
+        ip: Option<Ipv4Addr>,
+        name: String,
+        description: String,
+        security_groups: Vec<String>,
+    ) -> Option<String> {
+        let pool = self.pools.get_mut(net)?;
+        let ip = match ip {
+            Some(ip) => pool.take(ip).then_some(ip)?,
+            None => pool.allocate()?,
+        };
+        let o = ip.octets();
+        let now = Utc::now();
+        let port = Port {
+            id: new_id(),
+            name,
+            description,
+            nova_made: false,
+            network: net,
+            ip,
+            mac: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", o[1], o[2], o[3]),
+            device_id: String::new(),
+            device_owner: String::new(),
+            status: "DOWN",
+            security_groups,
+            tags: vec![],
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+        };
+        let id = port.id.clone();
+        self.ports.insert(id.clone(), port);
+        Some(id)
+    }
+
+    /// A server lets go of its port: one Nova made is deleted (its address freed), one made
+    /// through Neutron is unbound and kept.
+    pub(crate) fn let_go_of_port(&mut self, port_id: &str) {
+        match self.ports.get_mut(port_id) {
+            Some(p) if !p.nova_made => {
+                p.device_id.clear();
+                p.device_owner.clear();
+                p.status = "DOWN";
+                p.updated_at = Utc::now();
+                p.revision += 1;
+            }
+            Some(_) => self.release_port(port_id),
+            None => {}
+        }
     }
 
     /// Deletes a port and frees its address.

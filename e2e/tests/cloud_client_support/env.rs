@@ -237,6 +237,7 @@ impl Env {
             image_id: self.world.image.clone(),
             availability_zone: Some(zone.into()),
             networks: vec![self.world.network.clone()],
+            ports: vec![],
             security_groups: Vec::new(),
             key_name: None,
             user_data: Some(b"#cloud-config\nruncmd: [true]\n".to_vec()),

@@ -115,6 +115,8 @@ impl World {
             operator_key: self.operator.public_key().clone(),
             host_key: host_key.clone(),
             extra_user_data: None,
+            glusterd_uuid: None,
+            glusterd_peers: Vec::new(),
         };
         let text = render_user_data(&bootstrap)
             .expect("user-data")

@@ -18,6 +18,13 @@
 #   --log FILE              the log file, appended to           (default /var/log/gluster-brick-setup.log)
 #   --wait SECONDS          how long to wait for the device     (default 300)
 #   --start-glusterd        enable and start glusterd once the brick is mounted
+#   --glusterd-uuid UUID    the node's glusterd identity: written to glusterd.info (with the
+#                           installed glusterd's operating-version) when that file has no UUID
+#                           yet, before glusterd starts; an existing UUID is kept
+#   --glusterd-dir DIR      glusterd's working directory             (default /var/lib/glusterd)
+#   --peer UUID=ADDRESS     a peer of the pool this node returns to (repeatable): written to
+#                           DIR/peers/UUID as a befriended peer with the identity, so that the
+#                           survivors, who know this node's UUID, hand it the volumes
 # Exit status: 0 brick ready, 1 failure (the message says why), 2 usage error.
 set -eu
 
@@ -31,6 +38,9 @@ EPHEMERAL_MOUNT=/mnt
 LOG=/var/log/gluster-brick-setup.log
 WAIT=300
 START_GLUSTERD=no
+GLUSTERD_UUID=
+GLUSTERD_DIR=/var/lib/glusterd
+PEERS=
 FS_OPTIONS=defaults,noatime,nofail,x-systemd.before=glusterd.service
 
 # Set while running.
@@ -53,7 +63,7 @@ die() {
 
 usage() {
     printf '%s: %s\n' "$PROG" "$1" >&2
-    printf 'usage: %s (--volume-id ID | --ephemeral) --mount-path DIR [--by-id-dir DIR] [--fstab FILE] [--ephemeral-mount DIR] [--log FILE] [--wait SECONDS] [--start-glusterd]\n' "$PROG" >&2
+    printf 'usage: %s (--volume-id ID | --ephemeral) --mount-path DIR [--by-id-dir DIR] [--fstab FILE] [--ephemeral-mount DIR] [--log FILE] [--wait SECONDS] [--start-glusterd] [--glusterd-uuid UUID] [--glusterd-dir DIR] [--peer UUID=ADDRESS]...\n' "$PROG" >&2
     exit 2
 }
 
@@ -86,7 +96,7 @@ absolute() {
 
 while [ $# -gt 0 ]; do
     case $1 in
-    --volume-id | --mount-path | --by-id-dir | --fstab | --ephemeral-mount | --log | --wait)
+    --volume-id | --mount-path | --by-id-dir | --fstab | --ephemeral-mount | --log | --wait | --glusterd-uuid | --glusterd-dir | --peer)
         [ $# -ge 2 ] || usage "$1 needs a value"
         case $1 in
         --volume-id) VOLUME_ID=$2 ;;
@@ -96,6 +106,9 @@ while [ $# -gt 0 ]; do
         --ephemeral-mount) EPHEMERAL_MOUNT=$2 ;;
         --log) LOG=$2 ;;
         --wait) WAIT=$2 ;;
+        --glusterd-uuid) GLUSTERD_UUID=$2 ;;
+        --glusterd-dir) GLUSTERD_DIR=$2 ;;
+        --peer) PEERS="$PEERS $2" ;;
         esac
         shift 2
         ;;
@@ -124,6 +137,24 @@ absolute --by-id-dir "$BY_ID_DIR"
 absolute --fstab "$FSTAB"
 absolute --ephemeral-mount "$EPHEMERAL_MOUNT"
 absolute --log "$LOG"
+absolute --glusterd-dir "$GLUSTERD_DIR"
+case $GLUSTERD_UUID in
+'') ;;
+[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+*) usage "--glusterd-uuid must be a lowercase UUID, got '$GLUSTERD_UUID'" ;;
+esac
+for peer in $PEERS; do
+    peer_uuid=${peer%%=*}
+    peer_address=${peer#*=}
+    case $peer_uuid in
+    [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+    *) usage "--peer must be UUID=ADDRESS with a lowercase UUID, got '$peer'" ;;
+    esac
+    case $peer_address in
+    '' | *[!A-Za-z0-9.:-]*) usage "--peer address may only contain letters, digits and .:- , got '$peer_address'" ;;
+    esac
+done
+[ -z "$PEERS" ] || [ -n "$GLUSTERD_UUID" ] || usage "--peer needs --glusterd-uuid"
 MOUNT_PATH=$(trim_slash "$MOUNT_PATH")
 EPHEMERAL_MOUNT=$(trim_slash "$EPHEMERAL_MOUNT")
 [ "$MOUNT_PATH" != / ] || usage "--mount-path cannot be /"
@@ -296,6 +327,80 @@ drop_ephemeral_fstab() {
     CHANGED=yes
 }
 
+# Whether glusterd runs (through the service manager the node has).
+glusterd_running() {
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl is-active --quiet glusterd.service
+    elif command -v service >/dev/null 2>&1; then
+        service glusterd status >/dev/null 2>&1
+    else
+        return 1
+    fi
+}
+
+stop_glusterd() {
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        run systemctl stop glusterd.service || die "cannot stop glusterd"
+    else
+        run service glusterd stop || die "cannot stop glusterd"
+    fi
+}
+
+# The node's glusterd identity: UUID=$GLUSTERD_UUID in glusterd.info, written before glusterd
+# first needs one (else it makes its own), so that a replacement server is the same peer to
+# the pool. Without a UUID in the file glusterd would count an existing file as an upgrade and
+# drop to the minimum operating-version, so the installed glusterd's is written with it (an
+# operating-version already there, from a glusterd the package started, is kept). A UUID
+# already there is never replaced.
+ensure_glusterd_identity() {
+    info="$GLUSTERD_DIR/glusterd.info"
+    if [ -f "$info" ] && grep -q '^UUID=' "$info"; then
+        have=$(sed -n 's/^UUID=//p' "$info" | head -n 1)
+        if [ "$have" = "$GLUSTERD_UUID" ]; then
+            log "glusterd identity $have kept"
+        else
+            log "warning: $info holds UUID $have, not $GLUSTERD_UUID: left as is"
+        fi
+        return 0
+    fi
+    # A glusterd the package started has no UUID yet but would make one: stopped while the
+    # file changes (only when this script manages glusterd; it starts it again below).
+    if [ "$START_GLUSTERD" = yes ] && glusterd_running; then
+        stop_glusterd
+    fi
+    mkdir -p "$GLUSTERD_DIR"
+    tmp="$info.$PROG.$$"
+    printf 'UUID=%s\n' "$GLUSTERD_UUID" >"$tmp"
+    if [ -f "$info" ] && grep -q '^operating-version=' "$info"; then
+        grep -v '^UUID=' "$info" >>"$tmp"
+    else
+        version=$(glusterd --version 2>/dev/null | awk 'NR == 1 { print $2 }')
+        major=${version%%.*}
+        case $major in
+        '' | *[!0-9]*) rm -f "$tmp"; die "cannot tell the installed glusterd's version (glusterd --version: '$version')" ;;
+        esac
+        [ "$major" -ge 4 ] || { rm -f "$tmp"; die "glusterd $version is older than 4.0"; }
+        printf 'operating-version=%s\n' "$((major * 10000))" >>"$tmp"
+    fi
+    chmod 600 "$tmp"
+    # The peers first: glusterd must find them when it finds its identity.
+    for peer in $PEERS; do
+        peer_uuid=${peer%%=*}
+        peer_address=${peer#*=}
+        [ "$peer_uuid" != "$GLUSTERD_UUID" ] || continue
+        mkdir -p "$GLUSTERD_DIR/peers"
+        file="$GLUSTERD_DIR/peers/$peer_uuid"
+        [ -e "$file" ] && continue
+        printf 'uuid=%s\nstate=3\nhostname1=%s\n' "$peer_uuid" "$peer_address" >"$file.$PROG.$$"
+        chmod 600 "$file.$PROG.$$"
+        mv -f "$file.$PROG.$$" "$file"
+        log "wrote peer $peer_uuid at $peer_address to $file"
+    done
+    mv -f "$tmp" "$info"
+    log "wrote glusterd identity UUID=$GLUSTERD_UUID to $info"
+    CHANGED=yes
+}
+
 start_glusterd() {
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         if systemctl is-active --quiet glusterd.service && systemctl is-enabled --quiet glusterd.service; then
@@ -334,6 +439,9 @@ if [ ! -d "$MOUNT_PATH/brick" ]; then
     mkdir "$MOUNT_PATH/brick"
     log "created the brick directory $MOUNT_PATH/brick"
     CHANGED=yes
+fi
+if [ -n "$GLUSTERD_UUID" ]; then
+    ensure_glusterd_identity
 fi
 if [ "$START_GLUSTERD" = yes ]; then
     start_glusterd

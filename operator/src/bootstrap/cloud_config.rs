@@ -151,6 +151,15 @@ pub struct NodeBootstrap {
     pub host_key: SshKeyPair,
     /// The user's extra `#cloud-config`, merged in (see [`super::merge`] for the rules).
     pub extra_user_data: Option<String>,
+    /// The node's glusterd UUID, chosen by the operator (the same for every server the node
+    /// ever has): the brick script writes it to `glusterd.info` before glusterd first starts.
+    /// `None`: glusterd makes its own.
+    pub glusterd_uuid: Option<String>,
+    /// For a node returning to its pool (a replacement server of a node whose brick the
+    /// volume uses): the other nodes' (glusterd UUID, address), written to glusterd's
+    /// `peers/` with the identity so that the survivors hand it the volume. Empty for a new
+    /// node (the operator probes it).
+    pub glusterd_peers: Vec<(String, String)>,
 }
 
 impl NodeBootstrap {
@@ -175,7 +184,21 @@ impl NodeBootstrap {
             operator_key,
             host_key,
             extra_user_data: None,
+            glusterd_uuid: None,
+            glusterd_peers: Vec::new(),
         }
+    }
+
+    /// The same bootstrap with the pool the node returns to ((UUID, address) of the others).
+    pub fn with_glusterd_peers(mut self, peers: Vec<(String, String)>) -> Self {
+        self.glusterd_peers = peers;
+        self
+    }
+
+    /// The same bootstrap with the node's glusterd UUID.
+    pub fn with_glusterd_uuid(mut self, uuid: impl Into<String>) -> Self {
+        self.glusterd_uuid = Some(uuid.into());
+        self
     }
 }
 
@@ -188,6 +211,8 @@ impl fmt::Debug for NodeBootstrap {
             .field("gluster", &self.gluster)
             .field("device", &self.device)
             .field("mount_path", &self.mount_path)
+            .field("glusterd_uuid", &self.glusterd_uuid)
+            .field("glusterd_peers", &self.glusterd_peers)
             .field("operator_key", &self.operator_key)
             .field("host_key", &self.host_key)
             .field(
@@ -268,6 +293,31 @@ pub fn render_user_data(node: &NodeBootstrap) -> Result<UserData, BootstrapError
     validate_mount_path(&node.mount_path)?;
     if let BrickDevice::Volume { id } = &node.device {
         validate_volume_id(id)?;
+    }
+    if let Some(uuid) = &node.glusterd_uuid {
+        validate_glusterd_uuid(uuid)?;
+    }
+    for (uuid, address) in &node.glusterd_peers {
+        validate_glusterd_uuid(uuid)?;
+        if address.is_empty()
+            || !address
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'))
+        {
+            return Err(BootstrapError::InvalidField {
+                field: "glusterd peer address",
+                reason: format!(
+                    "`{}` is not an address or host name",
+                    address.escape_debug()
+                ),
+            });
+        }
+    }
+    if !node.glusterd_peers.is_empty() && node.glusterd_uuid.is_none() {
+        return Err(BootstrapError::InvalidField {
+            field: "glusterd peers",
+            reason: "peers are written with the node's own glusterd UUID, which is missing".into(),
+        });
     }
     let source = PackageSource::from_spec(node.distro, &node.gluster)?;
 
@@ -429,7 +479,9 @@ fn runcmd(source: &PackageSource, node: &NodeBootstrap) -> Value {
         };
         cmds.push(argv(["dnf", "-y", "install", server.as_str()]));
     }
-    let params = BrickScriptParams::new(node.device.clone(), node.mount_path.clone());
+    let mut params = BrickScriptParams::new(node.device.clone(), node.mount_path.clone());
+    params.glusterd_uuid = node.glusterd_uuid.clone();
+    params.peers = node.glusterd_peers.clone();
     let mut script = vec![Value::from(BRICK_SCRIPT_PATH)];
     script.extend(params.args().into_iter().map(Value::from));
     cmds.push(Value::Sequence(script));
@@ -499,6 +551,24 @@ fn validate_volume_id(id: &str) -> Result<(), BootstrapError> {
             reason: format!(
                 "`{}` is not a Cinder volume ID (letters, digits and '-', such as 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0)",
                 id.escape_debug()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn validate_glusterd_uuid(uuid: &str) -> Result<(), BootstrapError> {
+    let shaped = uuid.len() == 36
+        && uuid.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-')
+                && (c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+    if !shaped {
+        return Err(BootstrapError::InvalidField {
+            field: "glusterd UUID",
+            reason: format!(
+                "`{}` is not a lowercase UUID (such as 6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b)",
+                uuid.escape_debug()
             ),
         });
     }
@@ -722,6 +792,8 @@ mod tests {
             operator_key: operator.public_key().clone(),
             host_key: SshKeyPair::generate("demo-a-0").unwrap(),
             extra_user_data: None,
+            glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
+            glusterd_peers: Vec::new(),
         }
     }
 
@@ -758,6 +830,15 @@ mod tests {
             field_of(render_user_data(&n).unwrap_err()),
             "spec.gluster.version"
         );
+        n.gluster.version = None;
+        for bad in ["6F1C2A57-3F0E-5B8E-9A51-0C5D1E2F3A4B", "x; reboot", ""] {
+            n.glusterd_uuid = Some(bad.into());
+            assert_eq!(
+                field_of(render_user_data(&n).unwrap_err()),
+                "glusterd UUID",
+                "{bad}"
+            );
+        }
 
         for bad in [
             "export/vol",

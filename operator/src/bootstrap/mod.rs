@@ -23,5 +23,5 @@ pub use keys::{AuthorizedKey, KeyError, SshKeyPair};
 pub use preview::{Preview, PreviewError, PreviewRequest, render_preview, select_node};
 pub use script::{
     BRICK_LOG_PATH, BRICK_SCRIPT, BRICK_SCRIPT_PATH, BrickDevice, BrickScriptParams,
-    DEFAULT_DEVICE_WAIT_SECONDS,
+    DEFAULT_DEVICE_WAIT_SECONDS, GLUSTERD_DIR,
 };

@@ -141,6 +141,9 @@ pub fn render_preview(manifest: &str, request: PreviewRequest) -> Result<Preview
         operator_key: request.operator_key,
         host_key: request.host_key,
         extra_user_data: request.extra_user_data,
+        // The operator derives it from the cluster's UID, which a preview does not have.
+        glusterd_uuid: None,
+        glusterd_peers: Vec::new(),
     };
     Ok(Preview {
         node: node.name.clone(),

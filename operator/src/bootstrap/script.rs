@@ -17,6 +17,9 @@ pub const BRICK_SCRIPT_PATH: &str = "/usr/local/sbin/gluster-brick-setup";
 /// `/var/log/cloud-init-output.log`).
 pub const BRICK_LOG_PATH: &str = "/var/log/gluster-brick-setup.log";
 
+/// glusterd's working directory on a node (its identity is `glusterd.info` there).
+pub const GLUSTERD_DIR: &str = "/var/lib/glusterd";
+
 /// How long the script waits for the brick device to appear on a node, in seconds.
 pub const DEFAULT_DEVICE_WAIT_SECONDS: u32 = 300;
 
@@ -55,6 +58,15 @@ pub struct BrickScriptParams {
     /// Whether to enable and start glusterd once the brick is mounted (the e2e loopback nodes
     /// start their own glusterd, bound to a 127.x address, instead).
     pub start_glusterd: bool,
+    /// The node's glusterd UUID (chosen by the operator), written to `glusterd.info` before
+    /// glusterd first starts; `None`: glusterd makes its own.
+    pub glusterd_uuid: Option<String>,
+    /// glusterd's working directory (`/var/lib/glusterd` on a node).
+    pub glusterd_dir: String,
+    /// The pool a returning node (a replacement server of a node whose brick the volume
+    /// uses) comes back to: (glusterd UUID, address) of the other nodes, written to
+    /// `peers/` with the identity. Empty for a new node (the operator probes it).
+    pub peers: Vec<(String, String)>,
 }
 
 impl BrickScriptParams {
@@ -69,6 +81,9 @@ impl BrickScriptParams {
             log_file: BRICK_LOG_PATH.to_string(),
             wait_seconds: DEFAULT_DEVICE_WAIT_SECONDS,
             start_glusterd: true,
+            glusterd_uuid: None,
+            glusterd_dir: GLUSTERD_DIR.to_string(),
+            peers: Vec::new(),
         }
     }
 
@@ -98,6 +113,16 @@ impl BrickScriptParams {
         if self.start_glusterd {
             args.push("--start-glusterd".to_string());
         }
+        if let Some(uuid) = &self.glusterd_uuid {
+            args.push("--glusterd-dir".to_string());
+            args.push(self.glusterd_dir.clone());
+            args.push("--glusterd-uuid".to_string());
+            args.push(uuid.clone());
+            for (peer, address) in &self.peers {
+                args.push("--peer".to_string());
+                args.push(format!("{peer}={address}"));
+            }
+        }
         args
     }
 }
@@ -109,12 +134,13 @@ mod tests {
     #[test]
     fn script_is_posix_sh_and_documents_its_arguments() {
         assert!(BRICK_SCRIPT.starts_with("#!/bin/sh\n"));
-        let params = BrickScriptParams::new(
+        let mut params = BrickScriptParams::new(
             BrickDevice::Volume {
                 id: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
             },
             "/export/vol",
         );
+        params.glusterd_uuid = Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into());
         for arg in params.args().iter().filter(|a| a.starts_with("--")) {
             assert!(
                 BRICK_SCRIPT.contains(&format!("#   {arg}")),
@@ -155,5 +181,16 @@ mod tests {
         let args = eph.args();
         assert_eq!(args[0], "--ephemeral");
         assert!(!args.contains(&"--start-glusterd".to_string()));
+        assert!(!args.contains(&"--glusterd-uuid".to_string()));
+        eph.glusterd_uuid = Some("u".into());
+        assert_eq!(
+            eph.args()[eph.args().len() - 4..],
+            [
+                "--glusterd-dir",
+                "/var/lib/glusterd",
+                "--glusterd-uuid",
+                "u"
+            ]
+        );
     }
 }

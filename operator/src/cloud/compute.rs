@@ -248,8 +248,11 @@ pub struct ServerCreate {
     pub image_id: String,
     /// Availability zone.
     pub availability_zone: Option<String>,
-    /// Network IDs, one NIC each. Empty: `auto`.
+    /// Network IDs, one NIC each (after the ports). Both empty: `auto`.
     pub networks: Vec<String>,
+    /// Port IDs made beforehand, one NIC each, first (the server takes the ports' addresses,
+    /// and Nova leaves the ports alone when it deletes the server).
+    pub ports: Vec<String>,
     /// Security group names or IDs.
     pub security_groups: Vec<String>,
     /// Key pair name.
@@ -286,10 +289,16 @@ impl ServerCreate {
         }
         server.insert(
             "networks".into(),
-            if self.networks.is_empty() {
+            if self.networks.is_empty() && self.ports.is_empty() {
                 json!("auto")
             } else {
-                Value::Array(self.networks.iter().map(|n| json!({"uuid": n})).collect())
+                Value::Array(
+                    self.ports
+                        .iter()
+                        .map(|p| json!({"port": p}))
+                        .chain(self.networks.iter().map(|n| json!({"uuid": n})))
+                        .collect(),
+                )
             },
         );
         if !self.security_groups.is_empty() {
@@ -611,6 +620,21 @@ impl Compute {
         self.client.delete_idempotent(req).await
     }
 
+    /// Reboots a server, `hard` (Nova's `reboot` action, type HARD: the only reboot Nova
+    /// takes for a server in ERROR; it power-cycles the instance on its host, keeping its
+    /// disks, ports and volumes).
+    pub async fn reboot_server(&self, id: &str, hard: bool) -> Result<(), CloudError> {
+        let kind = if hard { "HARD" } else { "SOFT" };
+        let req = self
+            .req(Request::post(
+                format!("/servers/{}/action", seg(id)),
+                json!({"reboot": {"type": kind}}),
+            ))
+            .await?;
+        self.client.send(req).await?;
+        Ok(())
+    }
+
     /// Waits until the server is ACTIVE; [`CloudError::ServerFault`] with Nova's fault message
     /// if it goes to ERROR, [`CloudError::NotFound`] if it disappears.
     pub async fn wait_for_server_active(
@@ -893,6 +917,7 @@ mod tests {
             image_id: "i1".into(),
             availability_zone: Some("zone-a".into()),
             networks: vec!["n1".into()],
+            ports: vec![],
             security_groups: vec!["gc-abc".into()],
             key_name: Some("k".into()),
             user_data: Some(b"#cloud-config\n".to_vec()),
@@ -916,6 +941,15 @@ mod tests {
         assert_eq!(
             minimal.to_body().unwrap()["server"]["networks"],
             json!("auto")
+        );
+        let on_port = ServerCreate {
+            name: "n".into(),
+            ports: vec!["p1".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            on_port.to_body().unwrap()["server"]["networks"],
+            json!([{"port": "p1"}])
         );
     }
 

@@ -1,10 +1,10 @@
 //! Neutron (networking API v2.0): networks, the per-cluster security group and its rules,
-//! ports.
+//! ports (the nodes' own ports: [`super::port`]).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::adopt::{Ensured, create_or_adopt};
@@ -246,7 +246,7 @@ pub struct SecurityGroupSpec {
 }
 
 /// A port.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Port {
     /// Its ID.
     pub id: String,
@@ -270,10 +270,20 @@ pub struct Port {
     /// Its security groups.
     #[serde(default, deserialize_with = "null_default")]
     pub security_groups: Vec<String>,
+    /// Its tags (the cluster's UID tag on a node's port).
+    #[serde(default, deserialize_with = "null_default")]
+    pub tags: Vec<String>,
+}
+
+impl Port {
+    /// Its first fixed address, if any.
+    pub fn address(&self) -> Option<&str> {
+        self.fixed_ips.first().map(|f| f.ip_address.as_str())
+    }
 }
 
 /// An address of a port.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct FixedIp {
     /// The subnet.
     pub subnet_id: String,
@@ -292,8 +302,8 @@ pub(crate) fn looks_like_uuid(s: &str) -> bool {
 /// The Neutron API.
 #[derive(Clone, Debug)]
 pub struct Networking {
-    client: ServiceClient,
-    adopt_backoff: Backoff,
+    pub(super) client: ServiceClient,
+    pub(super) adopt_backoff: Backoff,
 }
 
 impl Networking {

@@ -1,7 +1,7 @@
 //! Delete: everything the cluster owns in the cloud, found by its UID. Brick volumes are
 //! detached first and then kept (`deletionPolicy: Retain`, under their node-derived names), or
 //! deleted once their servers' deletion has detached them (`Delete`); servers are deleted, then
-//! the security group. Each pass takes the steps it can and says what is left; the finalizer is
+//! the nodes' ports (Nova leaves them, it did not make them) and the security group. Each pass takes the steps it can and says what is left; the finalizer is
 //! released only when a fresh listing finds nothing left ([`Leftovers::is_empty`]).
 
 use futures::future::try_join_all;
@@ -21,6 +21,8 @@ pub struct Leftovers {
     pub volumes: usize,
     /// Security groups still listed.
     pub security_groups: usize,
+    /// The nodes' ports still listed.
+    pub ports: usize,
 }
 
 impl Leftovers {
@@ -40,8 +42,8 @@ impl Leftovers {
     /// A human summary.
     pub fn describe(&self) -> String {
         format!(
-            "{} server(s), {} brick volume(s), {} security group(s) left",
-            self.servers, self.volumes, self.security_groups
+            "{} server(s), {} brick volume(s), {} port(s), {} security group(s) left",
+            self.servers, self.volumes, self.ports, self.security_groups
         )
     }
 }
@@ -95,13 +97,24 @@ pub async fn cleanup_pass(
         });
         try_join_all(deletable.map(|volume| cloud.volume().delete_volume(&volume.id))).await?;
     }
+    if observed.servers.is_empty() {
+        // Only once no server uses them: a port bound to a server Nova is still deleting
+        // would be torn from it.
+        try_join_all(
+            observed
+                .ports
+                .iter()
+                .map(|port| cloud.network().delete_port(&port.id)),
+        )
+        .await?;
+    }
     let groups = cloud
         .network()
         .list_security_groups(None, &[owner.tag()])
         .await?
         .len();
-    if observed.servers.is_empty() && groups > 0 {
-        // Only once no server uses it (Neutron refuses to delete a group in use).
+    if observed.servers.is_empty() && observed.ports.is_empty() && groups > 0 {
+        // Only once no server or port uses it (Neutron refuses to delete a group in use).
         cloud
             .network()
             .delete_security_groups_by_tags(&[owner.tag()])
@@ -111,6 +124,7 @@ pub async fn cleanup_pass(
         servers: observed.servers.len(),
         volumes: volumes_left(&observed, policy),
         security_groups: groups,
+        ports: observed.ports.len(),
     })
 }
 

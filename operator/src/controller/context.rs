@@ -70,6 +70,10 @@ pub struct ControllerConfig {
     pub gluster_timeout: Duration,
     /// Limit for an SSH connection (TCP, handshake, authentication).
     pub ssh_connect_timeout: Duration,
+    /// How long a server that ran and went to ERROR may stay there after its hard reboot
+    /// before it is replaced (only a node whose brick is on a Cinder volume; an ephemeral
+    /// brick's server is never deleted for it).
+    pub server_error_grace: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -96,6 +100,7 @@ impl Default for ControllerConfig {
             },
             gluster_timeout: Duration::from_secs(180),
             ssh_connect_timeout: Duration::from_secs(15),
+            server_error_grace: Duration::from_secs(300),
         }
     }
 }

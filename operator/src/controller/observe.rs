@@ -21,7 +21,7 @@ use crate::gluster::{
 };
 use std::collections::BTreeSet;
 
-use crate::cloud::{Cloud, CloudError, Server, Volume};
+use crate::cloud::{Cloud, CloudError, Port, Server, Volume};
 use crate::plan::{CloudFacts, CurrentState, ExistingNode};
 
 use super::context::Context;
@@ -29,7 +29,7 @@ use super::decide::pace::Lists;
 use super::decide::{Failure, Look, Memory, NodeUp, Tuning, look, looks, nodes_up};
 use super::error::ReconcileError;
 use super::keys::{ClusterKeys, ensure_keys};
-use super::owner::{Owner, node_of};
+use super::owner::{Owner, node_of, port_name};
 
 /// What the cluster owns in the cloud now (serialised as the cloud's own documents).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub struct Observed {
     pub volumes: Vec<Volume>,
     /// Cinder's availability zones (where a brick volume can be created).
     pub block_storage_zones: BTreeSet<String>,
+    /// The nodes' own ports, carrying the cluster's tag (listed with the servers).
+    #[serde(default)]
+    pub ports: Vec<Port>,
 }
 
 impl Observed {
@@ -48,6 +51,12 @@ impl Observed {
         self.servers
             .iter()
             .find(|s| node_of(&s.metadata).is_some_and(|(n, _)| n == name))
+    }
+
+    /// The port of node `name`, if any (found by its name, [`port_name`]).
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        let wanted = port_name(name);
+        self.ports.iter().find(|p| p.name == wanted)
     }
 
     /// The brick volume of node `name`, if any.
@@ -68,6 +77,11 @@ pub struct SeenVolume {
     /// The health read (when the volume is started).
     #[serde(default)]
     pub health: Option<SeenHealth>,
+    /// Nodes whose glusterd answers but does not know the volume although their bricks are in
+    /// it: a replacement server (same address, same UUID) whose glusterd has lost the pool
+    /// and must be brought back into it (in index order).
+    #[serde(default)]
+    pub strangers: Vec<String>,
 }
 
 /// The health read of a started volume, from the node that answered: one `--xml` call per
@@ -230,7 +244,10 @@ async fn observe_gluster(
     let client = GlusterClient::new(executor, ctx.config.gluster_cli.clone())
         .with_timeout(ctx.config.gluster_timeout);
     let order: Vec<&NodeEndpoint> = up.iter().filter_map(|n| endpoints.get(&n.name)).collect();
-    let volume = observe_volume(&client, &order, &cluster.spec.volume.name).await?;
+    let mut volume = observe_volume(&client, &order, &cluster.spec.volume.name).await?;
+    if let Some(seen) = volume.as_mut() {
+        seen.strangers = strangers(&client, &order, seen).await?;
+    }
     Ok((volume, GlusterHandle { client, endpoints }))
 }
 
@@ -256,10 +273,12 @@ pub async fn cluster_keys(
     .await
 }
 
-/// The volume seen from the first node (in `order`) that answers; `Ok(None)` when it does
-/// not exist. A node that cannot be reached, or whose glusterd does not answer, is passed
-/// over (and named in the health read). The error of the last node tried when none answers.
-/// A started volume's status and health are read from the same node.
+/// The volume seen from the first node (in `order`) that knows it; `Ok(None)` when every
+/// node that answers says it does not exist (a node that lost its glusterd state, such as a
+/// replacement server, is never taken at its word while another one may know the volume). A
+/// node that cannot be reached, or whose glusterd does not answer, is passed over (and named
+/// in the health read). The error of the last node tried when none answers. A started
+/// volume's status and health are read from the same node.
 pub async fn observe_volume<E: NodeExecutor>(
     client: &GlusterClient<E>,
     order: &[&NodeEndpoint],
@@ -268,9 +287,10 @@ pub async fn observe_volume<E: NodeExecutor>(
     let name = VolumeName::new(volume).map_err(GlusterError::from)?;
     let mut last = None;
     let mut unanswered = Vec::new();
+    let mut absent = false;
     for endpoint in order {
         match client.volume_info(endpoint, &name).await {
-            Ok(None) => return Ok(None),
+            Ok(None) => absent = true,
             Ok(Some(info)) => {
                 let (status, health) = if info.state == VolumeState::Started {
                     let status = client.volume_status(endpoint, &name).await.ok();
@@ -283,6 +303,7 @@ pub async fn observe_volume<E: NodeExecutor>(
                     info: Box::new(info),
                     status: status.map(Box::new),
                     health,
+                    strangers: Vec::new(),
                 }));
             }
             Err(e @ (GlusterError::Exec(_) | GlusterError::NoAnswer { .. })) => {
@@ -294,6 +315,9 @@ pub async fn observe_volume<E: NodeExecutor>(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    if absent {
+        return Ok(None);
     }
     Err(last
         .map(ReconcileError::from)
@@ -337,6 +361,42 @@ async fn read_health<E: NodeExecutor>(
         detail: detail.map(Box::new),
         heal,
     }
+}
+
+/// The nodes (of `order`) with a brick of `seen` that `volume status` does not show online
+/// and whose glusterd answers that it does not know the volume: asked only when a brick is
+/// offline. A node that does not answer is not one (it is down, not a stranger).
+async fn strangers<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    order: &[&NodeEndpoint],
+    seen: &SeenVolume,
+) -> Result<Vec<String>, ReconcileError> {
+    let Some(status) = &seen.status else {
+        return Ok(Vec::new());
+    };
+    let name = VolumeName::new(&seen.info.name).map_err(GlusterError::from)?;
+    let offline = offline_hosts(&seen.info, status);
+    let mut found = Vec::new();
+    for endpoint in order.iter().filter(|e| offline.contains(&e.address)) {
+        if let Ok(None) = client.volume_info(endpoint, &name).await {
+            found.push(endpoint.name.clone());
+        }
+    }
+    Ok(found)
+}
+
+/// The hosts (addresses) of the bricks of `info` that `status` does not show online. Pure.
+pub fn offline_hosts(info: &VolumeInfo, status: &XmlStatus) -> BTreeSet<String> {
+    info.bricks
+        .iter()
+        .filter(|b| {
+            !status
+                .bricks
+                .iter()
+                .any(|s| s.host == b.host && s.path == b.path && s.online)
+        })
+        .map(|b| b.host.clone())
+        .collect()
 }
 
 /// Whether `address:port` accepts a TCP connection within `timeout` (at most a second).
@@ -399,9 +459,9 @@ pub async fn observe_cloud(cloud: &Cloud, owner: &Owner) -> Result<Observed, Clo
     Ok(observed)
 }
 
-/// Brings `base` up to date with only the lists named (servers by tag, volumes by metadata)
-/// and Cinder's zones when `zones` is set, concurrently; what is not listed stays as in
-/// `base`.
+/// Brings `base` up to date with only the lists named (servers and the nodes' ports by tag,
+/// volumes by metadata) and Cinder's zones when `zones` is set, concurrently; what is not
+/// listed stays as in `base`.
 pub async fn observe_some(
     cloud: &Cloud,
     owner: &Owner,
@@ -411,9 +471,14 @@ pub async fn observe_some(
 ) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();
     let volume_query = owner.volume_query();
+    let port_tags = [owner.tag()];
     let servers = async {
         match lists.servers {
-            true => cloud.compute().list_servers(&server_query).await.map(Some),
+            true => futures::try_join!(
+                cloud.compute().list_servers(&server_query),
+                cloud.network().list_ports(&port_tags),
+            )
+            .map(Some),
             false => Ok(None),
         }
     };
@@ -430,8 +495,9 @@ pub async fn observe_some(
         }
     };
     let (servers, volumes, found_zones) = futures::try_join!(servers, volumes, found_zones)?;
-    if let Some(servers) = servers {
+    if let Some((servers, ports)) = servers {
         base.servers = servers;
+        base.ports = ports;
     }
     if let Some(volumes) = volumes {
         base.volumes = volumes;
@@ -446,18 +512,22 @@ pub async fn observe_some(
     Ok(base)
 }
 
-/// Lists the cluster's servers (by tag) and volumes (by metadata), concurrently; no zones.
+/// Lists the cluster's servers and ports (by tag) and volumes (by metadata), concurrently; no
+/// zones.
 pub async fn observe_owned(cloud: &Cloud, owner: &Owner) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();
     let volume_query = owner.volume_query();
-    let (servers, volumes) = futures::try_join!(
+    let port_tags = [owner.tag()];
+    let (servers, volumes, ports) = futures::try_join!(
         cloud.compute().list_servers(&server_query),
         cloud.volume().list_volumes(&volume_query),
+        cloud.network().list_ports(&port_tags),
     )?;
     Ok(Observed {
         servers,
         volumes,
         block_storage_zones: BTreeSet::new(),
+        ports,
     })
 }
 
@@ -545,6 +615,7 @@ mod tests {
             servers: vec![server("c-a-1", 0, Some("a")), server("c-a-1", 0, Some("a"))],
             volumes: vec![volume("c-a-1", 0, "a"), volume("c-b-1", 1, "b")],
             block_storage_zones: BTreeSet::from(["a".to_string()]),
+            ports: Vec::new(),
         };
         let state = current_state(&observed);
         let nodes: Vec<_> = state

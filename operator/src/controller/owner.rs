@@ -70,6 +70,19 @@ impl Owner {
         format!("gluster-{}-{}", self.namespace, self.name)
     }
 
+    /// The glusterd UUID of node `node` (UUIDv5 of the node's name in the namespace of the
+    /// cluster's UID, or of the UID's text when it is not a UUID): the same for every server
+    /// the node ever has, so a replacement is the same peer to the pool, and different for a
+    /// node of the same name in another cluster.
+    pub fn glusterd_uuid(&self, node: &str) -> String {
+        let namespace = uuid::Uuid::try_parse(&self.uid).unwrap_or_else(|_| {
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, self.uid.as_bytes())
+        });
+        uuid::Uuid::new_v5(&namespace, node.as_bytes())
+            .hyphenated()
+            .to_string()
+    }
+
     /// The Secret that holds the cluster's SSH keys.
     pub fn keys_secret_name(&self) -> String {
         format!("{}-ssh", self.name)
@@ -80,6 +93,12 @@ impl Owner {
 /// for `deletionPolicy: Retain`).
 pub fn brick_volume_name(node: &str) -> String {
     format!("{node}-brick")
+}
+
+/// The deterministic name of a node's own Neutron port (the node keeps it, and so its
+/// address, across server replacements).
+pub fn port_name(node: &str) -> String {
+    format!("{node}-port")
 }
 
 /// The node (name, index) recorded in a resource's metadata, if both are there and well-formed.
@@ -106,6 +125,30 @@ mod tests {
         let tag = owner().tag();
         assert!(tag.len() <= 60, "{tag}");
         assert!(!tag.contains('/') && !tag.contains(','), "{tag}");
+    }
+
+    #[test]
+    fn glusterd_uuids_are_stable_per_node_and_cluster() {
+        let a = Owner {
+            uid: "3a8b1e7c-0d6f-4f7e-9b9f-2f4b8f0c1d2e".into(),
+            ..owner()
+        };
+        let u = a.glusterd_uuid("demo-zone-a-0");
+        assert_eq!(u, a.glusterd_uuid("demo-zone-a-0"));
+        assert_ne!(u, a.glusterd_uuid("demo-zone-a-1"));
+        let b = Owner {
+            uid: "3a8b1e7c-0d6f-4f7e-9b9f-2f4b8f0c1d2f".into(),
+            ..owner()
+        };
+        assert_ne!(u, b.glusterd_uuid("demo-zone-a-0"));
+        assert_eq!(uuid::Uuid::try_parse(&u).unwrap().get_version_num(), 5);
+        assert_eq!(u, u.to_lowercase());
+        // A UID that is not a UUID still gives one.
+        let odd = Owner {
+            uid: "not-a-uuid".into(),
+            ..owner()
+        };
+        assert!(uuid::Uuid::try_parse(&odd.glusterd_uuid("n")).is_ok());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod error;
 pub(crate) mod glance;
 pub(crate) mod keystone;
 pub(crate) mod neutron;
+mod neutron_ports;
 pub(crate) mod nova;
 
 use super::config::{Derived, SimConfig};

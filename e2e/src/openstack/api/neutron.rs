@@ -1,8 +1,10 @@
-//! Neutron (networking API v2.0): networks, subnets and ports (read-only; Nova makes the ports),
+//! Neutron (networking API v2.0): networks, subnets (read-only), ports (made by Nova for a
+//! server, or created and deleted here, with a fixed address from the subnet's pool),
 //! security groups and rules, and tags, with Neutron's generic list filters (`?attribute=value`,
 //! repeated for OR), tag filters and `fields`.
 
 use super::error::{ApiError, Service};
+use super::neutron_ports::{create_port, delete_port, port_not_found};
 use super::{QueryPairs, Shared, json_body, json_response, query_all, require_token, ts_z};
 use crate::openstack::world::{Port, SecurityGroup, SgRule, World, new_id};
 use axum::Router;
@@ -28,8 +30,8 @@ pub(crate) fn routes(sh: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/networking/v2.0/networks/{id}", get(network))
         .route("/networking/v2.0/subnets", get(subnets))
         .route("/networking/v2.0/subnets/{id}", get(subnet))
-        .route("/networking/v2.0/ports", get(ports))
-        .route("/networking/v2.0/ports/{id}", get(port))
+        .route("/networking/v2.0/ports", get(ports).post(create_port))
+        .route("/networking/v2.0/ports/{id}", get(port).delete(delete_port))
         .route(
             "/networking/v2.0/security-groups",
             get(security_groups).post(create_security_group),
@@ -66,7 +68,7 @@ pub(crate) fn routes(sh: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(api)
 }
 
-const S: Service = Service::Network;
+pub(super) const S: Service = Service::Network;
 
 async fn versions(State(sh): State<Arc<Shared>>) -> Response {
     json_response(
@@ -150,11 +152,11 @@ async fn extension(Path(alias): Path<String>) -> Result<Response, ApiError> {
     ))
 }
 
-fn not_found(kind: &'static str, message: String) -> ApiError {
+pub(super) fn not_found(kind: &'static str, message: String) -> ApiError {
     ApiError::neutron(StatusCode::NOT_FOUND, kind, message)
 }
 
-fn bad(kind: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn bad(kind: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::neutron(StatusCode::BAD_REQUEST, kind, message)
 }
 
@@ -189,15 +191,15 @@ fn subnet_view(sh: &Shared, idx: usize) -> Value {
     })
 }
 
-fn port_view(sh: &Shared, p: &Port) -> Value {
+pub(super) fn port_view(sh: &Shared, p: &Port) -> Value {
     let n = &sh.config.networks[p.network];
     json!({
-        "id": p.id, "name": "", "network_id": n.id, "mac_address": p.mac,
+        "id": p.id, "name": p.name, "network_id": n.id, "mac_address": p.mac,
         "fixed_ips": [{"ip_address": p.ip.to_string(), "subnet_id": n.subnet.id}],
         "device_id": p.device_id, "device_owner": p.device_owner, "status": p.status,
         "admin_state_up": true, "security_groups": p.security_groups, "allowed_address_pairs": [],
         "extra_dhcp_opts": [], "port_security_enabled": true, "binding:vnic_type": "normal",
-        "description": "", "tags": p.tags,
+        "description": p.description, "tags": p.tags,
         "project_id": project(sh), "tenant_id": project(sh), "revision_number": p.revision,
         "created_at": ts_z(&p.created_at), "updated_at": ts_z(&p.updated_at),
     })
@@ -388,10 +390,7 @@ async fn ports(State(sh): State<Arc<Shared>>, Query(q): Query<QueryPairs>) -> Re
 
 async fn port(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let w = sh.world();
-    let p = w
-        .ports
-        .get(&id)
-        .ok_or_else(|| not_found("PortNotFound", format!("Port {id} could not be found.")))?;
+    let p = w.ports.get(&id).ok_or_else(|| port_not_found(&id))?;
     Ok(json_response(
         StatusCode::OK,
         json!({"port": port_view(&sh, p)}),
@@ -408,7 +407,7 @@ async fn security_groups(State(sh): State<Arc<Shared>>, Query(q): Query<QueryPai
     listing("security_groups", items, &q)
 }
 
-fn sg_not_found(id: &str) -> ApiError {
+pub(super) fn sg_not_found(id: &str) -> ApiError {
     not_found(
         "SecurityGroupNotFound",
         format!("Security group {id} does not exist"),
@@ -430,7 +429,7 @@ async fn security_group(
     ))
 }
 
-fn str_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn str_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

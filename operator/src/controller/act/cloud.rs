@@ -12,19 +12,21 @@ use tracing::Instrument;
 use crate::api::GlusterClusterSpec;
 use crate::bootstrap::{BrickDevice, DistroFamily, NodeBootstrap, render_user_data};
 use crate::cloud::{
-    Cloud, CloudError, SecurityGroupSpec, ServerCreate, VolumeCreate, network::gluster_rules,
+    Cloud, CloudError, PortCreate, SecurityGroupSpec, ServerCreate, VolumeCreate,
+    network::gluster_rules,
 };
 use crate::plan::PlannedNode;
 
 use crate::controller::decide::{Action, Done, NewBrick};
 use crate::controller::error::ReconcileError;
 use crate::controller::keys::ClusterKeys;
-use crate::controller::owner::{Owner, brick_volume_name};
+use crate::controller::owner::{Owner, brick_volume_name, port_name};
 
 /// A new node as act receives it.
 struct NewNode<'a> {
     node: &'a PlannedNode,
     brick: &'a NewBrick,
+    returns_to: &'a [(String, String)],
 }
 
 /// The cloud actions among `actions`, in their order of kind (group, duplicates, deletions, creations,
@@ -43,6 +45,7 @@ pub async fn act_cloud(
     let mut cidrs = None;
     let mut deletions = Vec::new();
     let mut duplicates = Vec::new();
+    let mut reboots = Vec::new();
     let mut creations = Vec::new();
     let mut attach = Vec::new();
     for action in actions {
@@ -58,13 +61,27 @@ pub async fn act_cloud(
                 server_id,
                 serving_id,
             } => duplicates.push((node, server_id, serving_id)),
-            Action::CreateNode { node, brick, .. } => creations.push(NewNode { node, brick }),
+            Action::RebootServer {
+                name,
+                server_id,
+                fault,
+            } => reboots.push((name, server_id, fault)),
+            Action::CreateNode {
+                node,
+                brick,
+                returns_to,
+                ..
+            } => creations.push(NewNode {
+                node,
+                brick,
+                returns_to,
+            }),
             Action::AttachVolume {
                 node,
                 server_id,
                 volume_id,
             } => attach.push((node, server_id, volume_id)),
-            Action::Gluster { .. } | Action::RestartBricks { .. } => {}
+            Action::Gluster { .. } | Action::RestartBricks { .. } | Action::RejoinNodes { .. } => {}
         }
     }
     // The group and what the new servers need (image, network, flavors) are independent
@@ -83,10 +100,11 @@ pub async fn act_cloud(
             rules: gluster_rules(cidrs)?,
         };
         let ensured = cloud.network().ensure_security_group(&group).await?;
-        Ok((!ensured.adopted).then(|| Done {
+        let done = (!ensured.adopted).then(|| Done {
             reason: "SecurityGroupCreated".into(),
             note: format!("security group {} ({})", group.name, ensured.value),
-        }))
+        });
+        Ok(Some((done, ensured.value)))
     };
     let resolve = async {
         if creations.is_empty() {
@@ -97,8 +115,37 @@ pub async fn act_cloud(
             Shared::resolve(cloud, spec, &group_name, &nodes).await?,
         ))
     };
-    let (created_group, shared) = futures::try_join!(ensure, resolve)?;
-    done.extend(created_group);
+    let (ensured_group, shared) = futures::try_join!(ensure, resolve)?;
+    let group_id = match ensured_group {
+        Some((created, id)) => {
+            done.extend(created);
+            Some(id)
+        }
+        None => None,
+    };
+    // The nodes' ports carry the group themselves (Nova applies a server's groups only to the
+    // ports it makes): its ID, from this pass's ensure or looked up.
+    let shared = match (shared, group_id) {
+        (Some(mut shared), Some(id)) => {
+            shared.security_group_id = id;
+            Some(shared)
+        }
+        (Some(mut shared), None) => {
+            shared.security_group_id = cloud
+                .network()
+                .list_security_groups(Some(&group_name), &[owner.tag()])
+                .await?
+                .into_iter()
+                .next()
+                .map(|g| g.id)
+                .ok_or_else(|| CloudError::NotFound {
+                    kind: "security group",
+                    name: group_name.clone(),
+                })?;
+            Some(shared)
+        }
+        (None, _) => None,
+    };
 
     // Duplicates provably unused (no brick, no volume attached, not in the pool).
     for (node, server_id, serving_id) in duplicates {
@@ -112,6 +159,17 @@ pub async fn act_cloud(
         });
     }
 
+    // Servers that ran and went to ERROR get a hard reboot first (a transient fault often
+    // clears; nothing of the node is lost).
+    for (name, server_id, fault) in reboots {
+        cloud.compute().reboot_server(server_id, true).await?;
+        done.push(Done {
+            reason: "ServerRebooted".into(),
+            note: format!(
+                "server {name} ({server_id}) was in ERROR ({fault}); hard reboot asked, replaced only if it stays in ERROR"
+            ),
+        });
+    }
     // Servers in ERROR go first (their volumes stay for the replacement).
     for (name, server_id, fault) in deletions {
         cloud.compute().delete_server(server_id).await?;
@@ -170,12 +228,14 @@ pub async fn act_cloud(
     Ok((done, made))
 }
 
-/// What every new server shares: image, network, flavor IDs, security group, distribution.
+/// What every new server shares: image, network, flavor IDs, security group (name, and ID
+/// for the ports), distribution.
 struct Shared {
     image_id: String,
     network_id: String,
     flavors: BTreeMap<String, String>,
     security_group: String,
+    security_group_id: String,
     distro: DistroFamily,
 }
 
@@ -206,6 +266,7 @@ impl Shared {
             network_id: network.id,
             flavors,
             security_group: security_group.to_string(),
+            security_group_id: String::new(),
             distro,
         })
     }
@@ -275,7 +336,17 @@ async fn create_node(
         device,
         keys.operator.public_key().clone(),
         host_key,
+    )
+    .with_glusterd_uuid(owner.glusterd_uuid(&node.name))
+    .with_glusterd_peers(
+        new.returns_to
+            .iter()
+            .map(|(peer, address)| (owner.glusterd_uuid(peer), address.clone()))
+            .collect(),
     );
+    if !new.returns_to.is_empty() {
+        tracing::info!(peers = new.returns_to.len(), "the node returns to its pool");
+    }
     let user_data = render_user_data(&bootstrap)?;
     let flavor = node.storage.flavor().unwrap_or(&spec.flavor);
     let flavor_id = shared
@@ -286,12 +357,38 @@ async fn create_node(
             kind: "flavor",
             name: flavor.to_string(),
         })?;
+    // The node's own port, before its server: a replacement boots on the same port, so the
+    // node keeps its address (its peers and its brick's host name stay valid).
+    let port_spec = PortCreate {
+        name: port_name(&node.name),
+        network_id: shared.network_id.clone(),
+        security_groups: vec![shared.security_group_id.clone()],
+        tags: vec![owner.tag()],
+        description: format!(
+            "gluster node {} of GlusterCluster {}/{}",
+            node.name, owner.namespace, owner.name
+        ),
+    };
+    let port = cloud.network().ensure_port(&port_spec).await?;
+    if !port.adopted {
+        done.push(Done {
+            reason: "PortCreated".into(),
+            note: format!(
+                "port {} ({}) with address {} for node {}",
+                port_spec.name,
+                port.value.id,
+                port.value.address().unwrap_or("-"),
+                node.name
+            ),
+        });
+    }
     let create = ServerCreate {
         name: node.name.clone(),
         flavor_id,
         image_id: shared.image_id.clone(),
         availability_zone: Some(node.zone.clone()),
-        networks: vec![shared.network_id.clone()],
+        networks: Vec::new(),
+        ports: vec![port.value.id.clone()],
         security_groups: vec![shared.security_group.clone()],
         key_name: spec.key_name.clone(),
         user_data: Some(user_data.into_string().into_bytes()),

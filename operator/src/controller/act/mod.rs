@@ -6,6 +6,7 @@
 
 pub mod cloud;
 pub mod gluster;
+pub mod rejoin;
 
 use crate::api::GlusterCluster;
 
@@ -58,6 +59,44 @@ pub async fn act(
                 None => Err(ReconcileError::MissingMetadata("a gluster client")),
             };
             gluster = Some(outcome.unwrap_or_else(|e| GlusterOutcome::Failed(Failure::of(&e))));
+        }
+        if let Action::RejoinNodes {
+            volume,
+            strangers,
+            via,
+            nodes,
+        } = action
+        {
+            let outcome = match &handles.gluster {
+                Some(handle) => {
+                    rejoin::rejoin(
+                        &handle.client,
+                        &handle.endpoints,
+                        nodes,
+                        volume,
+                        strangers,
+                        via,
+                    )
+                    .await
+                }
+                None => Err(ReconcileError::MissingMetadata("a gluster client")),
+            };
+            // The planner's steps wait for the next pass, which sees every node again.
+            gluster = Some(match outcome {
+                Ok(done) => GlusterOutcome::Ran {
+                    done,
+                    waiting: Some(if strangers.is_empty() {
+                        "bricks of replaced nodes starting; healing".to_string()
+                    } else {
+                        format!(
+                            "node(s) {} rejoining the pool; bricks starting and healing",
+                            strangers.join(", ")
+                        )
+                    }),
+                    after: None,
+                },
+                Err(e) => GlusterOutcome::Failed(Failure::of(&e)),
+            });
         }
     }
     let mut repairs = Vec::new();

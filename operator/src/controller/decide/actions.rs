@@ -1,11 +1,18 @@
 //! Decide, cloud side (pure): the typed [`Action`]s and the rules that pick them — a server
-//! in ERROR deleted for replacement, a missing node created (its surviving brick volume
-//! reused), an available brick volume attached, the gluster steps this version runs.
+//! in ERROR deleted for replacement, a missing node created (on its own port, its surviving
+//! brick volume reused), an available brick volume attached, a replacement's glusterd brought
+//! back into the pool, the gluster steps this version runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use crate::api::{BrickStorage, GlusterClusterSpec};
 use crate::cloud::{ServerStatus, VolumeStatus};
 use crate::controller::error::ReconcileError;
-use crate::controller::observe::Observed;
+use crate::controller::observe::{Observed, SeenVolume, offline_hosts};
+use crate::controller::owner::node_of;
+
+use super::memory::FailedServer;
 use crate::plan::{ClusterPlan, PlanError, PlannedNode, Step};
 
 use super::gluster::GlusterNodes;
@@ -33,6 +40,16 @@ pub enum Action {
         /// Where clients may come from.
         cidrs: Vec<String>,
     },
+    /// Hard-reboot a server that ran and went to ERROR (a transient fault often clears; its
+    /// brick stays where it is).
+    RebootServer {
+        /// The server's name.
+        name: String,
+        /// Its ID.
+        server_id: String,
+        /// Nova's fault message.
+        fault: String,
+    },
     /// Delete a server in ERROR (its brick volume stays for the replacement).
     DeleteFailedServer {
         /// The server's name.
@@ -50,6 +67,9 @@ pub enum Action {
         brick: NewBrick,
         /// Every planned node (the key Secret holds a host key for each).
         keys_for: Vec<String>,
+        /// For a node the volume already has a brick on (a replacement): the other nodes
+        /// (name, address of their port), its pool to return to. Empty for a new node.
+        returns_to: Vec<(String, String)>,
     },
     /// Attach a node's available brick volume to its active server.
     AttachVolume {
@@ -69,6 +89,19 @@ pub enum Action {
         server_id: String,
         /// The node's serving server, which stays.
         serving_id: String,
+    },
+    /// Bring nodes whose glusterd lost the pool (replacement servers on the same port, with
+    /// the same UUID) back into it through a node that knows the volume, and start their
+    /// bricks; the planner's steps wait for the next pass.
+    RejoinNodes {
+        /// The volume.
+        volume: String,
+        /// The nodes to bring back, in index order.
+        strangers: Vec<String>,
+        /// The node that knows the volume (the first in index order that is not a stranger).
+        via: String,
+        /// The nodes, for their addresses.
+        nodes: GlusterNodes,
     },
     /// Run the planner's gluster steps in order until a wait is not satisfied; `then` is why
     /// the run stops after the last one (a step this version does not take).
@@ -109,23 +142,96 @@ pub fn size_gib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 30).max(1)
 }
 
-/// Servers in ERROR: deleted, so that the next pass creates a replacement (the brick volume
-/// stays and is attached to it).
-pub fn replacements(cloud: &Observed) -> Vec<Action> {
+/// The servers in ERROR now, with when each was first seen so (from `remembered`, else
+/// `now`) and whether its reboot was asked.
+pub fn failed_servers(
+    cloud: &Observed,
+    remembered: &BTreeMap<String, FailedServer>,
+    now: Instant,
+) -> BTreeMap<String, FailedServer> {
     cloud
         .servers
         .iter()
         .filter(|s| s.status == ServerStatus::Error)
-        .map(|s| Action::DeleteFailedServer {
-            name: s.name.clone(),
-            server_id: s.id.clone(),
-            fault: s.fault_message().unwrap_or("no fault message").to_string(),
+        .map(|s| {
+            let seen = remembered.get(&s.id).copied().unwrap_or(FailedServer {
+                since: now,
+                rebooted: false,
+            });
+            (s.id.clone(), seen)
         })
         .collect()
 }
 
-/// One creation per planned node without a server; a brick volume that survived is reused.
-pub fn creations(plan: &ClusterPlan, cloud: &Observed) -> Result<Vec<Action>, ReconcileError> {
+/// `failed` with the reboots among `actions` noted.
+pub fn after_reboots(
+    mut failed: BTreeMap<String, FailedServer>,
+    actions: &[Action],
+) -> BTreeMap<String, FailedServer> {
+    for action in actions {
+        if let Action::RebootServer { server_id, .. } = action
+            && let Some(f) = failed.get_mut(server_id)
+        {
+            f.rebooted = true;
+        }
+    }
+    failed
+}
+
+/// Servers in ERROR. One that never ran (a failed build) served no brick: deleted at once,
+/// and the next pass creates a replacement. One that ran is hard-rebooted first; only when it
+/// is still in ERROR `grace` after it was first seen so, and its node's brick is on a Cinder
+/// volume (which stays and is attached to the replacement), is it deleted. A server whose
+/// brick is its ephemeral disk is never deleted for it: the brick may come back with it.
+pub fn replacements(
+    plan: &ClusterPlan,
+    cloud: &Observed,
+    failed: &BTreeMap<String, FailedServer>,
+    now: Instant,
+    grace: Duration,
+) -> Vec<Action> {
+    cloud
+        .servers
+        .iter()
+        .filter(|s| s.status == ServerStatus::Error)
+        .filter_map(|s| {
+            let fault = s.fault_message().unwrap_or("no fault message").to_string();
+            let (name, server_id) = (s.name.clone(), s.id.clone());
+            let delete = Action::DeleteFailedServer {
+                name: name.clone(),
+                server_id: server_id.clone(),
+                fault: fault.clone(),
+            };
+            if s.launched_at.is_none() {
+                return Some(delete);
+            }
+            let seen = failed.get(&s.id).copied().unwrap_or(FailedServer {
+                since: now,
+                rebooted: false,
+            });
+            if !seen.rebooted {
+                return Some(Action::RebootServer {
+                    name,
+                    server_id,
+                    fault,
+                });
+            }
+            let on_volume = node_of(&s.metadata)
+                .and_then(|(node, _)| plan.nodes.iter().find(|n| n.name == node))
+                .is_some_and(|n| n.storage.storage() == Some(BrickStorage::Volume));
+            (on_volume && now.saturating_duration_since(seen.since) >= grace).then_some(delete)
+        })
+        .collect()
+}
+
+/// One creation per planned node without a server; a brick volume that survived is reused. A
+/// node in `in_volume` (the volume has its brick) returns to its pool: it is given the other
+/// nodes whose port has an address.
+pub fn creations(
+    plan: &ClusterPlan,
+    cloud: &Observed,
+    in_volume: &BTreeSet<String>,
+) -> Result<Vec<Action>, ReconcileError> {
     let keys_for: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
     plan.nodes
         .iter()
@@ -144,10 +250,23 @@ pub fn creations(plan: &ClusterPlan, cloud: &Observed) -> Result<Vec<Action>, Re
                     }));
                 }
             };
+            let returns_to = if in_volume.contains(&node.name) {
+                plan.nodes
+                    .iter()
+                    .filter(|n| n.name != node.name)
+                    .filter_map(|n| {
+                        let address = cloud.port(&n.name)?.address()?;
+                        Some((n.name.clone(), address.to_string()))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Ok(Action::CreateNode {
                 node: node.clone(),
                 brick,
                 keys_for: keys_for.clone(),
+                returns_to,
             })
         })
         .collect()
@@ -173,6 +292,67 @@ pub fn attachments(plan: &ClusterPlan, cloud: &Observed) -> Vec<Action> {
             })
         })
         .collect()
+}
+
+/// The rejoin of the nodes whose glusterd does not know the volume their bricks are in
+/// (`seen.strangers`), through the first node in index order that knows it; `None` when there
+/// is none to bring back, or no node to bring them back through.
+///
+/// A replaced node (`healing`) that knows the volume but whose brick is offline gets the same
+/// action with no stranger: the volume is started with `force` through another node, which
+/// starts its brick (glusterd may import the volume after its own start of the bricks).
+pub fn rejoins(
+    volume: &str,
+    seen: Option<&SeenVolume>,
+    nodes: &GlusterNodes,
+    healing: &BTreeSet<String>,
+) -> Option<Action> {
+    let seen = seen?;
+    let strangers = &seen.strangers;
+    let offline_replaced = seen.status.as_ref().is_some_and(|status| {
+        offline_hosts(&seen.info, status)
+            .iter()
+            .filter_map(|a| nodes.node_at(a))
+            .any(|n| healing.contains(n))
+    });
+    if strangers.is_empty() && !offline_replaced {
+        return None;
+    }
+    let via = nodes.order.iter().find(|n| {
+        !strangers.contains(n) && !healing.contains(*n) && nodes.addresses.contains_key(*n)
+    })?;
+    Some(Action::RejoinNodes {
+        volume: volume.to_string(),
+        strangers: strangers.clone(),
+        via: via.clone(),
+        nodes: nodes.clone(),
+    })
+}
+
+/// The wait for the heal of replaced nodes (`healing`), run from a node that is not one of
+/// them, when the steps do not wait for a heal already; `None` when nothing is healing.
+pub fn heal_wait_step(
+    healing: &BTreeSet<String>,
+    nodes: &GlusterNodes,
+    volume: &str,
+    steps: &[Step],
+) -> Option<Step> {
+    if healing.is_empty() || steps.iter().any(|s| matches!(s, Step::WaitHealed { .. })) {
+        return None;
+    }
+    let on = nodes
+        .order
+        .iter()
+        .find(|n| !healing.contains(*n))
+        .or(nodes.order.first())?;
+    let gluster = crate::plan::Gluster {
+        volume: volume.to_string(),
+        brick_path: String::new(),
+    };
+    Some(Step::WaitHealed {
+        on: on.clone(),
+        command: gluster.heal_info(),
+    })
 }
 
 /// The gluster steps this pass may run, and why the run stops after them: `CreateNode` (a

@@ -120,8 +120,17 @@ pub fn conclude(
         mut cap,
         mut fixed,
         mut failure,
+        failed_servers,
+        mut healing,
         ..
     } = decision;
+    // Every step ran to its end (the heal wait of replaced nodes among them): healed.
+    if matches!(
+        outcome.gluster,
+        Some(GlusterOutcome::Ran { waiting: None, .. })
+    ) {
+        healing.clear();
+    }
     let mut notes: Vec<Note> = outcome
         .cloud
         .iter()
@@ -320,6 +329,8 @@ pub fn conclude(
         pace,
         next_at: Some(finished + requeue),
         ready,
+        failed_servers,
+        healing,
         servers_created_at: servers_created_at.filter(|_| building),
         volumes_at: if snapshot.look.lists.volumes || attached_now {
             Some(now)

@@ -110,6 +110,7 @@ mod tests {
         Observed {
             servers,
             volumes: Vec::new(),
+            ports: Vec::new(),
             block_storage_zones: BTreeSet::new(),
         }
     }

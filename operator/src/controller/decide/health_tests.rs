@@ -40,6 +40,7 @@ fn seen(status: &str, pool: &str, heal: Option<&str>, detail: Option<&str>) -> S
     SeenVolume {
         info: Box::new(info),
         status: Some(Box::new(status)),
+        strangers: Vec::new(),
         health: Some(SeenHealth {
             read_from: "n1".into(),
             read_address: Some("127.0.73.1".into()),

@@ -2,6 +2,7 @@
 //! start of a pass, replaced once at its end by what decide returns. Nothing else writes it.
 //! Everything in it can be lost (a restart): the next pass then observes everything again.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::plan::ClusterPlan;
@@ -40,6 +41,19 @@ pub struct Memory {
     /// Gluster showed something wrong that it did not show before: the next pass lists the
     /// cloud too (a server gone or in ERROR shows there).
     pub cloud_check: bool,
+    /// The servers seen in ERROR (by ID): since when, and whether a hard reboot was asked.
+    pub failed_servers: BTreeMap<String, FailedServer>,
+    /// Nodes given a replacement server whose heal is not seen done yet: Ready waits for it.
+    pub healing: std::collections::BTreeSet<String>,
+}
+
+/// A server seen in ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedServer {
+    /// When it was first seen in ERROR.
+    pub since: Instant,
+    /// Whether its hard reboot was asked for.
+    pub rebooted: bool,
 }
 
 impl Memory {

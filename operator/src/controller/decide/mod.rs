@@ -69,6 +69,8 @@ pub struct Tuning {
     pub health_interval: Duration,
     /// The `CapacityLow` threshold, in percent used of a brick filesystem.
     pub capacity_low_percent: u32,
+    /// How long a server that ran may stay in ERROR after its hard reboot.
+    pub server_error_grace: Duration,
 }
 
 impl Tuning {
@@ -84,6 +86,7 @@ impl Tuning {
             observe_max_age: config.observe_max_age,
             health_interval: config.health_interval,
             capacity_low_percent: config.capacity_low_percent,
+            server_error_grace: config.server_error_grace,
         }
     }
 }
@@ -210,6 +213,10 @@ pub struct Decision {
     pub fixed: Option<Duration>,
     /// A failure this pass observed (reported as a Warning Event and counted).
     pub failure: Option<Failure>,
+    /// The servers in ERROR, as the next pass must remember them.
+    pub failed_servers: std::collections::BTreeMap<String, memory::FailedServer>,
+    /// Replaced nodes whose heal is not seen done yet (a wait for it ends the gluster steps).
+    pub healing: std::collections::BTreeSet<String>,
 }
 
 /// The actions of one pass. An error is a refusal to go on (the planner's, or an
@@ -223,6 +230,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         generation,
         tuning,
         previous,
+        now,
         ..
     } = *input;
     let cloud = &snapshot.cloud;
@@ -262,7 +270,15 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             cidrs: allowed_cidrs(spec),
         });
     }
-    actions.extend(actions::replacements(cloud));
+    let failed_servers = actions::failed_servers(cloud, &memory.failed_servers, now);
+    actions.extend(actions::replacements(
+        &plan,
+        cloud,
+        &failed_servers,
+        now,
+        tuning.server_error_grace,
+    ));
+    let failed_servers = actions::after_reboots(failed_servers, &actions);
     actions.extend(duplicates::duplicate_servers(
         cloud,
         seen.as_ref()
@@ -273,7 +289,22 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                 }),
             }),
     ));
-    actions.extend(actions::creations(&plan, cloud)?);
+    // Nodes the volume has a brick on (as the status last showed it): a replacement of one
+    // returns to its pool.
+    let in_volume: std::collections::BTreeSet<String> = previous
+        .and_then(|s| s.volume.as_ref())
+        .map(|v| v.bricks.iter().map(|b| b.node.clone()).collect())
+        .unwrap_or_default();
+    let created = actions::creations(&plan, cloud, &in_volume)?;
+    // A node that returns to its pool is healed before the cluster is Ready again.
+    let mut healing = memory.healing.clone();
+    healing.extend(created.iter().filter_map(|a| match a {
+        Action::CreateNode {
+            node, returns_to, ..
+        } if !returns_to.is_empty() => Some(node.name.clone()),
+        _ => None,
+    }));
+    actions.extend(created);
     actions.extend(actions::attachments(&plan, cloud));
 
     let booted = !nodes.is_empty() && nodes.iter().all(|n| n.state == NodeState::Booting);
@@ -297,22 +328,34 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                 };
             }
             (_, Some((gnodes, seen_volume))) if failure.is_none() => {
-                let (steps, then) = runnable(&plan.steps);
-                let settled = steps.is_empty() && then.is_none();
-                actions.push(Action::Gluster {
-                    volume: spec.volume.name.clone(),
-                    steps,
-                    nodes: gnodes.clone(),
-                    then,
-                });
-                if settled {
-                    actions.extend(restart_bricks(
-                        &spec.volume.name,
-                        seen_volume,
-                        memory,
-                        input.now,
-                        &tuning,
-                    ));
+                // A node back on its port with its UUID but an empty pool is brought back
+                // first; the planner's steps run once gluster shows every node again.
+                match actions::rejoins(&spec.volume.name, seen_volume, &gnodes, &healing) {
+                    Some(rejoin) => actions.push(rejoin),
+                    None => {
+                        let (mut steps, then) = runnable(&plan.steps);
+                        let settled = steps.is_empty() && then.is_none();
+                        if let Some(wait) =
+                            actions::heal_wait_step(&healing, &gnodes, &spec.volume.name, &steps)
+                        {
+                            steps.push(wait);
+                        }
+                        actions.push(Action::Gluster {
+                            volume: spec.volume.name.clone(),
+                            steps,
+                            nodes: gnodes.clone(),
+                            then,
+                        });
+                        if settled {
+                            actions.extend(restart_bricks(
+                                &spec.volume.name,
+                                seen_volume,
+                                memory,
+                                input.now,
+                                &tuning,
+                            ));
+                        }
+                    }
                 }
                 gluster_nodes = Some(gnodes);
             }
@@ -341,6 +384,8 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         cap,
         fixed,
         failure,
+        failed_servers,
+        healing,
     })
 }
 

@@ -75,6 +75,7 @@ fn cloud(servers: Vec<Server>, volumes: Vec<Volume>) -> Observed {
         servers,
         volumes,
         block_storage_zones: BTreeSet::from(["a".to_string()]),
+        ports: Vec::new(),
     }
 }
 
@@ -168,6 +169,7 @@ fn started(online: bool, tasks: Vec<VolumeTask>) -> SeenVolume {
         info: Box::new(info),
         status: Some(Box::new(status)),
         health: None,
+        strangers: Vec::new(),
     }
 }
 
@@ -209,7 +211,9 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
         .map(|a| match a {
             Action::EnsureSecurityGroup { .. } => "EnsureSecurityGroup",
             Action::DeleteFailedServer { .. } => "DeleteFailedServer",
+            Action::RebootServer { .. } => "RebootServer",
             Action::CreateNode { .. } => "CreateNode",
+            Action::RejoinNodes { .. } => "RejoinNodes",
             Action::AttachVolume { .. } => "AttachVolume",
             Action::DeleteDuplicateServer { .. } => "DeleteDuplicateServer",
             Action::Gluster { .. } => "Gluster",
@@ -248,7 +252,9 @@ fn a_new_cluster_gets_its_group_and_every_node_created_with_a_new_volume() {
             node,
             brick,
             keys_for,
+            returns_to,
         } => {
+            assert!(returns_to.is_empty(), "a new node");
             assert_eq!(node.name, "c-a-1");
             assert_eq!(
                 brick,
@@ -924,7 +930,8 @@ proptest! {
                         prop_assert_eq!(brick, &NewBrick::Volume { existing: Some(v.id.clone()), size_gib: 1 });
                     }
                 }
-                Action::DeleteFailedServer { server_id, .. } => {
+                Action::DeleteFailedServer { server_id, .. }
+                | Action::RebootServer { server_id, .. } => {
                     let s = observed.servers.iter().find(|s| &s.id == server_id).expect("observed");
                     prop_assert_eq!(&s.status, &crate::cloud::ServerStatus::Error);
                 }
@@ -932,7 +939,9 @@ proptest! {
                     let v = observed.volumes.iter().find(|v| &v.id == volume_id).expect("observed");
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
-                Action::Gluster { .. } | Action::RestartBricks { .. } => prop_assert!(false, "gluster before every node is up"),
+                Action::Gluster { .. } | Action::RestartBricks { .. } | Action::RejoinNodes { .. } => {
+                    prop_assert!(false, "gluster before every node is up")
+                }
                 Action::DeleteDuplicateServer { .. } => {
                     prop_assert!(false, "a duplicate deleted while gluster was not asked")
                 }
@@ -1141,3 +1150,6 @@ fn a_killed_brick_is_degraded_restarted_once_per_error_delay_and_an_event() {
         (TRUE.into(), PEER_LOST.into())
     );
 }
+
+#[path = "replace_tests.rs"]
+mod replace_tests;

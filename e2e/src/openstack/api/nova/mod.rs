@@ -1,6 +1,7 @@
 //! Nova (compute API v2.1): versions, servers, server tags, volume attachments, flavors,
 //! availability zones, key pairs and limits, with microversions.
 
+mod actions;
 mod attachments;
 mod misc;
 mod servers;
@@ -31,6 +32,10 @@ pub(crate) fn routes(sh: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route(
             "/compute/v2.1/servers/{id}",
             get(servers::show).delete(servers::delete),
+        )
+        .route(
+            "/compute/v2.1/servers/{id}/action",
+            axum::routing::post(actions::action),
         )
         .route(
             "/compute/v2.1/servers/{id}/tags",

@@ -106,6 +106,7 @@ struct CreateRequest {
     availability_zone: String,
     requested_zone: Option<String>,
     networks: Vec<usize>,
+    ports: Vec<String>,
     security_groups: Vec<(String, String)>,
     key_name: Option<String>,
     user_data: Option<Vec<u8>>,
@@ -287,7 +288,7 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
     let availability_zone = requested_zone
         .clone()
         .unwrap_or_else(|| cfg.zones[0].name.clone());
-    let networks = parse_networks(sh, server.get("networks"))?;
+    let (networks, ports) = parse_networks(sh, server.get("networks"))?;
     let key_name = match server.get("key_name") {
         None | Some(Value::Null) => None,
         Some(Value::String(k)) => Some(k.clone()),
@@ -319,6 +320,24 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
         && !w.keypairs.contains_key(k)
     {
         return Err(ApiError::bad_request(S, "Invalid key_name provided."));
+    }
+    // A port named by ID must exist and be free (Nova: 400 PortNotFound, 409 PortInUse).
+    for port in &ports {
+        match w.ports.get(port) {
+            None => {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!("Port {port} could not be found."),
+                ));
+            }
+            Some(p) if !p.device_id.is_empty() => {
+                return Err(ApiError::conflict(
+                    S,
+                    format!("Port {port} is still in use."),
+                ));
+            }
+            Some(_) => {}
+        }
     }
     let mut security_groups = Vec::new();
     for g in wanted_groups {
@@ -354,6 +373,7 @@ fn parse_create(sh: &Shared, mv: Mv, body: &Value) -> Result<CreateRequest, ApiE
         availability_zone,
         requested_zone,
         networks,
+        ports,
         security_groups,
         key_name,
         user_data,
@@ -407,13 +427,15 @@ pub(crate) fn parse_metadata(v: Option<&Value>) -> Result<BTreeMap<String, Strin
     Ok(out)
 }
 
-/// `networks`: absent or `"auto"` (the only network), `"none"`, or `[{"uuid": ..}, ...]`.
-fn parse_networks(sh: &Shared, v: Option<&Value>) -> Result<Vec<usize>, ApiError> {
+/// `networks`: absent or `"auto"` (the only network), `"none"`, or a list of
+/// `{"uuid": network}` (Nova makes a port) and `{"port": id}` (a port made beforehand; its
+/// existence and use are checked against the world). Returns the networks and the ports.
+fn parse_networks(sh: &Shared, v: Option<&Value>) -> Result<(Vec<usize>, Vec<String>), ApiError> {
     let nets = &sh.config.networks;
-    let auto = || -> Result<Vec<usize>, ApiError> {
+    let auto = || -> Result<(Vec<usize>, Vec<String>), ApiError> {
         match nets.len() {
-            0 => Ok(vec![]),
-            1 => Ok(vec![0]),
+            0 => Ok((vec![], vec![])),
+            1 => Ok((vec![0], vec![])),
             _ => Err(ApiError::conflict(
                 S,
                 "Multiple possible networks found, use a Network ID to be more specific.",
@@ -423,15 +445,13 @@ fn parse_networks(sh: &Shared, v: Option<&Value>) -> Result<Vec<usize>, ApiError
     match v {
         None => auto(),
         Some(Value::String(s)) if s == "auto" => auto(),
-        Some(Value::String(s)) if s == "none" => Ok(vec![]),
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|n| {
+        Some(Value::String(s)) if s == "none" => Ok((vec![], vec![])),
+        Some(Value::Array(list)) => {
+            let (mut networks, mut ports) = (Vec::new(), Vec::new());
+            for n in list {
                 if let Some(port) = n.get("port").and_then(Value::as_str) {
-                    return Err(ApiError::bad_request(
-                        S,
-                        format!("Port {port} could not be found."),
-                    ));
+                    ports.push(port.to_string());
+                    continue;
                 }
                 let uuid = n.get("uuid").and_then(Value::as_str).ok_or_else(|| {
                     ApiError::bad_request(
@@ -439,11 +459,12 @@ fn parse_networks(sh: &Shared, v: Option<&Value>) -> Result<Vec<usize>, ApiError
                         "Bad networks format: network uuid is not in proper format (None)",
                     )
                 })?;
-                nets.iter().position(|c| c.id == uuid).ok_or_else(|| {
+                networks.push(nets.iter().position(|c| c.id == uuid).ok_or_else(|| {
                     ApiError::bad_request(S, format!("Network {uuid} could not be found."))
-                })
-            })
-            .collect(),
+                })?);
+            }
+            Ok((networks, ports))
+        }
         Some(other) => Err(invalid_attr(
             "networks",
             other,
@@ -537,6 +558,7 @@ pub(crate) async fn create(
                 updated: now,
                 launched_at: None,
                 ports: vec![],
+                requested_ports: req.ports,
                 bdms: vec![],
                 hooked: false,
                 lifecycle: Arc::default(),

@@ -24,8 +24,18 @@ pub(crate) fn summary(sh: &Shared, s: &Server) -> Value {
     json!({"id": s.id, "name": s.name, "links": links(sh, &format!("servers/{}", s.id))})
 }
 
+/// Nova's task state while a hard reboot runs (the status shows `HARD_REBOOT`).
+pub(crate) const REBOOTING_HARD: &str = "reboot_started_hard";
+
 /// Status, vm_state, power_state as Nova derives them.
 fn states(s: &Server) -> (&'static str, &'static str, u8) {
+    if s.task_state == Some(REBOOTING_HARD) {
+        let vm_state = match s.status {
+            ServerStatus::Error => "error",
+            _ => "active",
+        };
+        return ("HARD_REBOOT", vm_state, 0);
+    }
     match s.status {
         ServerStatus::Build => ("BUILD", "building", 0),
         ServerStatus::Active => ("ACTIVE", "active", 1),

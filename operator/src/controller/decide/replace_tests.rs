@@ -1,0 +1,318 @@
+//! Decide's rules for a node's identity and replacement (`docs/design.md`, "Node identity and
+//! replacement"): a replacement returns to its pool, a node that lost its pool is brought back,
+//! a server that ran and failed is rebooted before it is replaced.
+
+use super::*;
+
+/// A node's own port with its address (as observe lists them).
+fn port(node: &str, address: &str) -> crate::cloud::Port {
+    serde_json::from_value(json!({
+        "id": format!("port-{node}"), "name": format!("{node}-port"), "network_id": "net",
+        "fixed_ips": [{"subnet_id": "s", "ip_address": address}],
+        "tags": [owner().tag()],
+    }))
+    .expect("a port document")
+}
+
+#[test]
+fn a_replacement_of_a_node_in_the_volume_returns_to_its_pool_a_new_node_does_not() {
+    let spec = spec(SPEC);
+    let mut observed = cloud(
+        vec![server("c-a-2", 1, "ACTIVE", &["vol-c-a-2"])],
+        vec![
+            volume("c-a-1", 0, "available"),
+            volume("c-a-2", 1, "in-use"),
+        ],
+    );
+    observed.ports = vec![port("c-a-1", "10.0.0.1"), port("c-a-2", "10.0.0.2")];
+    let snap = snapshot(observed, GlusterSeen::NotAsked);
+    let previous = GlusterClusterStatus {
+        volume: Some(crate::api::VolumeStatus {
+            name: "v".into(),
+            bricks: ["c-a-1", "c-a-2"]
+                .iter()
+                .map(|n| crate::api::BrickStatus {
+                    name: format!("{n}:/export/v/brick"),
+                    node: n.to_string(),
+                    online: true,
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let returns = |previous: Option<&GlusterClusterStatus>| -> Vec<(String, String)> {
+        let d = run(&spec, previous, &snap, &Memory::default(), |_| {
+            Outcome::default()
+        })
+        .decision
+        .expect("decision");
+        d.actions
+            .iter()
+            .find_map(|a| match a {
+                Action::CreateNode {
+                    node, returns_to, ..
+                } if node.name == "c-a-1" => Some(returns_to.clone()),
+                _ => None,
+            })
+            .expect("c-a-1 is created")
+    };
+    // Its brick is in the volume: it is given the others' ports (never its own).
+    assert_eq!(
+        returns(Some(&previous)),
+        [("c-a-2".to_string(), "10.0.0.2".to_string())]
+    );
+    // Not in the volume (or no volume yet): a new node, which the planner probes.
+    assert!(returns(None).is_empty());
+}
+
+#[test]
+fn a_node_that_lost_its_pool_is_brought_back_before_any_planned_step() {
+    let spec = spec(SPEC);
+    let mut seen = started(false, Vec::new());
+    seen.strangers = vec!["c-a-1".into()];
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(seen),
+        },
+    );
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"Gluster"), "{:?}", d.actions);
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::RejoinNodes { .. }))
+    {
+        Some(Action::RejoinNodes { strangers, via, .. }) => {
+            assert_eq!(strangers, &["c-a-1"]);
+            assert_eq!(via, "c-a-2", "through a node that knows the volume");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Every node a stranger: nobody to bring them back through, nothing done blindly.
+    let mut lost = started(false, Vec::new());
+    lost.strangers = vec!["c-a-1".into(), "c-a-2".into()];
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(lost),
+        },
+    );
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
+}
+
+/// A server that ran (launched) and is in ERROR now.
+fn crashed(name: &str, index: u32) -> Server {
+    let mut s = server(name, index, "ERROR", &[]);
+    s.launched_at = Some("2026-12-07T11:00:00.000000".into());
+    s
+}
+
+#[test]
+fn a_server_that_ran_and_failed_is_rebooted_first_and_replaced_only_after_the_grace() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        cloud(
+            vec![
+                crashed("c-a-1", 0),
+                server("c-a-2", 1, "ACTIVE", &["vol-c-a-2"]),
+            ],
+            vec![
+                volume("c-a-1", 0, "available"),
+                volume("c-a-2", 1, "in-use"),
+            ],
+        ),
+        GlusterSeen::NotAsked,
+    );
+    // First seen: a hard reboot, no deletion; remembered as rebooted.
+    let first = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = first.decision.expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"RebootServer"),
+        "{:?}",
+        d.actions
+    );
+    assert!(!kinds(&d.actions).contains(&"DeleteFailedServer"));
+    let memory = first.pass.expect("pass").memory;
+    let seen = memory.failed_servers["srv-c-a-1"];
+    assert!(seen.rebooted);
+    // Still in ERROR within the grace: nothing (no second reboot, no deletion).
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"RebootServer")
+            && !kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
+    // Past the grace: the Cinder-brick node's server is deleted (its volume stays).
+    let mut old = memory.clone();
+    let grace = tuning().server_error_grace;
+    for f in old.failed_servers.values_mut() {
+        f.since = Instant::now()
+            .checked_sub(grace + Duration::from_secs(1))
+            .expect("a past instant");
+    }
+    let d = run(&spec, None, &snap, &old, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_failed_server_with_an_ephemeral_brick_is_never_deleted() {
+    let spec = spec(
+        "cloud: {secretName: s, cloudName: c}\nimage: debian-12\nflavor: f\nnetwork: net\nzones: [{name: a, nodes: 2, fallbackFlavor: big}]\nbrick: {size: 1Gi}\nvolume: {name: v}\n",
+    );
+    let mut observed = cloud(
+        vec![crashed("c-a-1", 0), server("c-a-2", 1, "ACTIVE", &[])],
+        vec![],
+    );
+    observed.block_storage_zones.clear();
+    let snap = snapshot(observed, GlusterSeen::NotAsked);
+    let first = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = first.decision.expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"RebootServer"),
+        "{:?}",
+        d.actions
+    );
+    // Long past the grace, rebooted: still never deleted (the brick is its disk).
+    let mut memory = first.pass.expect("pass").memory;
+    for f in memory.failed_servers.values_mut() {
+        f.since = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .expect("a past instant");
+    }
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"DeleteFailedServer"),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_replaced_node_is_healed_before_the_cluster_is_ready_again() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started(true, Vec::new())),
+        },
+    );
+    let memory = Memory {
+        healing: BTreeSet::from(["c-a-1".to_string()]),
+        ..Memory::default()
+    };
+    // The gluster steps end with the heal wait, run from a node that was not replaced.
+    let waiting = run(&spec, None, &snap, &memory, |_| Outcome {
+        gluster: Some(GlusterOutcome::Ran {
+            done: Vec::new(),
+            waiting: Some("waiting for heal: 3 entries pending".into()),
+            after: None,
+        }),
+        ..Outcome::default()
+    });
+    let d = waiting.decision.expect("decision");
+    let steps = d
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Gluster { steps, .. } => Some(steps.clone()),
+            _ => None,
+        })
+        .expect("gluster steps");
+    match steps.last() {
+        Some(Step::WaitHealed { on, command }) => {
+            assert_eq!(on, "c-a-2");
+            assert!(command.to_string().contains("heal"), "{command}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let pass = waiting.pass.expect("pass");
+    assert_eq!(
+        condition_reason(&pass.status, READY).0,
+        "False",
+        "not Ready while healing"
+    );
+    assert!(pass.memory.healing.contains("c-a-1"), "still healing");
+    // Healed: every step ran to its end; the memory lets go of it.
+    let healed = run(&spec, None, &snap, &pass.memory, |_| Outcome {
+        gluster: Some(GlusterOutcome::Ran {
+            done: Vec::new(),
+            waiting: None,
+            after: None,
+        }),
+        ..Outcome::default()
+    })
+    .pass
+    .expect("pass");
+    assert!(healed.memory.healing.is_empty());
+    assert_eq!(
+        condition_reason(&healed.status, READY).0,
+        "True",
+        "Ready once healed"
+    );
+}
+
+#[test]
+fn a_replaced_node_whose_brick_stays_offline_gets_its_brick_started_through_another_node() {
+    let spec = spec(SPEC);
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started(false, Vec::new())),
+        },
+    );
+    let memory = Memory {
+        healing: BTreeSet::from(["c-a-1".to_string()]),
+        ..Memory::default()
+    };
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::RejoinNodes { .. }))
+    {
+        Some(Action::RejoinNodes { strangers, via, .. }) => {
+            assert!(strangers.is_empty());
+            assert_eq!(via, "c-a-2");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same offline bricks on nodes that were not replaced: not this rule's business.
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
+}
