@@ -16,14 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::data::{Manifest, Mount};
-use e2e::devenv::NodesHook;
-use e2e::nodes::{LoopbackNodes, NodesConfig};
-use e2e::openstack::{SimConfig, TimingConfig};
+use e2e::nodes::LoopbackNodes;
 use gluster_operator::controller::act::gluster::crash_points;
 use gluster_operator::gluster::xml::{
     MigrationOutcome, VolumeInfo, VolumeState, parse_rebalance_status, parse_volume_info,
 };
 use gluster_operator::plan::PENDING_KEY;
+use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
 use tokio::sync::Notify;
 
@@ -41,30 +40,8 @@ struct GlusterWorld {
 impl GlusterWorld {
     /// Starts a world whose servers become loopback nodes on addresses 127.100.X.* of its own.
     async fn start(slot: u32) -> GlusterWorld {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
-        );
-        let scratch = tempfile::Builder::new()
-            .prefix("reconcile-crash-")
-            .tempdir_in("/tmp")
-            .expect("scratch dir");
-        let nodes = Arc::new(
-            LoopbackNodes::new(NodesConfig::new(scratch.path().join("state"))).expect("nodes"),
-        );
-        let mut sim = SimConfig {
-            timing: TimingConfig::uniform(20),
-            ..SimConfig::default()
-        };
-        let block = 20 + (std::process::id() * 4 + slot) % 230;
-        let subnet = &mut sim.networks[0].subnet;
-        subnet.allocation_start = Some(format!("127.100.{block}.10"));
-        subnet.allocation_end = Some(format!("127.100.{block}.250"));
-        let world = World::start(sim).await;
-        world.sim().set_boot_hook(Arc::new(NodesHook::new(
-            nodes.clone(),
-            world.sim().config(),
-        )));
+        let (world, LoopbackGluster { nodes, scratch }) =
+            start_gluster_world("reconcile-crash-", slot, World::start).await;
         GlusterWorld {
             world,
             nodes,

@@ -9,12 +9,12 @@ mod reconcile_support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use e2e::devenv::NodesHook;
-use e2e::nodes::{LoopbackNodes, NodesConfig};
-use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
+use e2e::nodes::LoopbackNodes;
+use e2e::openstack::{FaultAction, HttpFault};
 use gluster_operator::api::{BrickStorage, GlusterCluster, GlusterClusterStatus, NodeState};
 use gluster_operator::cloud::{ServerQuery, ServerStatus, VolumeQuery};
 use kube::api::Api;
+use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
 
 /// What the tests write through the FUSE mount.
@@ -35,30 +35,8 @@ impl GlusterWorld {
     /// own (X from the process ID and `slot`), so that loopback nodes of other worlds on this
     /// machine (devenv, the nodes tests, the other tests here) never hold the same ones.
     async fn start(slot: u32) -> GlusterWorld {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
-        );
-        let scratch = tempfile::Builder::new()
-            .prefix("reconcile-gluster-")
-            .tempdir_in("/tmp")
-            .expect("scratch dir");
-        let nodes = Arc::new(
-            LoopbackNodes::new(NodesConfig::new(scratch.path().join("state"))).expect("nodes"),
-        );
-        let mut sim = SimConfig {
-            timing: TimingConfig::uniform(20),
-            ..SimConfig::default()
-        };
-        let block = 20 + (std::process::id() * 4 + slot) % 230;
-        let subnet = &mut sim.networks[0].subnet;
-        subnet.allocation_start = Some(format!("127.100.{block}.10"));
-        subnet.allocation_end = Some(format!("127.100.{block}.250"));
-        let world = World::start(sim).await;
-        world.sim().set_boot_hook(Arc::new(NodesHook::new(
-            nodes.clone(),
-            world.sim().config(),
-        )));
+        let (world, LoopbackGluster { nodes, scratch }) =
+            start_gluster_world("reconcile-gluster-", slot, World::start).await;
         GlusterWorld {
             world,
             nodes,

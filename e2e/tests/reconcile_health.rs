@@ -18,12 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::data::{Manifest, Mount};
-use e2e::devenv::NodesHook;
-use e2e::nodes::{LoopbackNodes, NodesConfig, RunningNode};
-use e2e::openstack::{SimConfig, TimingConfig};
+use e2e::nodes::{LoopbackNodes, RunningNode};
 use gluster_operator::api::{GlusterCluster, GlusterClusterStatus, NodeStatus};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::Api;
+use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
 
 /// One gluster world at a time in this binary (each runs four nodes on two cores).
@@ -44,30 +43,8 @@ impl HealthWorld {
     /// A world whose servers become loopback nodes on addresses 127.100.X.* of its own (X from
     /// the process ID and `slot`; other gluster tests use other blocks).
     async fn start(slot: u32) -> HealthWorld {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
-        );
-        let scratch = tempfile::Builder::new()
-            .prefix("reconcile-health-")
-            .tempdir_in("/tmp")
-            .expect("scratch dir");
-        let nodes = Arc::new(
-            LoopbackNodes::new(NodesConfig::new(scratch.path().join("state"))).expect("nodes"),
-        );
-        let mut sim = SimConfig {
-            timing: TimingConfig::uniform(20),
-            ..SimConfig::default()
-        };
-        let block = 20 + (std::process::id() * 4 + 100 + slot) % 230;
-        let subnet = &mut sim.networks[0].subnet;
-        subnet.allocation_start = Some(format!("127.100.{block}.10"));
-        subnet.allocation_end = Some(format!("127.100.{block}.250"));
-        let world = World::start(sim).await;
-        world.sim().set_boot_hook(Arc::new(NodesHook::new(
-            nodes.clone(),
-            world.sim().config(),
-        )));
+        let (world, LoopbackGluster { nodes, scratch }) =
+            start_gluster_world("reconcile-health-", 100 + slot, World::start).await;
         HealthWorld {
             world,
             nodes,

@@ -15,13 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::data::{Manifest, Mount};
-use e2e::devenv::NodesHook;
-use e2e::nodes::{LoopbackNodes, NodesConfig, RunningNode};
-use e2e::openstack::{SimConfig, TimingConfig};
+use e2e::nodes::{LoopbackNodes, RunningNode};
 use gluster_operator::api::{GlusterCluster, NodeState};
 use gluster_operator::cloud::{Server, ServerQuery, ServerStatus};
 use gluster_operator::controller::{self, ControllerConfig, Metrics};
 use gluster_operator::gluster::xml::parse_heal_info;
+use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
 
 /// The loopback nodes, the world around them (with a controller of this test's own: it looks
@@ -42,30 +41,12 @@ impl ReplaceWorld {
     /// As reconcile_gluster's world: servers become loopback nodes on addresses 127.100.X.*
     /// of its own (X from the process ID and `slot`).
     async fn start(slot: u32, error_grace: Duration) -> ReplaceWorld {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "this test needs root (loopback nodes: namespaces, loop devices, sshd on port 22)"
-        );
-        let scratch = tempfile::Builder::new()
-            .prefix("reconcile-replace-")
-            .tempdir_in("/tmp")
-            .expect("scratch dir");
-        let nodes = Arc::new(
-            LoopbackNodes::new(NodesConfig::new(scratch.path().join("state"))).expect("nodes"),
-        );
-        let mut sim = SimConfig {
-            timing: TimingConfig::uniform(20),
-            ..SimConfig::default()
-        };
-        let block = 20 + (std::process::id() * 4 + slot + 2) % 230;
-        let subnet = &mut sim.networks[0].subnet;
-        subnet.allocation_start = Some(format!("127.100.{block}.10"));
-        subnet.allocation_end = Some(format!("127.100.{block}.250"));
-        let world = World::start_without_controller(sim).await;
-        world.sim().set_boot_hook(Arc::new(NodesHook::new(
-            nodes.clone(),
-            world.sim().config(),
-        )));
+        let (world, LoopbackGluster { nodes, scratch }) = start_gluster_world(
+            "reconcile-replace-",
+            slot + 2,
+            World::start_without_controller,
+        )
+        .await;
         let config = ControllerConfig {
             watch_namespace: Some(world.ns.clone()),
             requeue_working: Duration::from_millis(200),

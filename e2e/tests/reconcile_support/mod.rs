@@ -16,6 +16,8 @@
 //! no simulator.
 #![allow(dead_code)]
 
+pub mod gluster;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
