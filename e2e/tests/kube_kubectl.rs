@@ -68,7 +68,9 @@ async fn crd_fixtures_and_examples_apply_and_print_columns() {
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "READY", "NODES", "TYPE", "CAPACITY", "AGE"]
+        [
+            "NAME", "READY", "NODES", "TYPE", "CAPACITY", "DEGRADED", "BRICKS", "HEAL", "AGE"
+        ]
     );
     c.ok(&[
         "patch",

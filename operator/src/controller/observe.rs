@@ -171,14 +171,22 @@ pub async fn observe(
         look = look.after_probe(closed.len());
     }
     let base = looks::base(memory, generation);
-    let observed = observe_some(&cloud, owner, base, look.lists, look.zones).await?;
+    let desired: u32 = spec.zones.iter().map(|z| z.nodes).sum();
+    let observed = observe_some(
+        &cloud,
+        owner,
+        base,
+        look.lists,
+        look.zones,
+        desired as usize,
+    )
+    .await?;
     let build_estimate = if look.lists.servers {
         ctx.learn_build_times(&observed.servers)
     } else {
         None
     };
     tracing::debug!(full = look.full, lists = ?look.lists, zones = look.zones, "observed");
-    let desired: u32 = spec.zones.iter().map(|z| z.nodes).sum();
     let mut handles = Handles {
         cloud,
         gluster: None,
@@ -461,26 +469,30 @@ pub async fn observe_cloud(cloud: &Cloud, owner: &Owner) -> Result<Observed, Clo
 
 /// Brings `base` up to date with only the lists named (servers and the nodes' ports by tag,
 /// volumes by metadata) and Cinder's zones when `zones` is set, concurrently; what is not
-/// listed stays as in `base`.
+/// listed stays as in `base`. The ports are listed after the servers, and only when fewer
+/// than `desired` servers exist: they matter only to a node about to be created (a
+/// replacement boots knowing its peers' port addresses), not to every poll of a build.
 pub async fn observe_some(
     cloud: &Cloud,
     owner: &Owner,
     mut base: Observed,
     lists: Lists,
     zones: bool,
+    desired: usize,
 ) -> Result<Observed, CloudError> {
     let server_query = owner.server_query();
     let volume_query = owner.volume_query();
     let port_tags = [owner.tag()];
     let servers = async {
-        match lists.servers {
-            true => futures::try_join!(
-                cloud.compute().list_servers(&server_query),
-                cloud.network().list_ports(&port_tags),
-            )
-            .map(Some),
-            false => Ok(None),
+        if !lists.servers {
+            return Ok(None);
         }
+        let servers = cloud.compute().list_servers(&server_query).await?;
+        let ports = match servers.len() < desired {
+            true => Some(cloud.network().list_ports(&port_tags).await?),
+            false => None,
+        };
+        Ok(Some((servers, ports)))
     };
     let volumes = async {
         match lists.volumes {
@@ -497,7 +509,9 @@ pub async fn observe_some(
     let (servers, volumes, found_zones) = futures::try_join!(servers, volumes, found_zones)?;
     if let Some((servers, ports)) = servers {
         base.servers = servers;
-        base.ports = ports;
+        if let Some(ports) = ports {
+            base.ports = ports;
+        }
     }
     if let Some(volumes) = volumes {
         base.volumes = volumes;
