@@ -255,41 +255,11 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
     })
     .await
     .expect("the garbage collector removed twozones-ssh after its GlusterCluster");
-    let servers = world
-        .cloud
-        .compute()
-        .list_servers(&ServerQuery {
-            tags: vec![tag.clone()],
-            ..ServerQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(servers.is_empty(), "{servers:?}");
+    world.assert_only_retained_volumes_left(&uid, 4).await;
     for id in &server_ids {
         let ports = world.cloud.network().ports_by_device(id).await.unwrap();
         assert!(ports.is_empty(), "ports of {id} left: {ports:?}");
     }
-    let groups = world
-        .cloud
-        .network()
-        .list_security_groups(None, std::slice::from_ref(&tag))
-        .await
-        .unwrap();
-    assert!(groups.is_empty(), "{groups:?}");
-    let volumes = world
-        .cloud
-        .volume()
-        .list_volumes(&VolumeQuery {
-            name: None,
-            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
-        })
-        .await
-        .unwrap();
-    assert_eq!(volumes.len(), 4);
-    assert!(
-        volumes.iter().all(|v| v.status == VolumeStatus::Available),
-        "{volumes:?}"
-    );
     world.stop().await;
 }
 

@@ -7,12 +7,10 @@
 
 mod reconcile_support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e::openstack::{SimConfig, TimingConfig};
 use gluster_operator::api::GlusterCluster;
-use gluster_operator::cloud::{ServerQuery, VolumeQuery, VolumeStatus};
 use gluster_operator::controller::credentials::CREDENTIALS_FINALIZER;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -183,7 +181,6 @@ async fn deleting_the_namespace_of_a_live_cluster_cleans_its_cloud_before_the_cr
     let world = World::start(fast()).await;
     let created = world.apply(&example("two-zones-replica2.yaml")).await;
     let uid = created.uid().unwrap();
-    let tag = format!("glusterops-uid:{uid}");
     world
         .wait_for(
             &created.name_any(),
@@ -213,37 +210,7 @@ async fn deleting_the_namespace_of_a_live_cluster_cleans_its_cloud_before_the_cr
     .await
     .unwrap_or_else(|_| panic!("namespace {} never went away", world.ns));
 
-    let servers = world
-        .cloud
-        .compute()
-        .list_servers(&ServerQuery {
-            tags: vec![tag.clone()],
-            ..ServerQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(servers.is_empty(), "servers left: {servers:?}");
-    let groups = world
-        .cloud
-        .network()
-        .list_security_groups(None, std::slice::from_ref(&tag))
-        .await
-        .unwrap();
-    assert!(groups.is_empty(), "security groups left: {groups:?}");
-    // deletionPolicy Retain (the default): the brick volumes stay, detached.
-    let volumes = world
-        .cloud
-        .volume()
-        .list_volumes(&VolumeQuery {
-            name: None,
-            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid)]),
-        })
-        .await
-        .unwrap();
-    assert_eq!(volumes.len(), 4);
-    assert!(
-        volumes.iter().all(|v| v.status == VolumeStatus::Available),
-        "{volumes:?}"
-    );
+    // deletionPolicy Retain (the default): only the brick volumes stay, detached.
+    world.assert_only_retained_volumes_left(&uid, 4).await;
     world.stop().await;
 }

@@ -416,6 +416,48 @@ impl World {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
+    /// Asserts what a cluster deleted under `deletionPolicy: Retain` leaves in the cloud: no
+    /// server and no security group carrying its UID tag, and its `bricks` brick volumes
+    /// kept, detached (available).
+    pub async fn assert_only_retained_volumes_left(&self, uid: &str, bricks: usize) {
+        use gluster_operator::cloud::{ServerQuery, VolumeQuery, VolumeStatus};
+        let tag = format!("glusterops-uid:{uid}");
+        let servers = self
+            .cloud
+            .compute()
+            .list_servers(&ServerQuery {
+                tags: vec![tag.clone()],
+                ..ServerQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(servers.is_empty(), "servers left: {servers:?}");
+        let groups = self
+            .cloud
+            .network()
+            .list_security_groups(None, std::slice::from_ref(&tag))
+            .await
+            .unwrap();
+        assert!(groups.is_empty(), "security groups left: {groups:?}");
+        let volumes = self
+            .cloud
+            .volume()
+            .list_volumes(&VolumeQuery {
+                name: None,
+                metadata: BTreeMap::from([(
+                    "gluster-operator:cluster-uid".to_string(),
+                    uid.to_string(),
+                )]),
+            })
+            .await
+            .unwrap();
+        assert_eq!(volumes.len(), bricks, "{volumes:?}");
+        assert!(
+            volumes.iter().all(|v| v.status == VolumeStatus::Available),
+            "{volumes:?}"
+        );
+    }
+
     /// Creates `cluster` in the test's namespace (using the world's cloud name).
     pub async fn apply(&self, cluster: &GlusterCluster) -> GlusterCluster {
         let mut cluster = cluster.clone();
