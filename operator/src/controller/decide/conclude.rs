@@ -2,7 +2,6 @@
 //! status, the wait before the next pass, the Events and the new [`Memory`] ([`conclude`]); a
 //! failed pass becomes its condition ([`failed`]); a deletion under way its backoff.
 
-use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -459,11 +458,10 @@ pub fn failure_delay(
         Awaited::KubernetesObject => tuning.requeue_error,
         Awaited::CloudResource => tuning.requeue_stalled,
     };
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&failure.reason, &failure.message).hash(&mut hasher);
+    // The same failure again (no node to tell passes apart) continues the backoff.
     let (delay, pace) = pace::next_delay(
         previous,
-        hasher.finish(),
+        pace::signature(&[], &failure.reason, &failure.message),
         pace::Backoff {
             min: tuning.requeue_working,
             max,
