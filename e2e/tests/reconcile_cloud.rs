@@ -412,6 +412,76 @@ async fn cloud_faults_are_ridden_out_and_an_error_server_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brick_volume_in_error_that_never_held_a_brick_is_replaced() {
+    if reconcile_support::skip_in_external_mode(
+        "a_brick_volume_in_error_that_never_held_a_brick_is_replaced",
+        "needs the simulator's fault injection",
+    ) {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let world = World::start(fast()).await;
+    // The first brick volume Cinder creates ends in `error`.
+    world.sim().faults().fail_next_volumes(1);
+    let created = world.apply(&example("two-zones-replica2.yaml")).await;
+    let uid = created.uid().unwrap();
+    world
+        .wait_for(
+            "twozones",
+            "4 servers active with bricks attached",
+            all_booted,
+        )
+        .await;
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: BTreeMap::from([("gluster-operator:cluster-uid".to_string(), uid.clone())]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        volumes.len(),
+        4,
+        "one volume per node, none in error: {volumes:?}"
+    );
+    assert!(
+        volumes.iter().all(|v| v.status == VolumeStatus::InUse),
+        "{volumes:?}"
+    );
+    assert!(
+        world
+            .sim()
+            .counters()
+            .get("DELETE", "/volume/v3/{project_id}/volumes/{id}")
+            >= 1,
+        "the volume in error was deleted"
+    );
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns);
+    let reasons: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "FailedVolumeDeleted"),
+        "{reasons:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_operator_adopts_what_exists() {
     if reconcile_support::skip_in_external_mode(
         "a_restarted_operator_adopts_what_exists",

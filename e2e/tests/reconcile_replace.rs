@@ -208,6 +208,8 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
         .clone();
     assert_eq!(port.address(), lost.address.as_deref());
     // Out of band, as `openstack server delete` does it.
+    let (stop_timeline, recorded) = timeline(&g.world, "twozones");
+    let lost_at = std::time::Instant::now();
     g.world
         .cloud
         .compute()
@@ -242,6 +244,19 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
                 })
         })
         .await;
+    eprintln!(
+        "timeline: server of {} deleted → Ready again (replacement booted, rejoined, healed) \
+         in {:.1} s",
+        lost.name,
+        lost_at.elapsed().as_secs_f64()
+    );
+    let _ = stop_timeline.send(());
+    let rows = recorded.await.expect("timeline");
+    eprintln!("timeline:\n{}", rows.join("\n"));
+    assert!(
+        rows.iter().any(|r| r.contains("NodeReplacing")),
+        "Degraded said NodeReplacing on the way: {rows:#?}"
+    );
     let servers = g.servers(&uid).await;
     assert_eq!(servers.len(), 4, "{servers:?}");
     let new = servers
@@ -463,5 +478,295 @@ async fn a_server_that_stays_in_error_after_its_hard_reboot_is_replaced_on_its_p
         manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
     assert_eq!(checked, 50);
     drop(mount);
+    g.stop().await;
+}
+
+/// Records every change of what `kubectl get gcl` shows of cluster `name` (Ready, Nodes,
+/// Degraded, Bricks, Heal), with the seconds since it started, until the returned sender is
+/// dropped or sent to; the task's output is the table.
+fn timeline(
+    world: &World,
+    name: &str,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
+    let clusters = world.clusters.clone();
+    let name = name.to_string();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut rows = vec![format!(
+            "{:>6}  {:<6} {:<6} {:<14} {:<7} {}",
+            "t (s)", "READY", "NODES", "DEGRADED", "BRICKS", "HEAL"
+        )];
+        let mut last = String::new();
+        loop {
+            if let Ok(c) = clusters.get(&name).await {
+                let s = c.status.clone().unwrap_or_default();
+                let ready = condition(&c, "Ready")
+                    .map(|(s, _, _)| s)
+                    .unwrap_or_default();
+                let degraded = condition(&c, "Degraded")
+                    .map(|(_, r, _)| r)
+                    .unwrap_or_default();
+                let health = s.health.clone().unwrap_or_default();
+                let row = format!(
+                    "{:<6} {:<6} {:<14} {:<7} {}",
+                    ready,
+                    s.node_summary.clone().unwrap_or_default(),
+                    degraded,
+                    health.bricks,
+                    health
+                        .heal_pending
+                        .map_or("-".to_string(), |h| h.to_string())
+                );
+                if row != last {
+                    rows.push(format!("{:>6.1}  {row}", started.elapsed().as_secs_f64()));
+                    last = row;
+                }
+            }
+            tokio::select! {
+                _ = &mut stopped => return rows,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    });
+    (stop, task)
+}
+
+/// Deletes the server of `lost` out of band (as `openstack server delete` does) and waits until
+/// Nova no longer lists it.
+async fn delete_out_of_band(g: &ReplaceWorld, uid: &str, lost: &str) -> Server {
+    let old = g
+        .servers(uid)
+        .await
+        .into_iter()
+        .find(|s| s.name == lost)
+        .expect("its server");
+    g.world
+        .cloud
+        .compute()
+        .delete_server(&old.id)
+        .await
+        .expect("server deleted");
+    for _ in 0..200 {
+        if !g.servers(uid).await.iter().any(|s| s.id == old.id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    old
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_ephemeral_brick_is_rebuilt_with_replace_brick_and_healed() {
+    if reconcile_support::skip_in_external_mode(
+        "a_lost_ephemeral_brick_is_rebuilt_with_replace_brick_and_healed",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let _serial = SERIAL.lock().await;
+    let g = ReplaceWorld::start(2, Duration::from_secs(300)).await;
+    // zone-a on Cinder, zone-c on the fallback flavor's ephemeral disk; each replica set
+    // pairs a zone-a brick with a zone-c brick.
+    let cluster = example("ephemeral-zone.yaml");
+    let created = g.world.apply(&cluster).await;
+    let uid = created.metadata.uid.clone().expect("uid");
+    let volume_name = cluster.spec.volume.name.clone();
+    let before = g.world.wait_for("mixed", "Ready=True", ready).await;
+    let status = before.status.clone().expect("status");
+    let spec = status.mount.clone().expect("mount");
+    let backups = status.backup_volfile_servers.clone();
+    let mount = Mount::new(&spec, &backups, &g.scratch.path().join("mnt")).expect("mount");
+    let mut manifest = Manifest::write(mount.path(), "before", 40, 64 << 10, 36).expect("manifest");
+
+    // A zone-c node (brick on its ephemeral disk) loses its server, and the brick with it.
+    let lost = status
+        .nodes
+        .iter()
+        .find(|n| n.zone == "zone-c" && n.volume_id.is_none())
+        .expect("an ephemeral node")
+        .clone();
+    let lost_at = std::time::Instant::now();
+    let old = delete_out_of_band(&g, &uid, &lost.name).await;
+    manifest
+        .write_more(mount.path(), "during", 20, 64 << 10, 37)
+        .expect("written during the outage");
+
+    // The operator says what it does while it does it.
+    let lost_name = lost.name.clone();
+    g.world
+        .wait_for("mixed", "Degraded=True NodeReplacing", move |c| {
+            condition(c, "Degraded").is_some_and(|(s, r, m)| {
+                s == "True" && r == "NodeReplacing" && m.contains(&lost_name)
+            })
+        })
+        .await;
+    let old_id = old.id.clone();
+    let lost_name = lost.name.clone();
+    let was_ready_at = ready_since(&before);
+    let back = g
+        .world
+        .wait_for("mixed", "Ready=True again after the rebuild", move |c| {
+            ready(c)
+                && ready_since(c) != was_ready_at
+                && c.status.as_ref().is_some_and(|s| {
+                    s.nodes.iter().any(|n| {
+                        n.name == lost_name
+                            && n.state == NodeState::Ready
+                            && n.server_id.as_deref() != Some(old_id.as_str())
+                    })
+                })
+        })
+        .await;
+    eprintln!(
+        "timeline: server of {} (ephemeral brick) deleted → Ready again (new server, brick \
+         replaced, healed) in {:.1} s",
+        lost.name,
+        lost_at.elapsed().as_secs_f64()
+    );
+    let back_status = back.status.clone().expect("status");
+    let node = back_status
+        .nodes
+        .iter()
+        .find(|n| n.name == lost.name)
+        .expect("the node, under its own name");
+    assert_eq!(node.address, lost.address, "the same address (its port)");
+    assert_eq!(
+        back_status.nodes.len(),
+        4,
+        "no fifth node beside it: {:?}",
+        back_status.nodes
+    );
+    let reasons = event_reasons(&g.world).await;
+    assert!(
+        reasons.iter().any(|r| r == "BrickReplaced"),
+        "replace-brick put the blank disk in the old brick's place: {reasons:?}"
+    );
+    // Self-heal copies every file of its set onto the new brick.
+    let returned = g.node(&lost.name);
+    let mut counts = None;
+    for _ in 0..240 {
+        counts = heal_counts(&returned, &volume_name);
+        if counts == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(counts, Some((0, 0)), "heal pending and split-brain");
+    // Its brick is a new directory on the new disk (gluster does not reset a blank brick
+    // onto its old path).
+    let rebuilt = back_status
+        .volume
+        .as_ref()
+        .and_then(|v| v.bricks.iter().find(|b| b.node == lost.name))
+        .expect("its brick in the volume")
+        .name
+        .clone();
+    let old_brick = lost.brick.clone().expect("its old brick");
+    assert_ne!(rebuilt, old_brick, "a new brick directory");
+    let (_, rebuilt_path) = rebuilt.split_once(':').expect("address:/path");
+    assert!(
+        rebuilt_path.starts_with(&format!("/export/{volume_name}/brick-")),
+        "{rebuilt}"
+    );
+    let brick = returned.path(rebuilt_path);
+    let on_rebuilt = std::fs::read_dir(&brick)
+        .unwrap_or_else(|e| panic!("{}: {e}", brick.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with("before-") || f.starts_with("during-"))
+        .count();
+    assert!(
+        on_rebuilt > 0,
+        "the rebuilt brick holds none of the files of its set"
+    );
+    let checked =
+        manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
+    assert_eq!(checked, 60);
+    drop(mount);
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_ephemeral_brick_that_held_the_last_copy_is_degraded_and_never_rebuilt_over() {
+    if reconcile_support::skip_in_external_mode(
+        "a_lost_ephemeral_brick_that_held_the_last_copy_is_degraded_and_never_rebuilt_over",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let g = ReplaceWorld::start(3, Duration::from_secs(300)).await;
+    // The mixed cluster without replicas: every brick is the only copy of its files.
+    let mut cluster = example("ephemeral-zone.yaml");
+    cluster.spec.volume.replicas = Some(1);
+    let created = g.world.apply(&cluster).await;
+    let uid = created.metadata.uid.clone().expect("uid");
+    let before = g.world.wait_for("mixed", "Ready=True", ready).await;
+    let status = before.status.clone().expect("status");
+    let lost = status
+        .nodes
+        .iter()
+        .find(|n| n.zone == "zone-c" && n.volume_id.is_none())
+        .expect("an ephemeral node")
+        .clone();
+    let old = delete_out_of_band(&g, &uid, &lost.name).await;
+    let brick = lost.brick.clone().expect("its brick");
+    let degraded = g
+        .world
+        .wait_for("mixed", "Degraded=True LastCopyLost", move |c| {
+            condition(c, "Degraded")
+                .is_some_and(|(s, r, m)| s == "True" && r == "LastCopyLost" && m.contains(&brick))
+        })
+        .await;
+    assert_eq!(
+        condition(&degraded, "Stalled").map(|(s, r, _)| (s, r)),
+        Some(("True".to_string(), "LastCopyLost".to_string()))
+    );
+    // Passes later (each annotation change wakes the controller): still no server for it,
+    // nothing deleted, its port kept for a person.
+    for i in 0..3 {
+        g.world
+            .clusters
+            .patch(
+                "mixed",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(serde_json::json!({
+                    "metadata": {"annotations": {"test.glusterops.dev/poke": i.to_string()}}
+                })),
+            )
+            .await
+            .expect("annotated");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let servers = g.servers(&uid).await;
+    assert_eq!(servers.len(), 3, "no server rebuilt over it: {servers:?}");
+    assert!(
+        servers
+            .iter()
+            .all(|s| s.name != lost.name && s.id != old.id)
+    );
+    let ports = g
+        .world
+        .cloud
+        .network()
+        .list_ports(&[format!("glusterops-uid:{uid}")])
+        .await
+        .expect("ports");
+    assert_eq!(ports.len(), 4, "every node's port kept: {ports:?}");
+    let reasons = event_reasons(&g.world).await;
+    assert!(
+        reasons.iter().any(|r| r == "LastCopyLost"),
+        "an Event says so: {reasons:?}"
+    );
     g.stop().await;
 }

@@ -72,6 +72,11 @@ struct RunArgs {
     /// it is replaced (nodes with a Cinder brick only).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
     server_error_grace_seconds: u64,
+    /// Seconds a server may stay in BUILD, or a brick volume creating, attaching or
+    /// detaching, before it counts as stuck: a server that never ran is replaced, a volume
+    /// named in a Stalled condition.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400), value_name = "SECONDS")]
+    cloud_settle_timeout_seconds: u64,
     /// Seconds between drift checks of a Ready cluster (the settled resync): its servers,
     /// volumes and security group listed, its gluster volume's status read; no write when
     /// nothing drifted.
@@ -454,6 +459,7 @@ async fn operator_main(args: RunArgs) -> Result<(), String> {
         health_interval: std::time::Duration::from_secs(args.health_interval_seconds),
         capacity_low_percent: args.capacity_low_percent,
         server_error_grace: std::time::Duration::from_secs(args.server_error_grace_seconds),
+        cloud_settle_timeout: std::time::Duration::from_secs(args.cloud_settle_timeout_seconds),
         ..ControllerConfig::default()
     };
     health.set_ready();

@@ -32,6 +32,9 @@ pub const NODE_REPLACING: &str = "NodeReplacing";
 /// `Degraded=True`: a brick that held the last good copy of some files is gone; the operator
 /// does not rebuild over it and waits for a person (node replacement).
 pub const LAST_COPY_LOST: &str = "LastCopyLost";
+/// `Stalled` reason: a server or brick volume stays in a transient or failed cloud state past
+/// the settle timeout and cannot be replaced safely.
+pub const CLOUD_RESOURCE_STUCK: &str = "CloudResourceStuck";
 /// `Degraded=True`: a brick filesystem is fuller than the threshold.
 pub const CAPACITY_LOW: &str = "CapacityLow";
 

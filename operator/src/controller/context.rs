@@ -74,6 +74,9 @@ pub struct ControllerConfig {
     /// before it is replaced (only a node whose brick is on a Cinder volume; an ephemeral
     /// brick's server is never deleted for it).
     pub server_error_grace: Duration,
+    /// How long a server may stay in BUILD, or a brick volume creating, attaching or
+    /// detaching, before it counts as stuck (a server that never ran is then replaced).
+    pub cloud_settle_timeout: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -101,6 +104,7 @@ impl Default for ControllerConfig {
             gluster_timeout: Duration::from_secs(180),
             ssh_connect_timeout: Duration::from_secs(15),
             server_error_grace: Duration::from_secs(300),
+            cloud_settle_timeout: Duration::from_secs(900),
         }
     }
 }

@@ -45,6 +45,7 @@ pub async fn act_cloud(
     let mut cidrs = None;
     let mut deletions = Vec::new();
     let mut duplicates = Vec::new();
+    let mut unused = Vec::new();
     let mut reboots = Vec::new();
     let mut creations = Vec::new();
     let mut attach = Vec::new();
@@ -61,6 +62,12 @@ pub async fn act_cloud(
                 server_id,
                 serving_id,
             } => duplicates.push((node, server_id, serving_id)),
+            Action::DeleteUnusedVolume {
+                node,
+                volume_id,
+                server_id,
+                state,
+            } => unused.push((node, volume_id, server_id, state)),
             Action::RebootServer {
                 name,
                 server_id,
@@ -81,7 +88,10 @@ pub async fn act_cloud(
                 server_id,
                 volume_id,
             } => attach.push((node, server_id, volume_id)),
-            Action::Gluster { .. } | Action::RestartBricks { .. } | Action::RejoinNodes { .. } => {}
+            Action::Gluster { .. }
+            | Action::RestartBricks { .. }
+            | Action::RejoinNodes { .. }
+            | Action::ReplaceBricks { .. } => {}
         }
     }
     // The group and what the new servers need (image, network, flavors) are independent
@@ -159,6 +169,27 @@ pub async fn act_cloud(
         });
     }
 
+    // Brick volumes in error that never held a brick: a new one is made for the node.
+    // (The node's server first: it never served a brick, and its user-data names the volume.)
+    for (node, volume_id, server_id, state) in unused {
+        if let Some(server_id) = server_id {
+            cloud.compute().delete_server(server_id).await?;
+        }
+        cloud.volume().delete_volume(volume_id).await?;
+        done.push(Done {
+            reason: "FailedVolumeDeleted".into(),
+            note: format!(
+                "brick volume {volume_id} of node {node} was in Cinder state {state:?} and never \
+                 held a brick; deleted{}, the node is made anew",
+                if server_id.is_some() {
+                    " with its server"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+
     // Servers that ran and went to ERROR get a hard reboot first (a transient fault often
     // clears; nothing of the node is lost).
     for (name, server_id, fault) in reboots {
@@ -170,14 +201,12 @@ pub async fn act_cloud(
             ),
         });
     }
-    // Servers in ERROR go first (their volumes stay for the replacement).
+    // Servers in ERROR, or stuck in BUILD, go first (their volumes stay for the replacement).
     for (name, server_id, fault) in deletions {
         cloud.compute().delete_server(server_id).await?;
         done.push(Done {
             reason: "FailedServerDeleted".into(),
-            note: format!(
-                "server {name} ({server_id}) was in ERROR ({fault}); deleted, to be replaced"
-            ),
+            note: format!("server {name} ({server_id}) failed ({fault}); deleted, to be replaced"),
         });
     }
 

@@ -65,6 +65,7 @@ pub async fn act(
             strangers,
             via,
             nodes,
+            start_bricks,
         } = action
         {
             let outcome = match &handles.gluster {
@@ -76,6 +77,7 @@ pub async fn act(
                         volume,
                         strangers,
                         via,
+                        *start_bricks,
                     )
                     .await
                 }
@@ -93,6 +95,36 @@ pub async fn act(
                             strangers.join(", ")
                         )
                     }),
+                    after: None,
+                },
+                Err(e) => GlusterOutcome::Failed(Failure::of(&e)),
+            });
+        }
+        if let Action::ReplaceBricks {
+            volume,
+            bricks,
+            via,
+        } = action
+        {
+            let outcome = match &handles.gluster {
+                Some(handle) => {
+                    rejoin::replace_bricks(&handle.client, &handle.endpoints, volume, bricks, via)
+                        .await
+                }
+                None => Err(ReconcileError::MissingMetadata("a gluster client")),
+            };
+            // The planner's steps and the heal wait come next pass.
+            gluster = Some(match outcome {
+                Ok(done) => GlusterOutcome::Ran {
+                    done,
+                    waiting: Some(format!(
+                        "brick(s) {} replaced on blank disks; healing",
+                        bricks
+                            .iter()
+                            .map(|(_, new)| new.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                     after: None,
                 },
                 Err(e) => GlusterOutcome::Failed(Failure::of(&e)),

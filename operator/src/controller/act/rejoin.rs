@@ -39,8 +39,8 @@ fn endpoint<'a>(endpoints: &'a Endpoints, node: &str) -> Result<&'a NodeEndpoint
         .ok_or_else(|| ReconcileError::MissingHostKey(node.to_string()))
 }
 
-/// Brings each of `strangers` back into the pool of `via` and starts the bricks of `volume`
-/// that are not running. Returns what was done.
+/// Brings each of `strangers` back into the pool of `via` and, when `start_bricks`, starts the
+/// bricks of `volume` that are not running. Returns what was done.
 pub async fn rejoin<E: NodeExecutor>(
     client: &GlusterClient<E>,
     endpoints: &Endpoints,
@@ -48,6 +48,7 @@ pub async fn rejoin<E: NodeExecutor>(
     volume: &str,
     strangers: &[String],
     via: &str,
+    start_bricks: bool,
 ) -> Result<Vec<Done>, ReconcileError> {
     let name = VolumeName::new(volume).map_err(GlusterError::from)?;
     let survivor = endpoint(endpoints, via)?;
@@ -99,6 +100,9 @@ pub async fn rejoin<E: NodeExecutor>(
             ),
         });
     }
+    if !start_bricks {
+        return Ok(done);
+    }
     client
         .execute(survivor, &gluster(&["volume", "start", volume, "force"]))
         .await?;
@@ -109,6 +113,51 @@ pub async fn rejoin<E: NodeExecutor>(
              were not running start, self-heal brings them what they missed"
         ),
     });
+    Ok(done)
+}
+
+/// Replaces each of `bricks` of `volume` (old, new: `address:/path`), the old one a replaced
+/// node's brick that went with its server, the new one a fresh directory on its new disk,
+/// through `via`: `replace-brick VOL OLD NEW commit force` (gluster creates the directory,
+/// gives it the volume's ID, starts it and marks it as the sink of a heal from its set, so
+/// self-heal copies every file of the set onto it; the heal wait follows). Returns what was
+/// done. (A `heal VOL full` right after it is refused while the self-heal daemons restart, and
+/// is not needed.)
+pub async fn replace_bricks<E: NodeExecutor>(
+    client: &GlusterClient<E>,
+    endpoints: &Endpoints,
+    volume: &str,
+    bricks: &[(String, String)],
+    via: &str,
+) -> Result<Vec<Done>, ReconcileError> {
+    VolumeName::new(volume).map_err(GlusterError::from)?;
+    let on = endpoint(endpoints, via)?;
+    let mut done = Vec::new();
+    for (old, new) in bricks {
+        let span = tracing::info_span!("replace_brick", old = %old, new = %new, via = %via);
+        let _guard = span.enter();
+        client
+            .execute(
+                on,
+                &gluster(&[
+                    "volume",
+                    "replace-brick",
+                    volume,
+                    old,
+                    new,
+                    "commit",
+                    "force",
+                ]),
+            )
+            .await?;
+        done.push(Done {
+            reason: "BrickReplaced".into(),
+            note: format!(
+                "brick {old} (gone with its server's ephemeral disk) replaced by {new} on the \
+                 new server's disk through {via}; self-heal fills it from its set"
+            ),
+        });
+    }
     Ok(done)
 }
 

@@ -59,6 +59,19 @@ pub enum Action {
         /// Nova's fault message.
         fault: String,
     },
+    /// Delete a brick volume in `error` that never held a brick (its node has none in the
+    /// volume), and the node's server if it has one (its user-data names that volume); the
+    /// node's next creation makes both anew (see [`super::unsettled`]).
+    DeleteUnusedVolume {
+        /// The node.
+        node: String,
+        /// The volume.
+        volume_id: String,
+        /// The node's server, which never served a brick.
+        server_id: Option<String>,
+        /// Its state, as Cinder wrote it.
+        state: String,
+    },
     /// Create (or adopt) a node: its brick volume where it uses one, then its server.
     CreateNode {
         /// The node.
@@ -102,6 +115,10 @@ pub enum Action {
         via: String,
         /// The nodes, for their addresses.
         nodes: GlusterNodes,
+        /// Whether to start the bricks not running (`volume start VOL force`) afterwards:
+        /// not while a stranger's brick is a blank disk, which `force` would start empty with
+        /// nothing marked for heal (see [`super::lost_bricks`]).
+        start_bricks: bool,
     },
     /// Run the planner's gluster steps in order until a wait is not satisfied; `then` is why
     /// the run stops after the last one (a step this version does not take).
@@ -114,6 +131,18 @@ pub enum Action {
         nodes: GlusterNodes,
         /// Why the run stops after the steps, if it does.
         then: Option<String>,
+    },
+    /// Replace the blank bricks of replaced nodes whose brick was their old server's
+    /// ephemeral disk: `replace-brick VOL OLD NEW commit force` per brick (NEW a fresh
+    /// directory on the new disk; gluster marks it for heal from its set), through node `via`
+    /// (see [`super::lost_bricks`]).
+    ReplaceBricks {
+        /// The volume.
+        volume: String,
+        /// (old, new) bricks, `address:/path`.
+        bricks: Vec<(String, String)>,
+        /// The node to run it on (not one being healed).
+        via: String,
     },
     /// Restart the volume's offline brick processes: `volume VOL start force` on node `on`
     /// (gluster starts only the bricks not running; see [`super::health::restartable`]).
@@ -298,14 +327,16 @@ pub fn attachments(plan: &ClusterPlan, cloud: &Observed) -> Vec<Action> {
 /// (`seen.strangers`), through the first node in index order that knows it; `None` when there
 /// is none to bring back, or no node to bring them back through.
 ///
-/// A replaced node (`healing`) that knows the volume but whose brick is offline gets the same
-/// action with no stranger: the volume is started with `force` through another node, which
+/// A replaced node (`healing`) that knows the volume but whose brick is offline (and is not
+/// among `blank`, whose blank brick is replaced instead) gets the same action with no
+/// stranger: the volume is started with `force` through another node, which
 /// starts its brick (glusterd may import the volume after its own start of the bricks).
 pub fn rejoins(
     volume: &str,
     seen: Option<&SeenVolume>,
     nodes: &GlusterNodes,
     healing: &BTreeSet<String>,
+    blank: &BTreeSet<String>,
 ) -> Option<Action> {
     let seen = seen?;
     let strangers = &seen.strangers;
@@ -313,7 +344,7 @@ pub fn rejoins(
         offline_hosts(&seen.info, status)
             .iter()
             .filter_map(|a| nodes.node_at(a))
-            .any(|n| healing.contains(n))
+            .any(|n| healing.contains(n) && !blank.contains(n))
     });
     if strangers.is_empty() && !offline_replaced {
         return None;
@@ -326,6 +357,7 @@ pub fn rejoins(
         strangers: strangers.clone(),
         via: via.clone(),
         nodes: nodes.clone(),
+        start_bricks: !strangers.iter().any(|n| blank.contains(n)),
     })
 }
 

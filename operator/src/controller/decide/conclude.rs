@@ -19,7 +19,7 @@ use super::health::{self, Degraded};
 use super::memory::Memory;
 use super::pace::Pace;
 use super::status::{self, Findings, GlusterView, Progress};
-use super::{Awaited, Decision, Failure, Input, Tuning, pace};
+use super::{Action, Awaited, Decision, Failure, Input, Tuning, pace};
 
 /// One thing act did (an Event each).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +121,10 @@ pub fn conclude(
         mut failure,
         failed_servers,
         mut healing,
+        replacing,
+        last_copies,
+        unsettled,
+        actions,
         ..
     } = decision;
     // Every step ran to its end (the heal wait of replaced nodes among them): healed.
@@ -139,6 +143,27 @@ pub fn conclude(
     let attached_now = !outcome.attached.is_empty();
     // What act created shows in the next pass's observation; attachments are noted here.
     let mut observed = snapshot.cloud.clone();
+    // What act deleted is gone from what the next pass starts from (it may not list that
+    // kind again: a server ACTIVE in the observation is not looked at).
+    for action in &actions {
+        match action {
+            Action::DeleteUnusedVolume {
+                volume_id,
+                server_id,
+                ..
+            } => {
+                observed.volumes.retain(|v| &v.id != volume_id);
+                observed
+                    .servers
+                    .retain(|s| Some(&s.id) != server_id.as_ref());
+            }
+            Action::DeleteFailedServer { server_id, .. }
+            | Action::DeleteDuplicateServer { server_id, .. } => {
+                observed.servers.retain(|s| &s.id != server_id);
+            }
+            _ => {}
+        }
+    }
     for (server_id, volume_id) in &outcome.attached {
         if let Some(s) = observed.servers.iter_mut().find(|s| &s.id == server_id) {
             s.note_attached(volume_id);
@@ -223,6 +248,10 @@ pub fn conclude(
             failure = Some(f);
         }
         _ => {}
+    }
+    // Lost nodes being replaced, or bricks that held the last copy, say so first.
+    if previous.is_some_and(|p| p.volume.is_some()) {
+        degraded = health::replacement(degraded, &replacing, &healing, &last_copies);
     }
     let mut errors = Vec::new();
     if let Some(f) = &failure {
@@ -330,6 +359,7 @@ pub fn conclude(
         ready,
         failed_servers,
         healing,
+        unsettled,
         servers_created_at: servers_created_at.filter(|_| building),
         volumes_at: if snapshot.look.lists.volumes || attached_now {
             Some(now)

@@ -3,8 +3,11 @@
 //! ([`holds_ready`]) and which offline bricks the operator may restart ([`restartable`]).
 //! See `docs/design.md`, "Health".
 
+use std::collections::BTreeSet;
+
 use crate::api::conditions::{
-    BRICK_OFFLINE, CAPACITY_LOW, FALSE, HEAL_PENDING, HEALTHY, PEER_LOST, SPLIT_BRAIN, TRUE,
+    BRICK_OFFLINE, CAPACITY_LOW, FALSE, HEAL_PENDING, HEALTHY, LAST_COPY_LOST, NODE_REPLACING,
+    PEER_LOST, SPLIT_BRAIN, TRUE,
 };
 use crate::api::{BrickHeal, HealthStatus, VolumeStatus as ApiVolume};
 use crate::controller::observe::SeenVolume;
@@ -222,6 +225,46 @@ pub fn degraded(health: &HealthStatus, capacity_low_percent: u32) -> Degraded {
                 .join("; "),
         },
     }
+}
+
+/// `Degraded` as the replacement of lost nodes makes it: `LastCopyLost` when a brick that held
+/// the last good copy is gone (`last_copies`), else `NodeReplacing` while nodes are replaced
+/// (`replacing`, this pass's lines) or healing (`healing`); other problems `health` saw follow
+/// in the message. `health` unchanged otherwise.
+pub fn replacement(
+    health: Option<Degraded>,
+    replacing: &[String],
+    healing: &BTreeSet<String>,
+    last_copies: &[String],
+) -> Option<Degraded> {
+    let mut lines: Vec<String> = replacing.to_vec();
+    lines.extend(
+        healing
+            .iter()
+            .filter(|n| {
+                !replacing
+                    .iter()
+                    .any(|l| l.starts_with(&format!("node {n}:")))
+            })
+            .map(|n| format!("node {n}: back in the pool, healing")),
+    );
+    let reason = if !last_copies.is_empty() {
+        LAST_COPY_LOST
+    } else if !lines.is_empty() {
+        NODE_REPLACING
+    } else {
+        return health;
+    };
+    let mut message: Vec<String> = last_copies.to_vec();
+    message.extend(lines);
+    if let Some(d) = health.filter(|d| d.status == TRUE) {
+        message.push(d.message);
+    }
+    Some(Degraded {
+        status: TRUE,
+        reason,
+        message: message.join("; "),
+    })
 }
 
 /// `Degraded` when gluster could not be asked at all on a volume that exists: every node's

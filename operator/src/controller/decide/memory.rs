@@ -45,6 +45,8 @@ pub struct Memory {
     pub failed_servers: BTreeMap<String, FailedServer>,
     /// Nodes given a replacement server whose heal is not seen done yet: Ready waits for it.
     pub healing: std::collections::BTreeSet<String>,
+    /// Servers and volumes in a transient or failed state (by ID): which, since when.
+    pub unsettled: BTreeMap<String, super::unsettled::Seen>,
 }
 
 /// A server seen in ERROR.

@@ -18,9 +18,11 @@ pub mod duplicates;
 pub mod gluster;
 pub mod health;
 pub mod looks;
+pub mod lost_bricks;
 pub mod memory;
 pub mod pace;
 pub mod status;
+pub mod unsettled;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::conditions::{CLOUD_RESOURCE_STUCK, LAST_COPY_LOST};
 use crate::api::{GlusterClusterSpec, GlusterClusterStatus, NodeState, NodeStatus};
 use crate::plan::{ClusterPlan, plan_change};
 
@@ -71,6 +74,9 @@ pub struct Tuning {
     pub capacity_low_percent: u32,
     /// How long a server that ran may stay in ERROR after its hard reboot.
     pub server_error_grace: Duration,
+    /// How long a server may stay in BUILD, or a brick volume creating, attaching or
+    /// detaching, before it counts as stuck.
+    pub cloud_settle_timeout: Duration,
 }
 
 impl Tuning {
@@ -87,6 +93,7 @@ impl Tuning {
             health_interval: config.health_interval,
             capacity_low_percent: config.capacity_low_percent,
             server_error_grace: config.server_error_grace,
+            cloud_settle_timeout: config.cloud_settle_timeout,
         }
     }
 }
@@ -217,6 +224,14 @@ pub struct Decision {
     pub failed_servers: std::collections::BTreeMap<String, memory::FailedServer>,
     /// Replaced nodes whose heal is not seen done yet (a wait for it ends the gluster steps).
     pub healing: std::collections::BTreeSet<String>,
+    /// What replacing lost nodes does this pass (`Degraded`, `NodeReplacing`), one line per
+    /// node; healing nodes are not among them.
+    pub replacing: Vec<String>,
+    /// Bricks that held the last good copy and are gone (`Degraded`, `LastCopyLost`).
+    pub last_copies: Vec<String>,
+    /// Servers and volumes in a transient or failed state, as the next pass must remember
+    /// them.
+    pub unsettled: std::collections::BTreeMap<String, unsettled::Seen>,
 }
 
 /// The actions of one pass. An error is a refusal to go on (the planner's, or an
@@ -236,6 +251,16 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
     let cloud = &snapshot.cloud;
     let facts = cloud_facts(cloud);
     let mut current = current_state(cloud);
+    for node in lost_bricks::ported(previous, cloud) {
+        if !current
+            .nodes
+            .iter()
+            .any(|n| n.name == node.name || n.index == node.index)
+        {
+            current.nodes.push(node);
+        }
+    }
+    current.nodes.sort_by_key(|n| n.index);
     let seen = match &snapshot.gluster {
         GlusterSeen::Volume { nodes, volume } => {
             let gnodes = gluster_nodes(nodes);
@@ -295,7 +320,39 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         .and_then(|s| s.volume.as_ref())
         .map(|v| v.bricks.iter().map(|b| b.node.clone()).collect())
         .unwrap_or_default();
-    let created = actions::creations(&plan, cloud, &in_volume)?;
+    // A node whose brick went with its server is rebuilt only while its sets keep a healthy
+    // copy elsewhere, one per set at a time.
+    let previous_volume = previous.and_then(|s| s.volume.as_ref());
+    let brickless = lost_bricks::brickless(&plan, cloud, &in_volume);
+    let unavailable: std::collections::BTreeSet<String> = plan
+        .nodes
+        .iter()
+        .filter(|n| cloud.server(&n.name).is_none())
+        .map(|n| n.name.clone())
+        .chain(memory.healing.iter().cloned())
+        .collect();
+    let rebuilds = lost_bricks::rebuilds(previous_volume, &brickless, &unavailable);
+    // Servers stuck in BUILD and brick volumes in error or stuck: replaced where safe.
+    let unsettled = unsettled::unsettled(
+        cloud,
+        &memory.unsettled,
+        &in_volume,
+        now,
+        tuning.cloud_settle_timeout,
+    );
+    let replaced_volumes: std::collections::BTreeSet<&str> = unsettled
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeleteUnusedVolume { node, .. } => Some(node.as_str()),
+            _ => None,
+        })
+        .collect();
+    let created: Vec<Action> = actions::creations(&plan, cloud, &in_volume)?
+        .into_iter()
+        .filter(|a| !matches!(a, Action::CreateNode { node, .. } if rebuilds.held.contains_key(&node.name) || replaced_volumes.contains(node.name.as_str())))
+        .collect();
+    actions.extend(unsettled.actions.iter().cloned());
     // A node that returns to its pool is healed before the cluster is Ready again.
     let mut healing = memory.healing.clone();
     healing.extend(created.iter().filter_map(|a| match a {
@@ -330,7 +387,22 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             (_, Some((gnodes, seen_volume))) if failure.is_none() => {
                 // A node back on its port with its UUID but an empty pool is brought back
                 // first; the planner's steps run once gluster shows every node again.
-                match actions::rejoins(&spec.volume.name, seen_volume, &gnodes, &healing) {
+                let reset = lost_bricks::replacements(
+                    &plan,
+                    &spec.volume.name,
+                    seen_volume,
+                    cloud,
+                    &gnodes,
+                    &healing,
+                );
+                let rejoin = actions::rejoins(
+                    &spec.volume.name,
+                    seen_volume,
+                    &gnodes,
+                    &healing,
+                    &lost_bricks::blank(&plan, &healing),
+                );
+                match reset.or(rejoin) {
                     Some(rejoin) => actions.push(rejoin),
                     None => {
                         let (mut steps, then) = runnable(&plan.steps);
@@ -346,7 +418,17 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                             nodes: gnodes.clone(),
                             then,
                         });
-                        if settled {
+                        // `volume start force` starts every offline brick: never while one is
+                        // a blank disk (it would start empty, nothing marked for heal).
+                        let blank_offline = seen_volume.is_some_and(|v| {
+                            v.status.as_ref().is_some_and(|status| {
+                                observe::offline_hosts(&v.info, status)
+                                    .iter()
+                                    .filter_map(|a| gnodes.node_at(a))
+                                    .any(|n| lost_bricks::blank(&plan, &healing).contains(n))
+                            })
+                        });
+                        if settled && !blank_offline {
                             actions.extend(restart_bricks(
                                 &spec.volume.name,
                                 seen_volume,
@@ -369,6 +451,20 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         // larger than the plan's) is not this pass's.
         failure = None;
     }
+    if !unsettled.stuck.is_empty() && failure.is_none() {
+        progress = Progress::Stalled {
+            reason: CLOUD_RESOURCE_STUCK.into(),
+            message: unsettled.stuck.join("; "),
+        };
+    }
+    let last_copies = rebuilds.last_copies();
+    if !last_copies.is_empty() {
+        progress = Progress::Stalled {
+            reason: LAST_COPY_LOST.into(),
+            message: last_copies.join("; "),
+        };
+    }
+    let replacing = replacing(&actions, &rebuilds);
     let fixed = failure
         .as_ref()
         .filter(|f| f.terminal)
@@ -386,7 +482,42 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         failure,
         failed_servers,
         healing,
+        replacing,
+        last_copies: last_copies.into_iter().map(str::to_string).collect(),
+        unsettled: unsettled.seen,
     })
+}
+
+/// What the replacement of lost nodes does this pass, one line per node (empty when nothing
+/// is replaced): servers in ERROR rebooted or deleted, replacements created, nodes waiting for
+/// another of their set. (Nodes still healing are added by [`conclude`], which knows whether
+/// the heal ended this pass.)
+fn replacing(actions: &[Action], rebuilds: &lost_bricks::Rebuilds) -> Vec<String> {
+    let mut lines = Vec::new();
+    for action in actions {
+        match action {
+            Action::RebootServer { name, fault, .. } => {
+                lines.push(format!("server {name} in ERROR ({fault}): hard reboot"))
+            }
+            Action::DeleteFailedServer { name, fault, .. } => {
+                lines.push(format!("server {name} still in ERROR ({fault}): replaced"))
+            }
+            Action::CreateNode {
+                node, returns_to, ..
+            } if !returns_to.is_empty() => {
+                lines.push(format!("node {}: replacement server created", node.name))
+            }
+            _ => {}
+        }
+    }
+    for (node, held) in &rebuilds.held {
+        if let lost_bricks::Held::Waiting { behind } = held {
+            lines.push(format!(
+                "node {node}: its brick is gone; rebuilt after node {behind} of its set is healed"
+            ));
+        }
+    }
+    lines
 }
 
 /// Restart the offline bricks of a started volume whose glusterd is up (`volume start

@@ -316,3 +316,252 @@ fn a_replaced_node_whose_brick_stays_offline_gets_its_brick_started_through_anot
     .expect("decision");
     assert!(!kinds(&d.actions).contains(&"RejoinNodes"));
 }
+
+/// Two ephemeral nodes (`replica`), c-a-1's server gone, the last status showing both bricks
+/// online.
+fn ephemeral_loss(replica: u32) -> (GlusterClusterSpec, Snapshot, GlusterClusterStatus) {
+    let spec = spec(&format!(
+        "cloud: {{secretName: s, cloudName: c}}\nimage: debian-12\nflavor: f\nnetwork: net\nzones: [{{name: a, nodes: 2, fallbackFlavor: big}}]\nbrick: {{size: 1Gi}}\nvolume: {{name: v, replicas: {replica}}}\n"
+    ));
+    let mut observed = cloud(vec![server("c-a-2", 1, "ACTIVE", &[])], vec![]);
+    observed.block_storage_zones.clear();
+    observed.ports = vec![port("c-a-1", "10.0.0.1"), port("c-a-2", "10.0.0.2")];
+    let previous = GlusterClusterStatus {
+        volume: Some(crate::api::VolumeStatus {
+            name: "v".into(),
+            replica_count: replica,
+            bricks: ["c-a-1", "c-a-2"]
+                .iter()
+                .map(|n| crate::api::BrickStatus {
+                    name: format!("{n}:/export/v/brick"),
+                    node: n.to_string(),
+                    online: true,
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        nodes: ["c-a-1", "c-a-2"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| crate::api::NodeStatus {
+                name: n.to_string(),
+                index: i as u32,
+                zone: "a".into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    (spec, snapshot(observed, GlusterSeen::NotAsked), previous)
+}
+
+#[test]
+fn a_lost_ephemeral_brick_with_a_partner_is_rebuilt_and_the_cluster_says_node_replacing() {
+    let (spec, snap, previous) = ephemeral_loss(2);
+    let r = run(&spec, Some(&previous), &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = r.decision.expect("decision");
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::CreateNode { .. }))
+    {
+        Some(Action::CreateNode {
+            node,
+            brick,
+            returns_to,
+            ..
+        }) => {
+            assert_eq!(node.name, "c-a-1");
+            assert_eq!(brick, &NewBrick::Ephemeral);
+            assert_eq!(returns_to, &[("c-a-2".to_string(), "10.0.0.2".to_string())]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let pass = r.pass.expect("pass");
+    let (status, reason) = condition_reason(&pass.status, crate::api::conditions::DEGRADED);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        (TRUE, crate::api::conditions::NODE_REPLACING)
+    );
+    assert!(pass.memory.healing.contains("c-a-1"));
+}
+
+#[test]
+fn a_lost_ephemeral_brick_that_held_the_last_copy_is_not_rebuilt_over() {
+    let (spec, snap, previous) = ephemeral_loss(1);
+    let r = run(&spec, Some(&previous), &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = r.decision.expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"CreateNode"),
+        "nothing rebuilt over the last copy: {:?}",
+        d.actions
+    );
+    let pass = r.pass.expect("pass");
+    let degraded = find(&pass.status.conditions, crate::api::conditions::DEGRADED)
+        .expect("Degraded")
+        .clone();
+    assert_eq!(degraded.status, TRUE);
+    assert_eq!(degraded.reason, crate::api::conditions::LAST_COPY_LOST);
+    assert!(
+        degraded.message.contains("c-a-1:/export/v/brick"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(
+        condition_reason(&pass.status, STALLED),
+        (
+            TRUE.to_string(),
+            crate::api::conditions::LAST_COPY_LOST.to_string()
+        )
+    );
+    assert!(pass.memory.healing.is_empty());
+}
+
+/// c-a-1 replaced (healing), its glusterd back in the pool, its blank brick offline.
+fn replaced_blank(ephemeral: bool) -> (GlusterClusterSpec, Snapshot) {
+    let zone = if ephemeral {
+        "{name: a, nodes: 2, fallbackFlavor: big}"
+    } else {
+        "{name: a, nodes: 2}"
+    };
+    let spec = spec(&format!(
+        "cloud: {{secretName: s, cloudName: c}}\nimage: debian-12\nflavor: f\nnetwork: net\nzones: [{zone}]\nbrick: {{size: 1Gi}}\nvolume: {{name: v, replicas: 2}}\n"
+    ));
+    let mut observed = if ephemeral {
+        cloud(
+            vec![
+                server("c-a-1", 0, "ACTIVE", &[]),
+                server("c-a-2", 1, "ACTIVE", &[]),
+            ],
+            vec![],
+        )
+    } else {
+        booted()
+    };
+    if ephemeral {
+        observed.block_storage_zones.clear();
+    }
+    let mut seen = started(true, Vec::new());
+    if let Some(status) = seen.status.as_mut() {
+        for b in status.bricks.iter_mut().filter(|b| b.host == "10.0.0.1") {
+            b.online = false;
+        }
+    }
+    let snap = snapshot(
+        observed,
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(seen),
+        },
+    );
+    (spec, snap)
+}
+
+#[test]
+fn a_replaced_nodes_blank_ephemeral_brick_is_replaced_through_another_node_a_volume_brick_is_started()
+ {
+    let memory = Memory {
+        healing: BTreeSet::from(["c-a-1".to_string()]),
+        ..Memory::default()
+    };
+    let (spec, snap) = replaced_blank(true);
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    match d
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::ReplaceBricks { .. }))
+    {
+        Some(Action::ReplaceBricks { bricks, via, .. }) => {
+            let new_server = snap.cloud.server("c-a-1").expect("its server").id.clone();
+            assert_eq!(
+                bricks,
+                &[(
+                    "10.0.0.1:/export/v/brick".to_string(),
+                    format!(
+                        "10.0.0.1:{}",
+                        lost_bricks::fresh_path("/export/v/brick", &new_server)
+                    )
+                )]
+            );
+            assert_eq!(via, "c-a-2");
+        }
+        other => panic!("no replacement: {other:?} in {:?}", d.actions),
+    }
+    assert!(
+        !kinds(&d.actions).contains(&"RejoinNodes"),
+        "{:?}",
+        d.actions
+    );
+    // A Cinder brick came back with its data: started, never replaced.
+    let (spec, snap) = replaced_blank(false);
+    let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+        .decision
+        .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"ReplaceBricks"),
+        "{:?}",
+        d.actions
+    );
+    assert!(
+        kinds(&d.actions).contains(&"RejoinNodes"),
+        "{:?}",
+        d.actions
+    );
+    // Its node not replaced (healing empty): an offline ephemeral brick is never replaced.
+    let (spec, snap) = replaced_blank(true);
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"ReplaceBricks"),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_stranger_whose_brick_is_a_blank_disk_rejoins_without_starting_the_bricks() {
+    let (spec, _) = replaced_blank(true);
+    let mut observed = cloud(
+        vec![
+            server("c-a-1", 0, "ACTIVE", &[]),
+            server("c-a-2", 1, "ACTIVE", &[]),
+        ],
+        vec![],
+    );
+    observed.block_storage_zones.clear();
+    let mut seen = started(false, Vec::new());
+    seen.strangers = vec!["c-a-1".into()];
+    let snap = snapshot(
+        observed,
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(seen),
+        },
+    );
+    let start = |healing: BTreeSet<String>| {
+        let memory = Memory {
+            healing,
+            ..Memory::default()
+        };
+        let d = run(&spec, None, &snap, &memory, |_| Outcome::default())
+            .decision
+            .expect("decision");
+        d.actions.iter().find_map(|a| match a {
+            Action::RejoinNodes { start_bricks, .. } => Some(*start_bricks),
+            _ => None,
+        })
+    };
+    // Replaced (its disk is blank): back into the pool, bricks not started with force.
+    assert_eq!(start(BTreeSet::from(["c-a-1".to_string()])), Some(false));
+    // Not replaced (its glusterd lost the pool, its disk kept): started as before.
+    assert_eq!(start(BTreeSet::new()), Some(true));
+}

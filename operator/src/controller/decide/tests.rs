@@ -218,6 +218,8 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::DeleteDuplicateServer { .. } => "DeleteDuplicateServer",
             Action::Gluster { .. } => "Gluster",
             Action::RestartBricks { .. } => "RestartBricks",
+            Action::ReplaceBricks { .. } => "ReplaceBricks",
+            Action::DeleteUnusedVolume { .. } => "DeleteUnusedVolume",
         })
         .collect()
 }
@@ -939,11 +941,16 @@ proptest! {
                     let v = observed.volumes.iter().find(|v| &v.id == volume_id).expect("observed");
                     prop_assert_eq!(&v.status, &crate::cloud::VolumeStatus::Available);
                 }
-                Action::Gluster { .. } | Action::RestartBricks { .. } | Action::RejoinNodes { .. } => {
+                Action::Gluster { .. } | Action::RestartBricks { .. } | Action::RejoinNodes { .. } | Action::ReplaceBricks { .. } => {
                     prop_assert!(false, "gluster before every node is up")
                 }
                 Action::DeleteDuplicateServer { .. } => {
                     prop_assert!(false, "a duplicate deleted while gluster was not asked")
+                }
+                Action::DeleteUnusedVolume { volume_id, .. } => {
+                    // Only a volume in error (no volume exists here: none held a brick).
+                    let v = observed.volumes.iter().find(|v| &v.id == volume_id).expect("observed");
+                    prop_assert!(matches!(v.status, crate::cloud::VolumeStatus::Error(_)), "{:?}", v.status);
                 }
                 Action::EnsureSecurityGroup { .. } => {}
             }
