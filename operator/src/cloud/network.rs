@@ -185,25 +185,31 @@ pub fn normalize_cidr(text: &str) -> Result<(String, &'static str), String> {
     })
 }
 
-/// The rules of a gluster cluster's security group: SSH (22), glusterd (24007-24008) and the
-/// brick ports (49152-60999) from each allowed CIDR, and glusterd and brick ports between the
-/// group's own members (peers). Pure; an invalid CIDR is an error naming
-/// `allowed_cidrs[i]`.
-pub fn gluster_rules(allowed_cidrs: &[String]) -> Result<Vec<RuleSpec>, CloudError> {
+/// The rules of a gluster cluster's security group (default deny: nothing else is let in):
+/// glusterd (24007-24008) and the brick ports (49152-60999) from each of `clients` and from
+/// the group's own members (peers, self-heal, rebalance), SSH (22) from each of `ssh_from`.
+/// Pure; an invalid CIDR is an error naming `clients[i]` or `ssh_from[i]`.
+pub fn gluster_rules(clients: &[String], ssh_from: &[String]) -> Result<Vec<RuleSpec>, CloudError> {
     let mut rules = BTreeSet::new();
-    for (i, cidr) in allowed_cidrs.iter().enumerate() {
-        let (cidr, ethertype) =
-            normalize_cidr(cidr).map_err(|reason| CloudError::InvalidInput {
-                field: format!("allowed_cidrs[{i}]"),
-                reason,
-            })?;
-        for (port_min, port_max) in [(SSH_PORT, SSH_PORT), GLUSTERD_PORTS, BRICK_PORTS] {
-            rules.insert(RuleSpec {
-                ethertype,
-                port_min,
-                port_max,
-                source: RuleSource::Cidr(cidr.clone()),
-            });
+    let sources = [
+        ("clients", clients, &[GLUSTERD_PORTS, BRICK_PORTS][..]),
+        ("ssh_from", ssh_from, &[(SSH_PORT, SSH_PORT)][..]),
+    ];
+    for (field, cidrs, ports) in sources {
+        for (i, cidr) in cidrs.iter().enumerate() {
+            let (cidr, ethertype) =
+                normalize_cidr(cidr).map_err(|reason| CloudError::InvalidInput {
+                    field: format!("{field}[{i}]"),
+                    reason,
+                })?;
+            for &(port_min, port_max) in ports {
+                rules.insert(RuleSpec {
+                    ethertype,
+                    port_min,
+                    port_max,
+                    source: RuleSource::Cidr(cidr.clone()),
+                });
+            }
         }
     }
     for ethertype in ["IPv4", "IPv6"] {
@@ -229,6 +235,18 @@ pub fn missing_rules<'a>(group: &SecurityGroup, wanted: &'a [RuleSpec]) -> Vec<&
                 .iter()
                 .any(|r| w.is_satisfied_by(r, &group.id))
         })
+        .collect()
+}
+
+/// The group's ingress rules that no wanted rule accounts for (a client network or SSH source
+/// the spec no longer names, a rule added by hand): removed, so that narrowing the spec
+/// narrows the group. Egress rules are left alone. Pure.
+pub fn stale_rules<'a>(group: &'a SecurityGroup, wanted: &[RuleSpec]) -> Vec<&'a SecurityGroupRule> {
+    group
+        .security_group_rules
+        .iter()
+        .filter(|r| r.direction == "ingress")
+        .filter(|r| !wanted.iter().any(|w| w.is_satisfied_by(r, &group.id)))
         .collect()
 }
 
@@ -471,7 +489,15 @@ impl Networking {
             }
         }))
         .await?;
-        tracing::info!(group = %group.id, name = %spec.name, adopted, rules_added = missing.len(), "security group ensured");
+        let stale = stale_rules(&group, &spec.rules);
+        futures::future::try_join_all(stale.iter().map(|rule| {
+            self.client.delete_idempotent(Request::delete(format!(
+                "/security-group-rules/{}",
+                seg(&rule.id)
+            )))
+        }))
+        .await?;
+        tracing::info!(group = %group.id, name = %spec.name, adopted, rules_added = missing.len(), rules_removed = stale.len(), "security group ensured");
         Ok(Ensured {
             value: group.id,
             adopted,
@@ -504,6 +530,29 @@ impl Networking {
             }
         }
         Ok(deleted)
+    }
+
+    /// The CIDRs of the subnets of network `network_id`.
+    pub async fn subnet_cidrs(&self, network_id: &str) -> Result<Vec<String>, CloudError> {
+        #[derive(Deserialize)]
+        struct Subnet {
+            network_id: String,
+            cidr: String,
+        }
+        #[derive(Deserialize)]
+        struct All {
+            subnets: Vec<Subnet>,
+        }
+        let all: All = self
+            .client
+            .get_json(Request::get("/subnets").query("network_id", network_id))
+            .await?;
+        Ok(all
+            .subnets
+            .into_iter()
+            .filter(|s| s.network_id == network_id)
+            .map(|s| s.cidr)
+            .collect())
     }
 
     /// The ports bound to a device (a server ID).
@@ -549,21 +598,27 @@ mod tests {
 
     #[test]
     fn rules_for_a_cluster() {
-        let rules = gluster_rules(&["10.0.0.0/8".into(), "2001:db8::/32".into()]).unwrap();
+        let rules = gluster_rules(
+            &["10.0.0.0/8".into(), "2001:db8::/32".into()],
+            &["192.0.2.0/24".into()],
+        )
+        .unwrap();
         let cidr_rules: Vec<_> = rules
             .iter()
-            .filter(|r| matches!(r.source, RuleSource::Cidr(_)))
-            .map(|r| (r.ethertype, r.port_min, r.port_max))
+            .filter_map(|r| match &r.source {
+                RuleSource::Cidr(c) => Some((r.ethertype, r.port_min, r.port_max, c.as_str())),
+                RuleSource::SameGroup => None,
+            })
             .collect();
+        // SSH only from ssh_from; the gluster ports only from the clients.
         assert_eq!(
             cidr_rules,
             vec![
-                ("IPv4", 22, 22),
-                ("IPv4", 24007, 24008),
-                ("IPv4", 49152, 60999),
-                ("IPv6", 22, 22),
-                ("IPv6", 24007, 24008),
-                ("IPv6", 49152, 60999)
+                ("IPv4", 22, 22, "192.0.2.0/24"),
+                ("IPv4", 24007, 24008, "10.0.0.0/8"),
+                ("IPv4", 49152, 60999, "10.0.0.0/8"),
+                ("IPv6", 24007, 24008, "2001:db8::/32"),
+                ("IPv6", 49152, 60999, "2001:db8::/32")
             ]
         );
         assert_eq!(
@@ -573,22 +628,81 @@ mod tests {
                 .count(),
             4
         );
-        match gluster_rules(&["10.0.0.0/8".into(), "nope".into()]) {
-            Err(CloudError::InvalidInput { field, .. }) => assert_eq!(field, "allowed_cidrs[1]"),
+        match gluster_rules(&["10.0.0.0/8".into(), "nope".into()], &[]) {
+            Err(CloudError::InvalidInput { field, .. }) => assert_eq!(field, "clients[1]"),
+            other => panic!("{other:?}"),
+        }
+        match gluster_rules(&[], &["10.0.0.0/33".into()]) {
+            Err(CloudError::InvalidInput { field, .. }) => assert_eq!(field, "ssh_from[0]"),
             other => panic!("{other:?}"),
         }
         // Duplicates collapse.
         assert_eq!(
-            gluster_rules(&["10.0.0.1/8".into(), "10.0.0.0/8".into()])
+            gluster_rules(&["10.0.0.1/8".into(), "10.0.0.0/8".into()], &[])
                 .unwrap()
                 .len(),
-            7
+            6
         );
     }
 
     #[test]
+    fn default_deny_lets_in_only_the_group_and_ssh_from() {
+        // No clients: the gluster ports are open to the group's own members only, and nothing
+        // is open to the world.
+        let rules = gluster_rules(&[], &["10.1.0.0/24".into()]).unwrap();
+        for r in &rules {
+            match &r.source {
+                RuleSource::SameGroup => assert_ne!(r.port_min, SSH_PORT, "{r:?}"),
+                RuleSource::Cidr(c) => {
+                    assert_eq!((c.as_str(), r.port_min), ("10.1.0.0/24", SSH_PORT), "{r:?}")
+                }
+            }
+        }
+        assert_eq!(rules.len(), 5);
+    }
+
+    fn rule(id: &str, dir: &str, ports: (u16, u16), prefix: Option<&str>, group: Option<&str>) -> serde_json::Value {
+        json!({"id": id, "direction": dir, "ethertype": "IPv4", "protocol": "tcp",
+               "port_range_min": ports.0, "port_range_max": ports.1,
+               "remote_ip_prefix": prefix, "remote_group_id": group})
+    }
+
+    #[test]
+    fn stale_rules_are_the_ingress_rules_the_spec_no_longer_names() {
+        // The spec narrowed from 0.0.0.0/0 to 10.0.0.0/8; SSH moved to 10.1.0.0/24.
+        let wanted = gluster_rules(&["10.0.0.0/8".into()], &["10.1.0.0/24".into()]).unwrap();
+        let group: SecurityGroup = serde_json::from_value(json!({
+            "id": "g", "name": "gc", "description": "", "tags": [],
+            "security_group_rules": [
+                {"id": "egress", "direction": "egress", "ethertype": "IPv4", "protocol": null,
+                 "port_range_min": null, "port_range_max": null, "remote_ip_prefix": null,
+                 "remote_group_id": null},
+                rule("world-ssh", "ingress", (22, 22), Some("0.0.0.0/0"), None),
+                rule("world-bricks", "ingress", (49152, 60999), Some("0.0.0.0/0"), None),
+                rule("kept-bricks", "ingress", (49152, 60999), Some("10.0.0.0/8"), None),
+                rule("kept-peers", "ingress", (24007, 24008), None, Some("g")),
+                rule("other-group", "ingress", (24007, 24008), None, Some("h")),
+                rule("ssh-from-clients", "ingress", (22, 22), Some("10.0.0.0/8"), None),
+                rule("kept-ssh", "ingress", (22, 22), Some("10.1.0.5/24"), None),
+            ]
+        }))
+        .unwrap();
+        let stale: Vec<&str> = stale_rules(&group, &wanted)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(
+            stale,
+            ["world-ssh", "world-bricks", "other-group", "ssh-from-clients"]
+        );
+        // What stays plus what is missing is exactly what is wanted.
+        let missing = missing_rules(&group, &wanted);
+        assert_eq!(missing.len(), wanted.len() - 3);
+    }
+
+    #[test]
     fn missing_rules_compare_with_neutron_shapes() {
-        let wanted = gluster_rules(&["10.0.0.0/8".into()]).unwrap();
+        let wanted = gluster_rules(&["10.0.0.0/8".into()], &["10.0.0.0/8".into()]).unwrap();
         let group: SecurityGroup = serde_json::from_value(json!({
             "id": "g", "name": "gc", "description": "", "tags": [],
             "security_group_rules": [

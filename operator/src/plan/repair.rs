@@ -98,7 +98,7 @@ impl Planner<'_> {
         }
         out.push((
             "auth.allow".to_string(),
-            self.auth_value(nodes).unwrap_or_else(|| Arg::text("*")),
+            self.auth_value(nodes),
         ));
         for (key, value) in &self.spec.volume.options {
             out.push((key.clone(), Arg::text(value.clone())));
