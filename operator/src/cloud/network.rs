@@ -322,6 +322,9 @@ pub(crate) fn looks_like_uuid(s: &str) -> bool {
 pub struct Networking {
     pub(super) client: ServiceClient,
     pub(super) adopt_backoff: Backoff,
+    /// [`Networking::network_cidrs`] by network name or ID, kept for the client's life (a
+    /// cluster's network cannot change, nor can a Neutron subnet's CIDR).
+    cidrs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
 }
 
 impl Networking {
@@ -331,6 +334,7 @@ impl Networking {
         Self {
             client,
             adopt_backoff,
+            cidrs: Default::default(),
         }
     }
 
@@ -530,6 +534,27 @@ impl Networking {
             }
         }
         Ok(deleted)
+    }
+
+    /// The CIDRs of the subnets of the network `name_or_id`, looked up once per client (an
+    /// empty answer is not kept).
+    pub async fn network_cidrs(&self, name_or_id: &str) -> Result<Vec<String>, CloudError> {
+        let known = self
+            .cidrs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name_or_id).cloned());
+        if let Some(cidrs) = known {
+            return Ok(cidrs);
+        }
+        let network = self.network(name_or_id).await?;
+        let cidrs = self.subnet_cidrs(&network.id).await?;
+        if !cidrs.is_empty()
+            && let Ok(mut c) = self.cidrs.lock()
+        {
+            c.insert(name_or_id.to_string(), cidrs.clone());
+        }
+        Ok(cidrs)
     }
 
     /// The CIDRs of the subnets of network `network_id`.

@@ -34,15 +34,13 @@ struct NewNode<'a> {
 /// A network without subnets is an error naming `spec.sshFrom` (the world is never the
 /// default).
 async fn default_ssh_from(cloud: &Cloud, network: &str) -> Result<Vec<String>, ReconcileError> {
-    let network = cloud.network().network(network).await?;
-    let cidrs = cloud.network().subnet_cidrs(&network.id).await?;
+    let cidrs = cloud.network().network_cidrs(network).await?;
     if cidrs.is_empty() {
         return Err(CloudError::InvalidInput {
             field: "spec.sshFrom".into(),
             reason: format!(
-                "network {} has no subnets to allow SSH from; set spec.sshFrom to the \
-                 operator's CIDR",
-                network.name
+                "network {network} has no subnets to allow SSH from; set spec.sshFrom to \
+                 the operator's CIDR"
             ),
         }
         .into());
