@@ -496,8 +496,11 @@ fn group_spec(cidrs: &[&str]) -> SecurityGroupSpec {
         name: "gc-busy".into(),
         description: "busy".into(),
         tags: vec!["gluster-cluster-busy".into()],
-        rules: gluster_rules(&cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-            .expect("rules"),
+        rules: {
+            // Clients and SSH from the same CIDRs: three rules per CIDR.
+            let cidrs: Vec<String> = cidrs.iter().map(|c| c.to_string()).collect();
+            gluster_rules(&cidrs, &cidrs).expect("rules")
+        },
     }
 }
 

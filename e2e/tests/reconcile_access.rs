@@ -2,18 +2,22 @@
 //! `allowedClients` names the test's own loopback address (127.0.0.1, where a mount from this
 //! host comes from) serves it; narrowed to another address (127.0.0.2) the same client is
 //! refused by gluster's `auth.allow` and the security group loses the old source (rules are
-//! reconciled both ways); widened back, the data written before is intact through the mount
-//! that lived through it all and through a fresh one. Needs root: it fails, never skips.
+//! reconciled both ways); widened back, it is let in again and the data written before is
+//! intact through the mount that lived through it all and through a fresh one. The allowed
+//! and refused client mounts with the volfile an outside client gets (see
+//! [`outside_volfile`]). Needs root: it fails, never skips.
 
 mod reconcile_support;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use e2e::data::{Manifest, Mount};
 use e2e::nodes::LoopbackNodes;
 use gluster_operator::api::GlusterCluster;
 use gluster_operator::gluster::xml::parse_volume_info;
+use kube::api::{Patch, PatchParams};
 use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
 
@@ -66,15 +70,19 @@ async fn sources(world: &World, uid: &str, port: u16) -> BTreeSet<String> {
 async fn allow(
     world: &World,
     nodes: &LoopbackNodes,
-    cluster: &mut GlusterCluster,
+    cluster: &GlusterCluster,
     uid: &str,
     allowed: &str,
     auth_head: &str,
 ) -> GlusterCluster {
-    cluster.spec.volume.allowed_clients = vec![allowed.to_string()];
-    let applied = world.apply(cluster).await;
-    let generation = applied.metadata.generation;
     let name = cluster.metadata.name.clone().unwrap();
+    let patch = serde_json::json!({"spec": {"volume": {"allowedClients": [allowed]}}});
+    let applied = world
+        .clusters
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("allowedClients changed");
+    let generation = applied.metadata.generation;
     let ready = world
         .wait_for(&name, "Ready=True at the new generation", move |c| {
             c.status.as_ref().and_then(|s| s.observed_generation) == generation
@@ -109,10 +117,40 @@ async fn allow(
     ready
 }
 
-/// Whether a fresh mount of `spec` at `target` is refused: the mount fails, or nothing can be
-/// read through it.
-fn refused(spec: &str, target: &std::path::Path, manifest: &Manifest) -> bool {
-    match Mount::new(spec, &[], target) {
+/// The volume's client volfile as glusterd gives it to an outside client (no login), copied
+/// from the first node to `dir`. glusterd hands every client on a loopback address its
+/// *trusted* volfile, whose login the bricks accept whatever `auth.allow` says (it is meant
+/// for the nodes' own daemons); this host's mounts are such clients, so the check of
+/// `auth.allow` mounts with the outside client's volfile, as a client elsewhere gets it.
+fn outside_volfile(nodes: &LoopbackNodes, volume: &str, dir: &std::path::Path) -> PathBuf {
+    let node = nodes.nodes().into_iter().next().expect("a loopback node");
+    let out = node
+        .command("cat")
+        .arg(format!(
+            "/var/lib/glusterd/vols/{volume}/{volume}.tcp-fuse.vol"
+        ))
+        .output()
+        .expect("cat");
+    assert!(
+        out.status.success(),
+        "the client volfile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        !text.contains("option password"),
+        "the outside volfile carries no login: {text}"
+    );
+    std::fs::create_dir_all(dir).expect("dir");
+    let path = dir.join(format!("{volume}.tcp-fuse.vol"));
+    std::fs::write(&path, text).expect("volfile written");
+    path
+}
+
+/// Whether a FUSE mount of `volfile` at `target` is refused: the mount fails, or nothing can
+/// be read through it.
+fn refused(volfile: &Path, target: &Path, manifest: &Manifest) -> bool {
+    match Mount::new(&volfile.display().to_string(), &[], target) {
         Err(_) => true,
         Ok(mount) => {
             let check = manifest.check(mount.path());
@@ -144,7 +182,7 @@ async fn auth_allow_and_the_security_group_follow_allowed_clients_both_ways() {
     let uid = created.metadata.uid.clone().expect("uid");
 
     // Allowed: this host's loopback address, where a mount from here comes from.
-    let ready = allow(&world, &nodes, &mut cluster, &uid, "127.0.0.1/32", "127.0.0.1,").await;
+    let ready = allow(&world, &nodes, &cluster, &uid, "127.0.0.1/32", "127.0.0.1,").await;
     let status = ready.status.clone().expect("status");
     let spec = status.mount.clone().expect("mount");
     let backups = status.backup_volfile_servers.clone();
@@ -155,21 +193,44 @@ async fn auth_allow_and_the_security_group_follow_allowed_clients_both_ways() {
     );
     let mount = Mount::new(&spec, &backups, &scratch.path().join("mnt")).expect("allowed mount");
     let manifest = Manifest::write(mount.path(), "allowed", 30, 32 << 10, 18).expect("manifest");
+    // An outside client from 127.0.0.1 is let in by auth.allow.
+    let volume = cluster.spec.volume.name.clone();
+    let volfile = outside_volfile(&nodes, &volume, &scratch.path().join("volfile-1"));
+    {
+        let outside = Mount::new(
+            &volfile.display().to_string(),
+            &[],
+            &scratch.path().join("outside-1"),
+        )
+        .expect("an allowed outside client mounts");
+        manifest
+            .check(outside.path())
+            .assert_intact("an allowed outside client");
+    }
 
     // Narrowed to another address: gluster refuses this host, the old rules are gone.
-    allow(&world, &nodes, &mut cluster, &uid, "127.0.0.2/32", "127.0.0.2,").await;
-    assert!(
-        refused(&spec, &scratch.path().join("refused"), &manifest),
-        "a client outside allowedClients mounted and read the volume"
-    );
+    allow(&world, &nodes, &cluster, &uid, "127.0.0.2/32", "127.0.0.2,").await;
+    let volfile = outside_volfile(&nodes, &volume, &scratch.path().join("volfile-2"));
+    // The bricks take the new auth.allow a moment after glusterd stored it.
+    let started = Instant::now();
+    while !refused(&volfile, &scratch.path().join("refused"), &manifest) {
+        assert!(
+            started.elapsed() < WAIT,
+            "a client outside allowedClients mounted and read the volume"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 
     // Widened back: the same client is let in again and nothing was lost.
-    allow(&world, &nodes, &mut cluster, &uid, "127.0.0.1/32", "127.0.0.1,").await;
-    // The long-lived mount may have been disconnected while refused; its client reconnects.
+    allow(&world, &nodes, &cluster, &uid, "127.0.0.1/32", "127.0.0.1,").await;
+    let volfile = outside_volfile(&nodes, &volume, &scratch.path().join("volfile-3"));
     let started = Instant::now();
-    while !manifest.check(mount.path()).lost.is_empty() {
-        assert!(started.elapsed() < WAIT, "the existing mount never reconnected");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    while refused(&volfile, &scratch.path().join("outside-3"), &manifest) {
+        assert!(
+            started.elapsed() < WAIT,
+            "the allowed outside client stays refused"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     manifest.assert_intact_through(&mount, &spec, &backups, &scratch.path().join("fresh"));
 

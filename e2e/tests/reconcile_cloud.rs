@@ -157,7 +157,11 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         .filter(|r| r.port_range_min == Some(22))
         .map(|r| r.remote_ip_prefix.as_deref())
         .collect();
-    assert_eq!(ssh, [Some("127.100.0.0/16")], "SSH from the subnet: {rules:?}");
+    assert_eq!(
+        ssh,
+        [Some("127.100.0.0/16")],
+        "SSH from the subnet: {rules:?}"
+    );
     for ports in [24007, 49152] {
         let sources: BTreeSet<_> = ingress
             .iter()
@@ -166,7 +170,10 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
             .collect();
         assert_eq!(
             sources,
-            BTreeSet::from([(Some("127.0.0.0/8"), None), (None, Some(groups[0].id.as_str()))]),
+            BTreeSet::from([
+                (Some("127.0.0.0/8"), None),
+                (None, Some(groups[0].id.as_str()))
+            ]),
             "port {ports}: {rules:?}"
         );
     }

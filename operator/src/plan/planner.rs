@@ -304,7 +304,9 @@ impl Planner<'_> {
         steps.push(Step::SetOption {
             on: runner.to_string(),
             key: "auth.allow".to_string(),
-            command: self.gluster.volume_set("auth.allow", self.auth_value(nodes)),
+            command: self
+                .gluster
+                .volume_set("auth.allow", self.auth_value(nodes)),
         });
     }
 

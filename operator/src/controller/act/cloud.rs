@@ -116,9 +116,13 @@ pub async fn act_cloud(
         };
         let group = SecurityGroupSpec {
             name: group_name.clone(),
+            // The UID tag in the description too: a group whose tagging was interrupted is
+            // still known as the cluster's (see `owns_group`).
             description: format!(
-                "gluster-operator: GlusterCluster {}/{}",
-                owner.namespace, owner.name
+                "gluster-operator: GlusterCluster {}/{} {}",
+                owner.namespace,
+                owner.name,
+                owner.tag()
             ),
             tags: vec![owner.tag()],
             rules: gluster_rules(clients, &ssh_from)?,

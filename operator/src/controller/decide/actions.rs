@@ -148,7 +148,11 @@ pub fn security_group(spec: &GlusterClusterSpec) -> Action {
 pub fn world_open(cidrs: &[String]) -> Vec<String> {
     cidrs
         .iter()
-        .filter(|c| c.trim().rsplit_once('/').is_some_and(|(_, p)| p.trim() == "0"))
+        .filter(|c| {
+            c.trim()
+                .rsplit_once('/')
+                .is_some_and(|(_, p)| p.trim() == "0")
+        })
         .cloned()
         .collect()
 }

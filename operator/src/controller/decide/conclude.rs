@@ -155,7 +155,10 @@ pub fn conclude(
                 true,
                 "OpenToWorld",
                 "Reconcile",
-                &format!("the security group admits any address to {}", open.join(" and ")),
+                &format!(
+                    "the security group admits any address to {}",
+                    open.join(" and ")
+                ),
             ));
         }
     }

@@ -443,7 +443,10 @@ fn a_zone_without_block_storage_boots_on_the_fallback_flavor_with_an_ephemeral_b
     match &d.actions[0] {
         // Default deny: no clients, never the world.
         Action::EnsureSecurityGroup { clients, ssh_from } => {
-            assert!(clients.is_empty() && ssh_from.is_empty(), "{clients:?} {ssh_from:?}")
+            assert!(
+                clients.is_empty() && ssh_from.is_empty(),
+                "{clients:?} {ssh_from:?}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -894,9 +897,15 @@ fn allowed_clients_default_to_nowhere_and_sizes_round_up() {
 
 #[test]
 fn world_open_entries_are_the_zero_prefixes() {
-    let cidrs: Vec<String> = ["10.0.0.0/8", "0.0.0.0/0", "::/0", " 0.0.0.0 / 0 ", "10.0.0.0/10"]
-        .map(String::from)
-        .into();
+    let cidrs: Vec<String> = [
+        "10.0.0.0/8",
+        "0.0.0.0/0",
+        "::/0",
+        " 0.0.0.0 / 0 ",
+        "10.0.0.0/10",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(world_open(&cidrs), ["0.0.0.0/0", "::/0", " 0.0.0.0 / 0 "]);
     assert!(world_open(&[]).is_empty());
 }
@@ -1021,14 +1030,16 @@ mod replace_tests;
 fn opening_to_the_world_is_a_warning_event_and_default_deny_is_not() {
     let snap = snapshot(cloud(vec![], vec![]), GlusterSeen::NotAsked);
     let warnings = |spec: &GlusterClusterSpec| -> Vec<String> {
-        run(spec, None, &snap, &Memory::default(), |_| Outcome::default())
-            .pass
-            .expect("pass")
-            .notes
-            .into_iter()
-            .filter(|n| n.warning && n.reason == "OpenToWorld")
-            .map(|n| n.note)
-            .collect()
+        run(spec, None, &snap, &Memory::default(), |_| {
+            Outcome::default()
+        })
+        .pass
+        .expect("pass")
+        .notes
+        .into_iter()
+        .filter(|n| n.warning && n.reason == "OpenToWorld")
+        .map(|n| n.note)
+        .collect()
     };
     let mut s = spec(SPEC);
     assert!(warnings(&s).is_empty());
