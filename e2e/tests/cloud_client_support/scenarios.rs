@@ -433,7 +433,7 @@ pub async fn server_lifecycle(env: &Env) {
             name: sg_name.clone(),
             description: String::new(),
             tags: vec![format!("gluster-cluster-{sg_name}")],
-            rules: gluster_rules(&["127.0.0.0/8".into()]).expect("rules"),
+            rules: gluster_rules(&["127.0.0.0/8".into()], &["127.0.0.0/8".into()]).expect("rules"),
         })
         .await
         .expect("sg");

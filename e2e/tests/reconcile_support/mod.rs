@@ -589,7 +589,9 @@ impl Replica {
                 namespace: chart.namespace.clone(),
                 identity: identity.into(),
                 duration: Duration::from_secs(30),
+                renew_deadline: Duration::from_secs(20),
                 retry_period: Duration::from_millis(100),
+                call_timeout: Duration::from_secs(5),
             },
         );
         let handle = tokio::spawn(controller::run_elected(

@@ -49,6 +49,10 @@ pub enum ReconcileError {
     /// The finalizer machinery failed (adding or removing it).
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// This replica lost its leader Lease (or its renew deadline passed) before a write: the
+    /// pass stops; the new leader carries on.
+    #[error("this replica no longer leads: nothing more is written")]
+    NotLeading,
     /// A Secret the operator would keep (the SSH keys, `<name>-ssh`) exists without the
     /// cluster's ownerReference: someone else's, left untouched.
     #[error(
@@ -106,6 +110,7 @@ impl ReconcileError {
             ReconcileError::MissingHostKey(_) => "MissingHostKey",
             ReconcileError::MigrationFailed { .. } => "MigrationFailed",
             ReconcileError::SecretNotOwned { .. } => "SecretNotOwned",
+            ReconcileError::NotLeading => "NotLeading",
         }
     }
 
@@ -116,7 +121,8 @@ impl ReconcileError {
             ReconcileError::Kube(_)
             | ReconcileError::Finalizer(_)
             | ReconcileError::MissingHostKey(_)
-            | ReconcileError::Gluster(_) => false,
+            | ReconcileError::Gluster(_)
+            | ReconcileError::NotLeading => false,
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)
             | ReconcileError::Keys(_)
