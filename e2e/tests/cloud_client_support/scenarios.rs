@@ -356,14 +356,15 @@ pub async fn security_group_is_ensured_idempotently_and_deleted_by_tag(env: &Env
         rules: gluster_rules(&["10.0.0.0/8".into()], &["10.0.0.0/8".into()]).expect("rules"),
         ..spec.clone()
     };
-    let deletes = env.calls("DELETE", "network", RULES);
+    let rule_route = format!("{RULES}/{{id}}");
+    let deletes = env.calls("DELETE", "network", &rule_route);
     cloud
         .network()
         .ensure_security_group(&narrower)
         .await
         .expect("narrow");
     assert_eq!(env.calls("POST", "network", RULES), rule_posts + 2);
-    assert_eq!(env.calls("DELETE", "network", RULES), deletes + 4);
+    assert_eq!(env.calls("DELETE", "network", &rule_route), deletes + 4);
     let narrowed = cloud
         .network()
         .get_security_group(&made.value)

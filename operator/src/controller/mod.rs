@@ -117,8 +117,12 @@ pub async fn run_elected(
         // The renew loop runs as its own task and reports a lost Lease through a channel.
         let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
         let holder = elector.clone();
+        let gauge = metrics.clone();
         let renewing = tokio::spawn(async move {
             holder.hold().await;
+            // The fence is closed: this replica no longer leads, even while the controller's
+            // reconciles in flight (which write nothing more) wind down.
+            gauge.set_leader(false);
             let _ = lost_tx.send(());
         });
         let stop = shutdown.clone();
