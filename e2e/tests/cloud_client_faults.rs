@@ -496,8 +496,11 @@ fn group_spec(cidrs: &[&str]) -> SecurityGroupSpec {
         name: "gc-busy".into(),
         description: "busy".into(),
         tags: vec!["gluster-cluster-busy".into()],
-        rules: gluster_rules(&cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-            .expect("rules"),
+        rules: {
+            // Clients and SSH from the same CIDRs: three rules per CIDR.
+            let cidrs: Vec<String> = cidrs.iter().map(|c| c.to_string()).collect();
+            gluster_rules(&cidrs, &cidrs).expect("rules")
+        },
     }
 }
 
@@ -629,4 +632,48 @@ async fn an_unreachable_cloud_is_a_retryable_connect_error() {
     );
     assert!(err.is_retryable() && err.is_not_sent() && !err.is_ambiguous());
     assert_eq!(err.reason(), "CloudUnreachable");
+}
+
+#[tokio::test]
+async fn a_closed_leader_fence_sends_no_write_but_reads_go_on() {
+    let sim = start(fast_config()).await;
+    let fence = gluster_operator::fence::Fence::new();
+    let options = ClientOptions {
+        fence: Some(fence.clone()),
+        ..fast_options()
+    };
+    let cloud = client(&sim, "sim", options);
+    // Open (leading): the group and its rules are written.
+    fence.open_until(tokio::time::Instant::now() + Duration::from_secs(60));
+    cloud
+        .network()
+        .ensure_security_group(&group_spec(&["10.0.0.0/8"]))
+        .await
+        .expect("written while leading");
+    let posts = calls(&sim, "POST", RULES);
+    assert!(posts > 0);
+    // Closed (the Lease lost): reads still answer, no write request leaves the client.
+    fence.close();
+    let before = sim.counters();
+    let err = cloud
+        .network()
+        .ensure_security_group(&group_spec(&["10.0.0.0/8", "192.0.2.0/24"]))
+        .await
+        .expect_err("fenced");
+    assert!(matches!(err, CloudError::Fenced { .. }), "{err:?}");
+    assert!(err.to_string().contains("no longer leads"), "{err}");
+    let after = sim.counters();
+    let writes = |c: &e2e::openstack::CallCounters| -> u64 {
+        c.calls
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET ") && !k.starts_with("POST /identity/"))
+            .map(|(_, n)| *n)
+            .sum()
+    };
+    assert_eq!(writes(&after), writes(&before), "{after:?}");
+    assert!(
+        after.get("GET", "/networking/v2.0/security-groups")
+            > before.get("GET", "/networking/v2.0/security-groups"),
+        "the group was still looked up"
+    );
 }

@@ -17,19 +17,20 @@
 //! | `POST /compute/v2.1/servers/{id}/os-volume_attachments` | 4 | one attachment per node |
 //! | `GET /compute/v2.1/servers/detail` | 3 | observe: before acting, to see the servers ACTIVE, to see the attachments |
 //! | `GET /image/…` | 1 | the image ID from its name, once |
-//! | `GET /networking/v2.0/networks` | 1 | the network ID from its name, once |
+//! | `GET /networking/v2.0/networks` | 2 | the network ID from its name for the ports, and for its subnets (below), once each |
+//! | `GET /networking/v2.0/subnets` | 1 | the network's subnet CIDRs, where SSH is allowed from by default (once per controller) |
 //! | `GET /networking/v2.0/security-groups` | 1 | the group, adopted if it exists |
 //! | `POST /networking/v2.0/security-groups` | 1 | the group |
 //! | `PUT /networking/v2.0/security-groups/{id}/tags` | 1 | its tag (Neutron creates groups untagged) |
 //! | `GET /networking/v2.0/ports` | 5 | per node, the port looked up by name before it is made (one an interrupted attempt left untagged is adopted, never doubled: Neutron names are not unique) (4); observe: the cluster's ports, listed only while a node has no server (1) |
 //! | `POST /networking/v2.0/ports` | 4 | one port per node (its address survives a replacement server) |
 //! | `PUT /networking/v2.0/ports/{id}/tags` | 4 | its tag (Neutron creates ports untagged) |
-//! | `POST /networking/v2.0/security-group-rules` | 10 | SSH, glusterd and brick ports from 0.0.0.0/0 and ::/0 (6), glusterd and bricks within the group over IPv4 and IPv6 (4) |
+//! | `POST /networking/v2.0/security-group-rules` | 7 | glusterd and brick ports from the allowed clients (2), SSH from the network's subnet (1), glusterd and bricks within the group over IPv4 and IPv6 (4) |
 //! | `GET /volume/v3/{project_id}/os-availability-zone` | 1 | where Cinder serves volumes (the planner's fact), once |
 //! | `POST /volume/v3/{project_id}/volumes` | 4 | one brick volume per node |
 //! | `GET /volume/v3/{project_id}/volumes/detail` | 3 | observe: before acting, to see them available, to see them in-use |
 //!
-//! 50 calls. Observing cannot take fewer than three lists of each kind (nothing is known before
+//! 49 calls. Observing cannot take fewer than three lists of each kind (nothing is known before
 //! the first; the servers must be seen ACTIVE, and the volumes available, before an attachment;
 //! the attachments must be seen in-use before gluster), whatever the polling; each poll more
 //! while the cloud works costs a list (the pacing lists only the kind that is awaited). The
@@ -57,14 +58,15 @@ const MINIMUM: &[(&str, u64)] = &[
     ("POST /compute/v2.1/servers/{id}/os-volume_attachments", 4),
     ("GET /compute/v2.1/servers/detail", 3),
     ("GET /image/", 1),
-    ("GET /networking/v2.0/networks", 1),
+    ("GET /networking/v2.0/networks", 2),
+    ("GET /networking/v2.0/subnets", 1),
     ("GET /networking/v2.0/security-groups", 1),
     ("POST /networking/v2.0/security-groups", 1),
     ("PUT /networking/v2.0/security-groups/{id}/tags", 1),
     ("GET /networking/v2.0/ports", 5),
     ("POST /networking/v2.0/ports", 4),
     ("PUT /networking/v2.0/ports/{id}/tags", 4),
-    ("POST /networking/v2.0/security-group-rules", 10),
+    ("POST /networking/v2.0/security-group-rules", 7),
     ("GET /volume/v3/{project_id}/os-availability-zone", 1),
     ("POST /volume/v3/{project_id}/volumes", 4),
     ("GET /volume/v3/{project_id}/volumes/detail", 3),

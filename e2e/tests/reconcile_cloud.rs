@@ -6,7 +6,7 @@
 
 mod reconcile_support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::openstack::{FaultAction, HttpFault, SimConfig, TimingConfig};
 use gluster_operator::api::{GlusterCluster, NodeState};
@@ -148,15 +148,35 @@ async fn two_zones_become_servers_volumes_and_a_security_group_then_go() {
         .unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].name, format!("gluster-{}-twozones", world.ns));
-    assert!(
-        groups[0]
-            .security_group_rules
-            .iter()
-            .any(|r| r.port_range_min == Some(22)
-                && r.remote_ip_prefix.as_deref() == Some("127.0.0.0/8")),
-        "SSH from the allowed clients: {:?}",
-        groups[0].security_group_rules
+    // Default deny: SSH from the network's own subnet (the simulator's 127.100.0.0/16), the
+    // gluster ports from the allowed clients and the group itself, nothing from the world.
+    let rules = &groups[0].security_group_rules;
+    let ingress: Vec<_> = rules.iter().filter(|r| r.direction == "ingress").collect();
+    let ssh: Vec<_> = ingress
+        .iter()
+        .filter(|r| r.port_range_min == Some(22))
+        .map(|r| r.remote_ip_prefix.as_deref())
+        .collect();
+    assert_eq!(
+        ssh,
+        [Some("127.100.0.0/16")],
+        "SSH from the subnet: {rules:?}"
     );
+    for ports in [24007, 49152] {
+        let sources: BTreeSet<_> = ingress
+            .iter()
+            .filter(|r| r.port_range_min == Some(ports))
+            .map(|r| (r.remote_ip_prefix.as_deref(), r.remote_group_id.as_deref()))
+            .collect();
+        assert_eq!(
+            sources,
+            BTreeSet::from([
+                (Some("127.0.0.0/8"), None),
+                (None, Some(groups[0].id.as_str()))
+            ]),
+            "port {ports}: {rules:?}"
+        );
+    }
 
     // The SSH keys: one Secret owned by the cluster, the operator key and a host key per node.
     let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns);

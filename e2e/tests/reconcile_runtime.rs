@@ -9,7 +9,7 @@ use std::time::Duration;
 use e2e::controlplane::{ControlPlane, chart};
 use gluster_operator::controller::Metrics;
 use gluster_operator::controller::http::{self, Health};
-use gluster_operator::controller::leader::{LeaderElector, LeaseConfig};
+use gluster_operator::controller::leader::{LeaderElector, LeaseConfig, LeaseError};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::Api;
@@ -22,7 +22,9 @@ fn candidate(client: &Client, lease: &chart::OperatorIdentity, identity: &str) -
             namespace: lease.namespace.clone(),
             identity: identity.into(),
             duration: Duration::from_secs(30),
+            renew_deadline: Duration::from_secs(20),
             retry_period: Duration::from_millis(50),
+            call_timeout: Duration::from_secs(5),
         },
     )
 }
@@ -76,12 +78,14 @@ async fn one_candidate_leads_and_the_other_takes_over_after_release() {
             namespace: ns.clone(),
             identity: "replica-a".into(),
             duration: Duration::from_secs(30),
+            renew_deadline: Duration::from_secs(20),
             retry_period: Duration::from_millis(50),
+            call_timeout: Duration::from_secs(5),
         },
     );
     // Reading a Lease is limited to the chart's name: the first call is refused.
     let refused = match other.try_acquire_or_renew().await {
-        Err(kube::Error::Api(s)) => s.code,
+        Err(LeaseError::Api(kube::Error::Api(s))) => s.code,
         other => panic!("expected 403, got {other:?}"),
     };
     assert_eq!(

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cloud;
 pub mod controller;
 pub mod crd;
+pub mod fence;
 pub mod fuzzing;
 pub mod gluster;
 pub mod plan;

@@ -448,7 +448,9 @@ async fn operator_main(args: RunArgs) -> Result<(), String> {
                 namespace: args.pod_namespace.clone(),
                 identity: identity.clone(),
                 duration: std::time::Duration::from_secs(15),
-                retry_period: std::time::Duration::from_secs(5),
+                renew_deadline: std::time::Duration::from_secs(10),
+                retry_period: std::time::Duration::from_secs(2),
+                call_timeout: std::time::Duration::from_secs(2),
             },
         )
     });

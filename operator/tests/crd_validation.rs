@@ -318,6 +318,12 @@ fn cel_rules_refuse_bad_objects_naming_the_field() {
             "allowedClients",
         ),
         (
+            "malformed SSH source",
+            "/spec/sshFrom",
+            json!(["10.0.0.0/24", "bastion"]),
+            "spec.sshFrom",
+        ),
+        (
             "disperse with replicas",
             "/spec/volume/disperse",
             json!(4),

@@ -270,7 +270,7 @@ pub async fn keypairs_are_created_adopted_and_deleted(env: &Env) {
 }
 
 /// A security group with the gluster rules: ensured once, adopted after, widened by the new
-/// rules only, found and deleted by tag.
+/// rules only, narrowed by deleting the rules no longer wanted, found and deleted by tag.
 pub async fn security_group_is_ensured_idempotently_and_deleted_by_tag(env: &Env) {
     let cloud = &env.cloud;
     let name = env.name("sg");
@@ -278,7 +278,11 @@ pub async fn security_group_is_ensured_idempotently_and_deleted_by_tag(env: &Env
         name: name.clone(),
         description: format!("gluster cluster {name}"),
         tags: vec![format!("gluster-cluster-{name}")],
-        rules: gluster_rules(&["10.0.0.0/8".into(), "2001:db8::/32".into()]).expect("rules"),
+        rules: gluster_rules(
+            &["10.0.0.0/8".into(), "2001:db8::/32".into()],
+            &["10.0.0.0/8".into()],
+        )
+        .expect("rules"),
     };
     let made = cloud
         .network()
@@ -327,11 +331,14 @@ pub async fn security_group_is_ensured_idempotently_and_deleted_by_tag(env: &Env
     assert_eq!(env.calls("POST", "network", RULES), rule_posts);
 
     let wider = SecurityGroupSpec {
-        rules: gluster_rules(&[
-            "10.0.0.0/8".into(),
-            "2001:db8::/32".into(),
-            "192.0.2.0/24".into(),
-        ])
+        rules: gluster_rules(
+            &[
+                "10.0.0.0/8".into(),
+                "2001:db8::/32".into(),
+                "192.0.2.0/24".into(),
+            ],
+            &["10.0.0.0/8".into()],
+        )
         .expect("rules"),
         ..spec.clone()
     };
@@ -340,7 +347,43 @@ pub async fn security_group_is_ensured_idempotently_and_deleted_by_tag(env: &Env
         .ensure_security_group(&wider)
         .await
         .expect("widen");
-    assert_eq!(env.calls("POST", "network", RULES), rule_posts + 3);
+    // glusterd and the brick ports from the new CIDR.
+    assert_eq!(env.calls("POST", "network", RULES), rule_posts + 2);
+
+    // Narrowed: the rules of the CIDRs no longer named are deleted, nothing is added, and the
+    // group holds exactly the wanted ingress rules.
+    let narrower = SecurityGroupSpec {
+        rules: gluster_rules(&["10.0.0.0/8".into()], &["10.0.0.0/8".into()]).expect("rules"),
+        ..spec.clone()
+    };
+    let rule_route = format!("{RULES}/{{id}}");
+    let deletes = env.calls("DELETE", "network", &rule_route);
+    cloud
+        .network()
+        .ensure_security_group(&narrower)
+        .await
+        .expect("narrow");
+    assert_eq!(env.calls("POST", "network", RULES), rule_posts + 2);
+    assert_eq!(env.calls("DELETE", "network", &rule_route), deletes + 4);
+    let narrowed = cloud
+        .network()
+        .get_security_group(&made.value)
+        .await
+        .expect("get")
+        .expect("exists");
+    let ingress: Vec<_> = narrowed
+        .security_group_rules
+        .iter()
+        .filter(|r| r.direction == "ingress")
+        .collect();
+    assert_eq!(ingress.len(), narrower.rules.len(), "{ingress:?}");
+    assert!(
+        ingress.iter().all(|r| narrower
+            .rules
+            .iter()
+            .any(|w| w.is_satisfied_by(r, &made.value))),
+        "{ingress:?}"
+    );
 
     let found = cloud
         .network()
@@ -391,7 +434,7 @@ pub async fn server_lifecycle(env: &Env) {
             name: sg_name.clone(),
             description: String::new(),
             tags: vec![format!("gluster-cluster-{sg_name}")],
-            rules: gluster_rules(&["127.0.0.0/8".into()]).expect("rules"),
+            rules: gluster_rules(&["127.0.0.0/8".into()], &["127.0.0.0/8".into()]).expect("rules"),
         })
         .await
         .expect("sg");

@@ -562,6 +562,19 @@ where
     }
 }
 
+/// The Lease timings of a [`Replica`].
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicaTimings {
+    /// The Lease duration.
+    pub duration: Duration,
+    /// The renew deadline.
+    pub renew_deadline: Duration,
+    /// The retry period.
+    pub retry_period: Duration,
+    /// The timeout of each Lease call.
+    pub call_timeout: Duration,
+}
+
 /// One operator replica taking part in leader election.
 pub struct Replica {
     /// Its metrics (`gluster_operator_leader` says whether it leads).
@@ -575,7 +588,29 @@ impl Replica {
     /// campaigning for the chart's Lease in the release namespace, reconciling the world's
     /// namespace.
     pub fn start(world: &World, identity: &str) -> Replica {
-        let client = &world.operator_client;
+        Self::start_with(
+            world,
+            identity,
+            &world.operator_client,
+            ReplicaTimings {
+                duration: Duration::from_secs(30),
+                renew_deadline: Duration::from_secs(20),
+                retry_period: Duration::from_millis(100),
+                call_timeout: Duration::from_secs(5),
+            },
+            None,
+        )
+    }
+
+    /// [`Replica::start`] with the operator's Kubernetes client `client` (e.g. through a
+    /// proxy), the Lease `timings`, and `observer` told about each of its cloud calls.
+    pub fn start_with(
+        world: &World,
+        identity: &str,
+        client: &Client,
+        timings: ReplicaTimings,
+        observer: Option<gluster_operator::cloud::ObserverSlot>,
+    ) -> Replica {
         let chart = world
             .operator
             .as_ref()
@@ -588,13 +623,19 @@ impl Replica {
                 name: chart.lease.clone(),
                 namespace: chart.namespace.clone(),
                 identity: identity.into(),
-                duration: Duration::from_secs(30),
-                retry_period: Duration::from_millis(100),
+                duration: timings.duration,
+                renew_deadline: timings.renew_deadline,
+                retry_period: timings.retry_period,
+                call_timeout: timings.call_timeout,
             },
         );
+        let mut config = test_config(identity, &world.ns);
+        if let Some(observer) = observer {
+            config.cloud_options.observer = observer;
+        }
         let handle = tokio::spawn(controller::run_elected(
             client.clone(),
-            test_config(identity, &world.ns),
+            config,
             metrics.clone(),
             Some(elector),
             async move {

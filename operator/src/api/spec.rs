@@ -105,6 +105,14 @@ pub struct GlusterClusterSpec {
     /// once created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_name: Option<String>,
+    /// Where SSH (port 22) to the nodes is allowed from, as CIDRs: where the operator runs (it
+    /// drives gluster over SSH) and any administrators' hosts. Default: the subnets of
+    /// `network` (never the world; `0.0.0.0/0` opens SSH to anyone and is reported with a
+    /// Warning Event).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 43)))]
+    #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("spec.sshFrom must be CIDRs such as 10.0.0.0/24"))]
+    pub ssh_from: Vec<String>,
     /// The availability zones the cluster spans and how many nodes each holds. Replica sets are
     /// spread across zones (bricks interleave A1 B1 A2 B2 …).
     /// A list keyed by `name`, so server-side apply merges zones by name.
@@ -284,7 +292,9 @@ pub struct VolumeSpec {
     #[schemars(extend("maxProperties" = 128))]
     pub options: BTreeMap<String, String>,
     /// Client networks allowed to mount the volume, as CIDRs (e.g. `10.0.0.0/8`); they become
-    /// `auth.allow` and the security group's sources. Default: any client.
+    /// `auth.allow` and the security group's sources for the gluster ports. Default: none (only
+    /// the cluster's own nodes reach the gluster ports). Any client needs an explicit
+    /// `0.0.0.0/0`, which is reported with a Warning Event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), inner(length(max = 43)))]
     #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("volume.allowedClients must be CIDRs such as 10.0.0.0/8"))]

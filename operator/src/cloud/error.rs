@@ -270,6 +270,13 @@ pub enum CloudError {
         /// What was wrong.
         detail: String,
     },
+    /// A write the client did not send: this replica's leader fence is closed (it lost, or
+    /// could not renew, its Lease).
+    #[error("{call}: not sent: this replica no longer leads")]
+    Fenced {
+        /// The call.
+        call: CallInfo,
+    },
     /// A lookup by name or ID found nothing.
     #[error("no {kind} named or with ID {name:?}")]
     NotFound {
@@ -344,6 +351,8 @@ impl CloudError {
             CloudError::Transport { .. } => true,
             CloudError::Api(e) => e.kind.is_retryable(),
             CloudError::WaitTimedOut { .. } => true,
+            // The next leader carries on: never a reason to stall the cluster.
+            CloudError::Fenced { .. } => true,
             _ => false,
         }
     }
@@ -450,6 +459,7 @@ impl CloudError {
             CloudError::ResourceFailed { .. } => "CloudResourceFailed",
             CloudError::WaitTimedOut { .. } => "CloudWaitTimedOut",
             CloudError::Mismatch { .. } => "CloudResourceMismatch",
+            CloudError::Fenced { .. } => "NotLeading",
         }
     }
 }

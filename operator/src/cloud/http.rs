@@ -42,6 +42,9 @@ pub struct ClientOptions {
     pub observer: ObserverSlot,
     /// The `User-Agent` of every request (the clouds' access logs tell clients apart by it).
     pub user_agent: String,
+    /// The leader's write fence: a request other than GET/HEAD is not sent while it is closed
+    /// ([`CloudError::Fenced`]). None: every write goes out (no leader election).
+    pub fence: Option<crate::fence::Fence>,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +58,7 @@ impl Default for ClientOptions {
             service_limits: Vec::new(),
             observer: ObserverSlot::default(),
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            fence: None,
         }
     }
 }
@@ -305,6 +309,16 @@ impl ServiceClient {
     /// backoff of the options, honouring `Retry-After`; renews the token once on a 401.
     pub async fn send(&self, req: Request) -> Result<Response, CloudError> {
         let opts = &self.session.options;
+        let write = !matches!(req.method, reqwest::Method::GET | reqwest::Method::HEAD);
+        if write && opts.fence.as_ref().is_some_and(|f| !f.may_write()) {
+            return Err(CloudError::Fenced {
+                call: CallInfo {
+                    service: self.service,
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                },
+            });
+        }
         let mut attempt = 0u32;
         let mut renewed = false;
         loop {

@@ -39,6 +39,7 @@ pub mod microversion;
 pub mod network;
 pub mod observe;
 pub mod port;
+pub mod secgroup;
 pub mod secret;
 pub mod transport;
 pub mod volume;

@@ -2,7 +2,6 @@
 //! ports (the nodes' own ports: [`super::port`]).
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,6 +11,10 @@ use super::backoff::Backoff;
 use super::error::{ApiErrorKind, CloudError};
 use super::http::{Request, ServiceClient, seg};
 use super::json::null_default;
+pub use super::secgroup::{
+    RuleSource, RuleSpec, SecurityGroupSpec, gluster_rules, missing_rules, normalize_cidr,
+    owns_group, pick_owned_group, stale_rules,
+};
 
 /// glusterd's management ports (24007 TCP, 24008 RDMA management).
 pub const GLUSTERD_PORTS: (u16, u16) = (crate::gluster::GLUSTERD_PORT, 24008);
@@ -82,169 +85,6 @@ pub struct SecurityGroup {
     pub security_group_rules: Vec<SecurityGroupRule>,
 }
 
-/// Where a wanted ingress rule admits traffic from.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RuleSource {
-    /// A CIDR (normalised: host bits cleared).
-    Cidr(String),
-    /// Members of the same security group (gluster peers talking to each other).
-    SameGroup,
-}
-
-/// A wanted TCP ingress rule.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RuleSpec {
-    /// `IPv4` or `IPv6`.
-    pub ethertype: &'static str,
-    /// First port.
-    pub port_min: u16,
-    /// Last port.
-    pub port_max: u16,
-    /// Source.
-    pub source: RuleSource,
-}
-
-impl RuleSpec {
-    /// Whether Neutron's `rule` (of group `group_id`) is this rule.
-    pub fn is_satisfied_by(&self, rule: &SecurityGroupRule, group_id: &str) -> bool {
-        rule.direction == "ingress"
-            && rule.ethertype.as_deref().unwrap_or("IPv4") == self.ethertype
-            && rule.protocol.as_deref() == Some("tcp")
-            && rule.port_range_min == Some(self.port_min)
-            && rule.port_range_max == Some(self.port_max)
-            && match &self.source {
-                RuleSource::Cidr(c) => {
-                    rule.remote_group_id.is_none()
-                        && rule
-                            .remote_ip_prefix
-                            .as_deref()
-                            .and_then(|p| normalize_cidr(p).ok())
-                            .is_some_and(|(p, _)| &p == c)
-                }
-                RuleSource::SameGroup => rule.remote_group_id.as_deref() == Some(group_id),
-            }
-    }
-
-    /// The `{"security_group_rule": …}` body for group `group_id`.
-    pub fn to_body(&self, group_id: &str) -> serde_json::Value {
-        let mut rule = json!({
-            "security_group_id": group_id,
-            "direction": "ingress",
-            "ethertype": self.ethertype,
-            "protocol": "tcp",
-            "port_range_min": self.port_min,
-            "port_range_max": self.port_max,
-        });
-        match &self.source {
-            RuleSource::Cidr(c) => rule["remote_ip_prefix"] = json!(c),
-            RuleSource::SameGroup => rule["remote_group_id"] = json!(group_id),
-        }
-        json!({ "security_group_rule": rule })
-    }
-}
-
-/// Parses a CIDR (or a bare address, taken as a host route) and clears the host bits:
-/// `10.1.2.3/8` → `10.0.0.0/8`. Returns it with its ethertype.
-pub fn normalize_cidr(text: &str) -> Result<(String, &'static str), String> {
-    let text = text.trim();
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("{text:?} is not an IP address or CIDR"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix: u32 = match prefix {
-        None => max,
-        Some(p) => p
-            .parse()
-            .ok()
-            .filter(|p| *p <= max)
-            .ok_or_else(|| format!("{text:?} has an invalid prefix length"))?,
-    };
-    Ok(match addr {
-        IpAddr::V4(a) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - prefix)
-            };
-            let net = std::net::Ipv4Addr::from(u32::from(a) & mask);
-            (format!("{net}/{prefix}"), "IPv4")
-        }
-        IpAddr::V6(a) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - prefix)
-            };
-            let net = std::net::Ipv6Addr::from(u128::from(a) & mask);
-            (format!("{net}/{prefix}"), "IPv6")
-        }
-    })
-}
-
-/// The rules of a gluster cluster's security group: SSH (22), glusterd (24007-24008) and the
-/// brick ports (49152-60999) from each allowed CIDR, and glusterd and brick ports between the
-/// group's own members (peers). Pure; an invalid CIDR is an error naming
-/// `allowed_cidrs[i]`.
-pub fn gluster_rules(allowed_cidrs: &[String]) -> Result<Vec<RuleSpec>, CloudError> {
-    let mut rules = BTreeSet::new();
-    for (i, cidr) in allowed_cidrs.iter().enumerate() {
-        let (cidr, ethertype) =
-            normalize_cidr(cidr).map_err(|reason| CloudError::InvalidInput {
-                field: format!("allowed_cidrs[{i}]"),
-                reason,
-            })?;
-        for (port_min, port_max) in [(SSH_PORT, SSH_PORT), GLUSTERD_PORTS, BRICK_PORTS] {
-            rules.insert(RuleSpec {
-                ethertype,
-                port_min,
-                port_max,
-                source: RuleSource::Cidr(cidr.clone()),
-            });
-        }
-    }
-    for ethertype in ["IPv4", "IPv6"] {
-        for (port_min, port_max) in [GLUSTERD_PORTS, BRICK_PORTS] {
-            rules.insert(RuleSpec {
-                ethertype,
-                port_min,
-                port_max,
-                source: RuleSource::SameGroup,
-            });
-        }
-    }
-    Ok(rules.into_iter().collect())
-}
-
-/// The wanted rules the group does not have yet. Pure.
-pub fn missing_rules<'a>(group: &SecurityGroup, wanted: &'a [RuleSpec]) -> Vec<&'a RuleSpec> {
-    wanted
-        .iter()
-        .filter(|w| {
-            !group
-                .security_group_rules
-                .iter()
-                .any(|r| w.is_satisfied_by(r, &group.id))
-        })
-        .collect()
-}
-
-/// A security group to ensure.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SecurityGroupSpec {
-    /// The deterministic name (one group per cluster).
-    pub name: String,
-    /// The description.
-    pub description: String,
-    /// Tags (the cluster UID), used to find and delete it.
-    pub tags: Vec<String>,
-    /// The ingress rules (see [`gluster_rules`]).
-    pub rules: Vec<RuleSpec>,
-}
-
 /// A port.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Port {
@@ -304,6 +144,9 @@ pub(crate) fn looks_like_uuid(s: &str) -> bool {
 pub struct Networking {
     pub(super) client: ServiceClient,
     pub(super) adopt_backoff: Backoff,
+    /// [`Networking::network_cidrs`] by network name or ID, kept for the client's life (a
+    /// cluster's network cannot change, nor can a Neutron subnet's CIDR).
+    cidrs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
 }
 
 impl Networking {
@@ -313,6 +156,7 @@ impl Networking {
         Self {
             client,
             adopt_backoff,
+            cidrs: Default::default(),
         }
     }
 
@@ -395,20 +239,8 @@ impl Networking {
         &self,
         spec: &SecurityGroupSpec,
     ) -> Result<Option<SecurityGroup>, CloudError> {
-        let mut found = self.list_security_groups(Some(&spec.name), &[]).await?;
-        if found.len() > 1 {
-            // Prefer the ones that carry our tags; a tag-less one is a half-made earlier try.
-            found.retain(|g| spec.tags.iter().all(|t| g.tags.contains(t)));
-        }
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(found.pop()),
-            count => Err(CloudError::Ambiguous {
-                kind: "security group",
-                name: spec.name.clone(),
-                count,
-            }),
-        }
+        let found = self.list_security_groups(Some(&spec.name), &[]).await?;
+        pick_owned_group(found, spec)
     }
 
     /// Makes sure the group exists with its tags and rules: finds it by name (adopting one an
@@ -471,7 +303,15 @@ impl Networking {
             }
         }))
         .await?;
-        tracing::info!(group = %group.id, name = %spec.name, adopted, rules_added = missing.len(), "security group ensured");
+        let stale = stale_rules(&group, &spec.rules);
+        futures::future::try_join_all(stale.iter().map(|rule| {
+            self.client.delete_idempotent(Request::delete(format!(
+                "/security-group-rules/{}",
+                seg(&rule.id)
+            )))
+        }))
+        .await?;
+        tracing::info!(group = %group.id, name = %spec.name, adopted, rules_added = missing.len(), rules_removed = stale.len(), "security group ensured");
         Ok(Ensured {
             value: group.id,
             adopted,
@@ -506,6 +346,50 @@ impl Networking {
         Ok(deleted)
     }
 
+    /// The CIDRs of the subnets of the network `name_or_id`, looked up once per client (an
+    /// empty answer is not kept).
+    pub async fn network_cidrs(&self, name_or_id: &str) -> Result<Vec<String>, CloudError> {
+        let known = self
+            .cidrs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name_or_id).cloned());
+        if let Some(cidrs) = known {
+            return Ok(cidrs);
+        }
+        let network = self.network(name_or_id).await?;
+        let cidrs = self.subnet_cidrs(&network.id).await?;
+        if !cidrs.is_empty()
+            && let Ok(mut c) = self.cidrs.lock()
+        {
+            c.insert(name_or_id.to_string(), cidrs.clone());
+        }
+        Ok(cidrs)
+    }
+
+    /// The CIDRs of the subnets of network `network_id`.
+    pub async fn subnet_cidrs(&self, network_id: &str) -> Result<Vec<String>, CloudError> {
+        #[derive(Deserialize)]
+        struct Subnet {
+            network_id: String,
+            cidr: String,
+        }
+        #[derive(Deserialize)]
+        struct All {
+            subnets: Vec<Subnet>,
+        }
+        let all: All = self
+            .client
+            .get_json(Request::get("/subnets").query("network_id", network_id))
+            .await?;
+        Ok(all
+            .subnets
+            .into_iter()
+            .filter(|s| s.network_id == network_id)
+            .map(|s| s.cidr)
+            .collect())
+    }
+
     /// The ports bound to a device (a server ID).
     pub async fn ports_by_device(&self, device_id: &str) -> Result<Vec<Port>, CloudError> {
         #[derive(Deserialize)]
@@ -524,93 +408,6 @@ impl Networking {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cidrs() {
-        assert_eq!(
-            normalize_cidr("10.1.2.3/8").unwrap(),
-            ("10.0.0.0/8".into(), "IPv4")
-        );
-        assert_eq!(
-            normalize_cidr("192.0.2.7").unwrap(),
-            ("192.0.2.7/32".into(), "IPv4")
-        );
-        assert_eq!(
-            normalize_cidr("0.0.0.0/0").unwrap(),
-            ("0.0.0.0/0".into(), "IPv4")
-        );
-        assert_eq!(
-            normalize_cidr("2001:db8::1/32").unwrap(),
-            ("2001:db8::/32".into(), "IPv6")
-        );
-        assert!(normalize_cidr("10.0.0.0/33").is_err());
-        assert!(normalize_cidr("ten/8").is_err());
-    }
-
-    #[test]
-    fn rules_for_a_cluster() {
-        let rules = gluster_rules(&["10.0.0.0/8".into(), "2001:db8::/32".into()]).unwrap();
-        let cidr_rules: Vec<_> = rules
-            .iter()
-            .filter(|r| matches!(r.source, RuleSource::Cidr(_)))
-            .map(|r| (r.ethertype, r.port_min, r.port_max))
-            .collect();
-        assert_eq!(
-            cidr_rules,
-            vec![
-                ("IPv4", 22, 22),
-                ("IPv4", 24007, 24008),
-                ("IPv4", 49152, 60999),
-                ("IPv6", 22, 22),
-                ("IPv6", 24007, 24008),
-                ("IPv6", 49152, 60999)
-            ]
-        );
-        assert_eq!(
-            rules
-                .iter()
-                .filter(|r| r.source == RuleSource::SameGroup)
-                .count(),
-            4
-        );
-        match gluster_rules(&["10.0.0.0/8".into(), "nope".into()]) {
-            Err(CloudError::InvalidInput { field, .. }) => assert_eq!(field, "allowed_cidrs[1]"),
-            other => panic!("{other:?}"),
-        }
-        // Duplicates collapse.
-        assert_eq!(
-            gluster_rules(&["10.0.0.1/8".into(), "10.0.0.0/8".into()])
-                .unwrap()
-                .len(),
-            7
-        );
-    }
-
-    #[test]
-    fn missing_rules_compare_with_neutron_shapes() {
-        let wanted = gluster_rules(&["10.0.0.0/8".into()]).unwrap();
-        let group: SecurityGroup = serde_json::from_value(json!({
-            "id": "g", "name": "gc", "description": "", "tags": [],
-            "security_group_rules": [
-                {"id": "1", "direction": "egress", "ethertype": "IPv4", "protocol": null,
-                 "port_range_min": null, "port_range_max": null, "remote_ip_prefix": null,
-                 "remote_group_id": null},
-                {"id": "2", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-                 "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "10.0.0.0/8",
-                 "remote_group_id": null},
-                {"id": "3", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-                 "port_range_min": 24007, "port_range_max": 24008, "remote_ip_prefix": null,
-                 "remote_group_id": "g"}
-            ]
-        }))
-        .unwrap();
-        let missing = missing_rules(&group, &wanted);
-        assert_eq!(missing.len(), wanted.len() - 2);
-        assert!(!missing.iter().any(|r| r.port_min == 22));
-        let body = wanted[0].to_body("g");
-        assert_eq!(body["security_group_rule"]["security_group_id"], "g");
-        assert_eq!(body["security_group_rule"]["protocol"], "tcp");
-    }
 
     #[test]
     fn uuid_shape() {

@@ -49,6 +49,21 @@ pub enum ReconcileError {
     /// The finalizer machinery failed (adding or removing it).
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// This replica lost its leader Lease (or its renew deadline passed) before a write: the
+    /// pass stops; the new leader carries on.
+    #[error("this replica no longer leads: nothing more is written")]
+    NotLeading,
+    /// A Secret the operator would keep (the SSH keys, `<name>-ssh`) exists without the
+    /// cluster's ownerReference: someone else's, left untouched.
+    #[error(
+        "Secret {name} exists but is not owned by {owner}; the operator neither reads nor changes it: delete or rename it, or rename the cluster"
+    )]
+    SecretNotOwned {
+        /// The Secret's name.
+        name: String,
+        /// The cluster (`GlusterCluster <name>`).
+        owner: String,
+    },
     /// A data migration (rebalance, remove-brick) failed or was stopped: the operator goes no
     /// further (nothing is committed) until someone looks.
     #[error("{what} on volume {volume}: {detail}")]
@@ -94,6 +109,8 @@ impl ReconcileError {
             ReconcileError::UnknownDistro(_) => "UnknownImageDistribution",
             ReconcileError::MissingHostKey(_) => "MissingHostKey",
             ReconcileError::MigrationFailed { .. } => "MigrationFailed",
+            ReconcileError::SecretNotOwned { .. } => "SecretNotOwned",
+            ReconcileError::NotLeading => "NotLeading",
         }
     }
 
@@ -104,7 +121,8 @@ impl ReconcileError {
             ReconcileError::Kube(_)
             | ReconcileError::Finalizer(_)
             | ReconcileError::MissingHostKey(_)
-            | ReconcileError::Gluster(_) => false,
+            | ReconcileError::Gluster(_)
+            | ReconcileError::NotLeading => false,
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)
             | ReconcileError::Keys(_)
@@ -114,7 +132,8 @@ impl ReconcileError {
             | ReconcileError::Malformed(_)
             | ReconcileError::MissingMetadata(_)
             | ReconcileError::UnknownDistro(_)
-            | ReconcileError::MigrationFailed { .. } => true,
+            | ReconcileError::MigrationFailed { .. }
+            | ReconcileError::SecretNotOwned { .. } => true,
         }
     }
 }

@@ -115,8 +115,36 @@ impl ClusterKeys {
     }
 }
 
+/// Whether `meta` (a Secret's) has an ownerReference to the object `owner` refers to (by UID:
+/// a name can be reused, a UID cannot). Pure.
+pub fn owned_by(meta: &ObjectMeta, owner: &OwnerReference) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.uid == owner.uid)
+}
+
+/// `Ok` when Secret `name` (its `meta`) belongs to `owner`; else the error that stalls the
+/// cluster with the Secret untouched.
+fn check_owner(
+    name: &str,
+    meta: &ObjectMeta,
+    owner: &OwnerReference,
+) -> Result<(), ReconcileError> {
+    if owned_by(meta, owner) {
+        Ok(())
+    } else {
+        Err(ReconcileError::SecretNotOwned {
+            name: name.to_string(),
+            owner: format!("{} {}", owner.kind, owner.name),
+        })
+    }
+}
+
 /// The cluster's keys with a host key for each of `nodes`: read from Secret `name`, created
-/// (owned by the cluster through `owner`) when missing, extended when nodes are new.
+/// (owned by the cluster through `owner`) when missing, extended when nodes are new. A Secret
+/// of that name without the cluster's ownerReference is someone else's: it is neither read
+/// nor changed ([`ReconcileError::SecretNotOwned`]).
 pub async fn ensure_keys(
     secrets: &Api<Secret>,
     name: &str,
@@ -125,6 +153,7 @@ pub async fn ensure_keys(
     nodes: &[&str],
 ) -> Result<ClusterKeys, ReconcileError> {
     if let Some(secret) = secrets.get_opt(name).await? {
+        check_owner(name, &secret.metadata, &owner)?;
         let data = secret.data.unwrap_or_default();
         let mut keys = ClusterKeys::from_data(name, &data)?;
         if keys.add_missing_hosts(nodes)? {
@@ -142,7 +171,7 @@ pub async fn ensure_keys(
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
-            owner_references: Some(vec![owner]),
+            owner_references: Some(vec![owner.clone()]),
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/managed-by".to_string(),
                 "gluster-operator".to_string(),
@@ -158,6 +187,7 @@ pub async fn ensure_keys(
         // Another replica (or an earlier attempt) created it meanwhile: use that one.
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let secret = secrets.get(name).await?;
+            check_owner(name, &secret.metadata, &owner)?;
             let mut keys = ClusterKeys::from_data(name, &secret.data.unwrap_or_default())?;
             if keys.add_missing_hosts(nodes)? {
                 let patch = Secret {
@@ -209,6 +239,43 @@ mod tests {
         let err = ClusterKeys::from_data("demo-ssh", &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("demo-ssh"), "{err}");
         assert!(err.to_string().contains(OPERATOR_KEY), "{err}");
+    }
+
+    #[test]
+    fn a_secret_is_owned_only_through_the_clusters_uid() {
+        let owner = OwnerReference {
+            api_version: "storage.glusterops.dev/v1alpha1".into(),
+            kind: "GlusterCluster".into(),
+            name: "c".into(),
+            uid: "uid-1".into(),
+            controller: Some(true),
+            ..OwnerReference::default()
+        };
+        let meta = |refs: Option<Vec<OwnerReference>>| ObjectMeta {
+            owner_references: refs,
+            ..ObjectMeta::default()
+        };
+        assert!(owned_by(&meta(Some(vec![owner.clone()])), &owner));
+        assert!(!owned_by(&meta(None), &owner));
+        assert!(!owned_by(&meta(Some(vec![])), &owner));
+        // The same name, another UID: a deleted and recreated cluster, or another object.
+        let other = OwnerReference {
+            uid: "uid-2".into(),
+            ..owner.clone()
+        };
+        assert!(!owned_by(&meta(Some(vec![other])), &owner));
+        match check_owner("c-ssh", &meta(None), &owner) {
+            Err(e @ ReconcileError::SecretNotOwned { .. }) => {
+                assert!(e.is_terminal());
+                assert_eq!(e.reason(), "SecretNotOwned");
+                let text = e.to_string();
+                assert!(
+                    text.contains("c-ssh") && text.contains("GlusterCluster c"),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub async fn run_elected(
         run(client, config, metrics, shutdown).await;
         return;
     };
+    if let Err(e) = elector.config().check() {
+        tracing::error!(error = %e, "leader election timings do not fence leadership");
+    }
     loop {
         tracing::info!(lease = %elector.config().name, identity = %elector.config().identity, "waiting for the leader lease");
         tokio::select! {
@@ -108,11 +111,18 @@ pub async fn run_elected(
         }
         tracing::info!(lease = %elector.config().name, identity = %elector.config().identity, "leading");
         metrics.set_leader(true);
+        // Every cloud write and gluster step of this term checks the elector's fence.
+        let mut config = config.clone();
+        config.cloud_options.fence = Some(elector.fence());
         // The renew loop runs as its own task and reports a lost Lease through a channel.
         let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
         let holder = elector.clone();
+        let gauge = metrics.clone();
         let renewing = tokio::spawn(async move {
             holder.hold().await;
+            // The fence is closed: this replica no longer leads, even while the controller's
+            // reconciles in flight (which write nothing more) wind down.
+            gauge.set_leader(false);
             let _ = lost_tx.send(());
         });
         let stop = shutdown.clone();

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::error::PlanError;
 
 /// The wildcard patterns for `allowed` (in order, without repeats). Empty input → empty output
-/// (gluster's default: any client).
+/// (the planner then lists only the nodes in `auth.allow`: default deny).
 pub fn client_patterns(allowed: &[String]) -> Result<Vec<String>, PlanError> {
     let mut out: Vec<String> = Vec::new();
     for (index, value) in allowed.iter().enumerate() {

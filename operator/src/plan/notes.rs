@@ -90,7 +90,13 @@ pub(super) fn notes(
             undecided.join(", ")
         ));
     }
-    if !prep.client_patterns.is_empty() {
+    if prep.client_patterns.is_empty() {
+        out.push(
+            "spec.volume.allowedClients is empty: auth.allow lists only the nodes and the \
+             security group admits no client; no client can mount until allowedClients names it."
+                .to_string(),
+        );
+    } else {
         out.push(
             "auth.allow lists the allowed clients as gluster wildcards, then every node (gluster \
              checks its own servers against it too)."

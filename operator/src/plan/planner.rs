@@ -294,32 +294,35 @@ impl Planner<'_> {
     }
 
     /// `auth.allow`: the client patterns, then every node of `nodes` (gluster checks its own
-    /// servers too). Nothing when allowedClients is empty.
+    /// servers too). Always set: with no allowedClients only the nodes are let in.
     pub(super) fn set_auth<'n>(
         &self,
         steps: &mut Vec<Step>,
         runner: &str,
         nodes: impl IntoIterator<Item = &'n str>,
     ) {
-        if let Some(value) = self.auth_value(nodes) {
-            steps.push(Step::SetOption {
-                on: runner.to_string(),
-                key: "auth.allow".to_string(),
-                command: self.gluster.volume_set("auth.allow", value),
-            });
-        }
+        steps.push(Step::SetOption {
+            on: runner.to_string(),
+            key: "auth.allow".to_string(),
+            command: self
+                .gluster
+                .volume_set("auth.allow", self.auth_value(nodes)),
+        });
     }
 
-    /// The value of `auth.allow` with `nodes` (`None` when allowedClients is empty).
-    pub(super) fn auth_value<'n>(&self, nodes: impl IntoIterator<Item = &'n str>) -> Option<Arg> {
-        if self.prep.client_patterns.is_empty() {
-            return None;
+    /// The value of `auth.allow` with `nodes`: the client patterns (none when allowedClients
+    /// is empty: default deny), then the nodes.
+    pub(super) fn auth_value<'n>(&self, nodes: impl IntoIterator<Item = &'n str>) -> Arg {
+        let mut parts = Vec::new();
+        if !self.prep.client_patterns.is_empty() {
+            parts.push(Part::Text(self.prep.client_patterns.join(",")));
         }
-        let mut parts = vec![Part::Text(self.prep.client_patterns.join(","))];
         for n in nodes {
-            parts.push(Part::Text(",".to_string()));
+            if !parts.is_empty() {
+                parts.push(Part::Text(",".to_string()));
+            }
             parts.push(Part::Host(n.to_string()));
         }
-        Some(Arg(parts))
+        Arg(parts)
     }
 }

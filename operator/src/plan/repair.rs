@@ -96,10 +96,7 @@ impl Planner<'_> {
         if self.shape.sharding() {
             out.push(("features.shard".to_string(), Arg::text("on")));
         }
-        out.push((
-            "auth.allow".to_string(),
-            self.auth_value(nodes).unwrap_or_else(|| Arg::text("*")),
-        ));
+        out.push(("auth.allow".to_string(), self.auth_value(nodes)));
         for (key, value) in &self.spec.volume.options {
             out.push((key.clone(), Arg::text(value.clone())));
         }

@@ -211,9 +211,19 @@ fn changing_allowed_clients_later_reapplies_auth_allow() {
             AUTH.replace("10.*", "192.168.*")
         )]
     );
-    let open = "{name: data, replicas: 2, options: {performance.cache-size: 64MB}}";
-    assert_eq!(plan(ZONES, open, &state), ["SetOption auth.allow=*"]);
-    assert_eq!(plan(ZONES, open, &built(open)), Vec::<String>::new());
+    // No allowedClients is default deny: the nodes only, never gluster's `*`.
+    let closed = "{name: data, replicas: 2, options: {performance.cache-size: 64MB}}";
+    assert_eq!(
+        plan(ZONES, closed, &state),
+        ["SetOption auth.allow=demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2"]
+    );
+    assert_eq!(plan(ZONES, closed, &built(closed)), Vec::<String>::new());
+    // The world only when asked for.
+    let open = "{name: data, replicas: 2, allowedClients: [0.0.0.0/0], options: {performance.cache-size: 64MB}}";
+    assert_eq!(
+        plan(ZONES, open, &state),
+        ["SetOption auth.allow=*,demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2"]
+    );
 }
 
 #[test]
@@ -225,7 +235,11 @@ fn sharding_is_set_again_on_a_created_volume() {
     v.options.clear();
     assert_eq!(
         plan(ZONES, volume, &state),
-        ["SetOption features.shard=on", "StartVolume"]
+        [
+            "SetOption features.shard=on",
+            "SetOption auth.allow=demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2",
+            "StartVolume"
+        ]
     );
 }
 

@@ -91,6 +91,8 @@ fn fresh_two_zones_interleave_nodes_and_bricks() {
             "ProbePeer",
             "WaitPeersConnected",
             "CreateVolume",
+            // auth.allow is always set (no allowedClients: the nodes only).
+            "SetOption",
             "StartVolume"
         ]
     );
@@ -229,6 +231,8 @@ fn replica_following_nodes_grows_one_brick_at_a_time() {
             "ProbePeer",
             "ProbePeer",
             "WaitPeersConnected",
+            // auth.allow names the new nodes before they serve a brick.
+            "SetOption",
             // The heal owed is recorded in the volume before the add-brick, cleared after.
             "SetOption",
             "AddBricks",
@@ -253,6 +257,8 @@ fn replica_following_nodes_grows_one_brick_at_a_time() {
             "gluster --mode=script volume add-brick data replica 6 seed-zone-b-3:/export/data/brick"
         ]
     );
+    let auth = plan.steps[5].command().expect("auth.allow").to_string();
+    assert!(auth.ends_with("auth.allow seed-zone-a-1,seed-zone-b-1,seed-zone-a-2,seed-zone-b-2,seed-zone-a-3,seed-zone-b-3"), "{auth}");
 }
 
 #[test]
@@ -273,8 +279,15 @@ fn replica_following_nodes_shrinks_after_heal() {
             "WaitHealed",
             "RemoveReplicaBrick",
             "DetachPeer",
-            "DeleteNode"
+            "DeleteNode",
+            // auth.allow without the removed node.
+            "SetOption"
         ]
+    );
+    let auth = plan.steps[4].command().expect("auth.allow").to_string();
+    assert!(
+        auth.ends_with("auth.allow seed-zone-a-1,seed-zone-a-2,seed-zone-a-3"),
+        "{auth}"
     );
     assert_eq!(
         plan.steps[1].command().expect("remove-brick").to_string(),
@@ -361,8 +374,15 @@ fn distributed_shrink_removes_the_newest_whole_set() {
             "DetachPeer",
             "DeleteNode",
             "DetachPeer",
-            "DeleteNode"
+            "DeleteNode",
+            // auth.allow without the removed nodes.
+            "SetOption"
         ]
+    );
+    let auth = plan.steps[7].command().expect("auth.allow").to_string();
+    assert!(
+        auth.ends_with("auth.allow demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2"),
+        "{auth}"
     );
     let cmds = commands(&plan);
     let leaving = "demo-zone-a-3:/export/data/brick demo-zone-b-3:/export/data/brick";

@@ -24,7 +24,7 @@ pub(crate) struct Prepared {
     pub mount_path: String,
     /// The brick directory (`<mount>/brick`).
     pub brick_path: String,
-    /// `auth.allow` patterns of the clients (empty: any client).
+    /// `auth.allow` patterns of the clients (empty: none; the nodes are added by the planner).
     pub client_patterns: Vec<String>,
     /// Per-zone counts for messages.
     pub zone_counts: String,

@@ -29,6 +29,25 @@ struct NewNode<'a> {
     returns_to: &'a [(String, String)],
 }
 
+/// Where SSH is allowed from when `spec.sshFrom` is empty: the subnets of the cluster's
+/// network (where the nodes and, in the usual layout, the operator's cluster route from).
+/// A network without subnets is an error naming `spec.sshFrom` (the world is never the
+/// default).
+async fn default_ssh_from(cloud: &Cloud, network: &str) -> Result<Vec<String>, ReconcileError> {
+    let cidrs = cloud.network().network_cidrs(network).await?;
+    if cidrs.is_empty() {
+        return Err(CloudError::InvalidInput {
+            field: "spec.sshFrom".into(),
+            reason: format!(
+                "network {network} has no subnets to allow SSH from; set spec.sshFrom to \
+                 the operator's CIDR"
+            ),
+        }
+        .into());
+    }
+    Ok(cidrs)
+}
+
 /// The cloud actions among `actions`, in their order of kind (group, duplicates, deletions, creations,
 /// attachments); `keys` holds a host key for every node created. `limit` bounds concurrent
 /// creations and attachments. Returns what was done and the attachments made.
@@ -42,7 +61,7 @@ pub async fn act_cloud(
 ) -> Result<(Vec<Done>, Vec<(String, String)>), ReconcileError> {
     let mut done = Vec::new();
     let group_name = owner.security_group_name();
-    let mut cidrs = None;
+    let mut access = None;
     let mut deletions = Vec::new();
     let mut duplicates = Vec::new();
     let mut unused = Vec::new();
@@ -51,7 +70,7 @@ pub async fn act_cloud(
     let mut attach = Vec::new();
     for action in actions {
         match action {
-            Action::EnsureSecurityGroup { cidrs: c } => cidrs = Some(c),
+            Action::EnsureSecurityGroup { clients, ssh_from } => access = Some((clients, ssh_from)),
             Action::DeleteFailedServer {
                 name,
                 server_id,
@@ -97,17 +116,26 @@ pub async fn act_cloud(
     // The group and what the new servers need (image, network, flavors) are independent
     // lookups: made together, before any node is created.
     let ensure = async {
-        let Some(cidrs) = cidrs else {
+        let Some((clients, ssh_from)) = access else {
             return Ok::<_, ReconcileError>(None);
+        };
+        let ssh_from = if ssh_from.is_empty() {
+            default_ssh_from(cloud, &spec.network).await?
+        } else {
+            ssh_from.clone()
         };
         let group = SecurityGroupSpec {
             name: group_name.clone(),
+            // The UID tag in the description too: a group whose tagging was interrupted is
+            // still known as the cluster's (see `owns_group`).
             description: format!(
-                "gluster-operator: GlusterCluster {}/{}",
-                owner.namespace, owner.name
+                "gluster-operator: GlusterCluster {}/{} {}",
+                owner.namespace,
+                owner.name,
+                owner.tag()
             ),
             tags: vec![owner.tag()],
-            rules: gluster_rules(cidrs)?,
+            rules: gluster_rules(clients, &ssh_from)?,
         };
         let ensured = cloud.network().ensure_security_group(&group).await?;
         let done = (!ensured.adopted).then(|| Done {

@@ -24,6 +24,8 @@ pub struct Nodes<'a> {
     pub endpoints: &'a Endpoints,
     /// Names in index order and addresses.
     pub gluster: &'a GlusterNodes,
+    /// The leader's write fence (none without leader election): checked before each step.
+    pub fence: Option<&'a crate::fence::Fence>,
 }
 
 impl Nodes<'_> {
@@ -52,6 +54,9 @@ pub async fn run_steps<E: NodeExecutor>(
 ) -> Result<StepRun, ReconcileError> {
     let mut run = StepRun::default();
     for step in steps {
+        if nodes.fence.is_some_and(|f| !f.may_write()) {
+            return Err(ReconcileError::NotLeading);
+        }
         match step {
             Step::WaitPeersConnected { on, peers, .. } => {
                 // Every member must see the new peers: glusterd's pre-validation of the next
@@ -384,6 +389,7 @@ mod tests {
             Nodes {
                 endpoints: &self.endpoints,
                 gluster: &self.gluster,
+                fence: None,
             }
         }
     }

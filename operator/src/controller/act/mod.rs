@@ -36,6 +36,16 @@ pub async fn act(
         }
         None => None,
     };
+    // A leader that lost its Lease writes nothing more (the cloud client checks the fence
+    // before each write request too, the gluster steps before each step).
+    let fence = ctx.config.cloud_options.fence.as_ref();
+    let fenced = || -> Result<(), ReconcileError> {
+        match fence {
+            Some(f) if !f.may_write() => Err(ReconcileError::NotLeading),
+            _ => Ok(()),
+        }
+    };
+    fenced()?;
     let (done, attached) = cloud::act_cloud(
         &handles.cloud,
         owner,
@@ -55,7 +65,9 @@ pub async fn act(
         } = action
         {
             let outcome = match &handles.gluster {
-                Some(handle) => run_gluster(handle, volume, steps, nodes, then.clone()).await,
+                Some(handle) => {
+                    run_gluster(handle, fence, volume, steps, nodes, then.clone()).await
+                }
                 None => Err(ReconcileError::MissingMetadata("a gluster client")),
             };
             gluster = Some(outcome.unwrap_or_else(|e| GlusterOutcome::Failed(Failure::of(&e))));
@@ -68,6 +80,7 @@ pub async fn act(
             start_bricks,
         } = action
         {
+            fenced()?;
             let outcome = match &handles.gluster {
                 Some(handle) => {
                     rejoin::rejoin(
@@ -135,6 +148,7 @@ pub async fn act(
     let mut repair_failure = None;
     for action in actions {
         if let Action::RestartBricks { volume, on, bricks } = action {
+            fenced()?;
             let run = async {
                 let handle = handles
                     .gluster
@@ -164,6 +178,7 @@ pub async fn act(
 /// Runs the steps; when any was taken, the volume is observed again for the status.
 async fn run_gluster(
     handle: &GlusterHandle,
+    fence: Option<&crate::fence::Fence>,
     volume: &str,
     steps: &[crate::plan::Step],
     nodes: &super::decide::GlusterNodes,
@@ -172,6 +187,7 @@ async fn run_gluster(
     let view = gluster::Nodes {
         endpoints: &handle.endpoints,
         gluster: nodes,
+        fence,
     };
     let run = gluster::run_steps(&handle.client, view, volume, steps).await?;
     let after = if run.done.is_empty() {

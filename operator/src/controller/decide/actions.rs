@@ -35,10 +35,16 @@ pub enum NewBrick {
 /// One thing for act to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Look up, create or complete the cluster's security group with rules for `cidrs`.
+    /// Look up, create or complete the cluster's security group: the gluster ports from
+    /// `clients` and from the group's own members, SSH from `ssh_from`; every other ingress rule
+    /// of the group is removed.
     EnsureSecurityGroup {
-        /// Where clients may come from.
-        cidrs: Vec<String>,
+        /// Where clients may come from (`spec.volume.allowedClients`; empty: nowhere but the
+        /// nodes themselves).
+        clients: Vec<String>,
+        /// Where SSH may come from (`spec.sshFrom`; empty: the subnets of the cluster's
+        /// network, which act looks up).
+        ssh_from: Vec<String>,
     },
     /// Hard-reboot a server that ran and went to ERROR (a transient fault often clears; its
     /// brick stays where it is).
@@ -156,14 +162,28 @@ pub enum Action {
     },
 }
 
-/// The CIDRs allowed to reach the nodes: `allowedClients`, or anywhere when it is empty (the
-/// spec's default: any client).
-pub fn allowed_cidrs(spec: &GlusterClusterSpec) -> Vec<String> {
-    if spec.volume.allowed_clients.is_empty() {
-        vec!["0.0.0.0/0".into(), "::/0".into()]
-    } else {
-        spec.volume.allowed_clients.clone()
+/// The `EnsureSecurityGroup` for `spec`: clients from `allowedClients` only (default deny:
+/// an empty list lets no client in, the nodes reach each other through the group itself), SSH
+/// from `sshFrom` (empty: the network's own subnets, resolved by act).
+pub fn security_group(spec: &GlusterClusterSpec) -> Action {
+    Action::EnsureSecurityGroup {
+        clients: spec.volume.allowed_clients.clone(),
+        ssh_from: spec.ssh_from.clone(),
     }
+}
+
+/// The entries of `cidrs` that admit the whole address space (`/0`), which the spec must ask
+/// for explicitly and which are reported with a Warning Event.
+pub fn world_open(cidrs: &[String]) -> Vec<String> {
+    cidrs
+        .iter()
+        .filter(|c| {
+            c.trim()
+                .rsplit_once('/')
+                .is_some_and(|(_, p)| p.trim() == "0")
+        })
+        .cloned()
+        .collect()
 }
 
 /// A brick size in whole GiB, rounded up (Cinder sizes volumes in GiB).

@@ -139,6 +139,33 @@ pub fn conclude(
         .iter()
         .map(|d| note(false, &d.reason, "Create", &d.note))
         .collect();
+    // Opening to the world is the spec's explicit choice, and said loudly whenever the group
+    // is brought in line with it.
+    if ensure_group {
+        let clients = super::world_open(&spec.volume.allowed_clients);
+        let ssh = super::world_open(&spec.ssh_from);
+        if !clients.is_empty() || !ssh.is_empty() {
+            let mut open = Vec::new();
+            if !clients.is_empty() {
+                open.push(format!(
+                    "the gluster ports (spec.volume.allowedClients: {})",
+                    clients.join(", ")
+                ));
+            }
+            if !ssh.is_empty() {
+                open.push(format!("SSH (spec.sshFrom: {})", ssh.join(", ")));
+            }
+            notes.push(note(
+                true,
+                "OpenToWorld",
+                "Reconcile",
+                &format!(
+                    "the security group admits any address to {}",
+                    open.join(" and ")
+                ),
+            ));
+        }
+    }
     let created_now = outcome.cloud.iter().any(|d| d.reason == "ServerCreated");
     let attached_now = !outcome.attached.is_empty();
     // What act created shows in the next pass's observation; attachments are noted here.

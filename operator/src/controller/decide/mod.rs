@@ -39,7 +39,7 @@ use super::context::ControllerConfig;
 use super::error::ReconcileError;
 use super::observe::{self, GlusterSeen, Snapshot, cloud_facts, current_state};
 
-pub use actions::{Action, NewBrick, allowed_cidrs, runnable, size_gib};
+pub use actions::{Action, NewBrick, runnable, security_group, size_gib, world_open};
 pub use conclude::{
     Done, GlusterOutcome, Note, Outcome, Pass, conclude, failed, failure_delay, retry_delay,
     still_deleting,
@@ -291,9 +291,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
     let ensure_group = snapshot.look.full || !memory.security_group || !same_generation;
     let mut actions = Vec::new();
     if ensure_group {
-        actions.push(Action::EnsureSecurityGroup {
-            cidrs: allowed_cidrs(spec),
-        });
+        actions.push(security_group(spec));
     }
     let failed_servers = actions::failed_servers(cloud, &memory.failed_servers, now);
     actions.extend(actions::replacements(

@@ -246,7 +246,10 @@ fn a_new_cluster_gets_its_group_and_every_node_created_with_a_new_volume() {
         ["EnsureSecurityGroup", "CreateNode", "CreateNode"]
     );
     match &d.actions[0] {
-        Action::EnsureSecurityGroup { cidrs } => assert_eq!(cidrs, &["10.0.0.0/8"]),
+        Action::EnsureSecurityGroup { clients, ssh_from } => {
+            assert_eq!(clients, &["10.0.0.0/8"]);
+            assert!(ssh_from.is_empty(), "the network's subnets: {ssh_from:?}");
+        }
         other => panic!("{other:?}"),
     }
     match &d.actions[1] {
@@ -440,7 +443,13 @@ fn a_zone_without_block_storage_boots_on_the_fallback_flavor_with_an_ephemeral_b
         other => panic!("{other:?}"),
     }
     match &d.actions[0] {
-        Action::EnsureSecurityGroup { cidrs } => assert_eq!(cidrs, &["0.0.0.0/0", "::/0"]),
+        // Default deny: no clients, never the world.
+        Action::EnsureSecurityGroup { clients, ssh_from } => {
+            assert!(
+                clients.is_empty() && ssh_from.is_empty(),
+                "{clients:?} {ssh_from:?}"
+            )
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -865,14 +874,42 @@ fn a_snapshot_saved_as_json_replays_to_the_same_decision() {
 }
 
 #[test]
-fn allowed_clients_default_to_anywhere_and_sizes_round_up() {
+fn allowed_clients_default_to_nowhere_and_sizes_round_up() {
     let mut s = spec(SPEC);
-    assert_eq!(allowed_cidrs(&s), ["10.0.0.0/8"]);
+    assert_eq!(
+        security_group(&s),
+        Action::EnsureSecurityGroup {
+            clients: vec!["10.0.0.0/8".into()],
+            ssh_from: vec![]
+        }
+    );
     s.volume.allowed_clients.clear();
-    assert_eq!(allowed_cidrs(&s), ["0.0.0.0/0", "::/0"]);
+    s.ssh_from = vec!["192.0.2.0/24".into()];
+    assert_eq!(
+        security_group(&s),
+        Action::EnsureSecurityGroup {
+            clients: vec![],
+            ssh_from: vec!["192.0.2.0/24".into()]
+        }
+    );
     assert_eq!(size_gib(10 << 30), 10);
     assert_eq!(size_gib((10 << 30) + 1), 11);
     assert_eq!(size_gib(1), 1);
+}
+
+#[test]
+fn world_open_entries_are_the_zero_prefixes() {
+    let cidrs: Vec<String> = [
+        "10.0.0.0/8",
+        "0.0.0.0/0",
+        "::/0",
+        " 0.0.0.0 / 0 ",
+        "10.0.0.0/10",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(world_open(&cidrs), ["0.0.0.0/0", "::/0", " 0.0.0.0 / 0 "]);
+    assert!(world_open(&[]).is_empty());
 }
 
 /// A random cloud for a 4-node cluster: each node's server absent or in one of Nova's states
@@ -995,3 +1032,32 @@ mod health_pipeline_tests;
 
 #[path = "replace_tests.rs"]
 mod replace_tests;
+
+#[test]
+fn opening_to_the_world_is_a_warning_event_and_default_deny_is_not() {
+    let snap = snapshot(cloud(vec![], vec![]), GlusterSeen::NotAsked);
+    let warnings = |spec: &GlusterClusterSpec| -> Vec<String> {
+        run(spec, None, &snap, &Memory::default(), |_| {
+            Outcome::default()
+        })
+        .pass
+        .expect("pass")
+        .notes
+        .into_iter()
+        .filter(|n| n.warning && n.reason == "OpenToWorld")
+        .map(|n| n.note)
+        .collect()
+    };
+    let mut s = spec(SPEC);
+    assert!(warnings(&s).is_empty());
+    s.volume.allowed_clients.clear();
+    assert!(warnings(&s).is_empty(), "no clients: nothing open");
+    s.volume.allowed_clients = vec!["0.0.0.0/0".into()];
+    let w = warnings(&s);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("allowedClients: 0.0.0.0/0"), "{}", w[0]);
+    assert!(!w[0].contains("SSH"), "{}", w[0]);
+    s.ssh_from = vec!["::/0".into()];
+    let w = warnings(&s);
+    assert!(w[0].contains("SSH (spec.sshFrom: ::/0)"), "{}", w[0]);
+}
