@@ -501,6 +501,7 @@ fn timeline(
             "t (s)", "READY", "NODES", "DEGRADED", "BRICKS", "HEAL"
         )];
         let mut last = String::new();
+        let mut stopping = false;
         loop {
             if let Ok(c) = clusters.get(&name).await {
                 let s = c.status.clone().unwrap_or_default();
@@ -526,8 +527,12 @@ fn timeline(
                     last = row;
                 }
             }
+            // One more look after the stop, so the table ends with what the caller saw.
+            if stopping {
+                return rows;
+            }
             tokio::select! {
-                _ = &mut stopped => return rows,
+                _ = &mut stopped => stopping = true,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
