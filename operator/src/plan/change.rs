@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::bricks::{ZoneGroup, assign};
-use super::error::{PlanError, zone_counts};
+use super::error::{PlanError, scale_in_limit, zone_counts};
 use super::model::{CurrentState, ExistingNode, ObservedVolume};
 use super::nodes::{Node, interleave, merge_by_index};
 use super::planner::{Outcome, OutcomeKind, Planner};
@@ -240,10 +240,12 @@ impl Planner<'_> {
             && !removed_sets.is_empty()
         {
             let capacity_after = self.shape.capacity(self.prep.brick_bytes);
-            if used > capacity_after {
+            let limit = scale_in_limit(capacity_after);
+            if used > limit {
                 return Err(PlanError::InsufficientCapacity {
                     sets_after: self.shape.sets,
                     capacity_after,
+                    limit,
                     used,
                 });
             }

@@ -14,6 +14,8 @@ use crate::controller::decide::Done;
 use crate::controller::decide::gluster::{GlusterNodes, heal_wait, migration_wait, peers_wait};
 use crate::controller::error::ReconcileError;
 
+use super::scalein::{self, Taken};
+
 /// The nodes' endpoints by name.
 pub type Endpoints = BTreeMap<String, NodeEndpoint>;
 
@@ -27,7 +29,7 @@ pub struct Nodes<'a> {
 }
 
 impl Nodes<'_> {
-    fn endpoint(&self, node: &str) -> Result<&NodeEndpoint, ReconcileError> {
+    pub(super) fn endpoint(&self, node: &str) -> Result<&NodeEndpoint, ReconcileError> {
         self.endpoints
             .get(node)
             .ok_or_else(|| ReconcileError::MissingHostKey(node.to_string()))
@@ -41,6 +43,26 @@ pub struct StepRun {
     pub done: Vec<Done>,
     /// Why the run stopped early (a wait not satisfied, a step this version does not take).
     pub waiting: Option<String>,
+    /// Retired nodes whose server, port and brick volume go once every step ran
+    /// (`DeleteNode`).
+    pub retire: Vec<String>,
+}
+
+impl StepRun {
+    /// Notes what a scale-in step did; `true` when the run must stop here (a wait).
+    fn record(&mut self, taken: Taken) -> bool {
+        match taken {
+            Taken::Done(done) => {
+                self.done.push(done);
+                false
+            }
+            Taken::AlreadyDone => false,
+            Taken::Wait(why) => {
+                self.waiting = Some(why);
+                true
+            }
+        }
+    }
 }
 
 /// Runs the gluster steps in order until one must wait (decide's judges say so).
@@ -165,9 +187,58 @@ pub async fn run_steps<E: NodeExecutor>(
                     }),
                 }
             }
-            other => {
-                // Decide passes only the steps this version takes (see `decide::runnable`).
-                run.waiting = Some(format!("step {} is not run by act", other.kind()));
+            Step::RemoveBricksStart {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_start(client, nodes, volume, on, bricks, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::WaitRemoveBricks { on, command, .. } => {
+                let taken = scalein::remove_wait(client, nodes, volume, on, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::RemoveBricksCommit {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_commit(client, nodes, volume, on, bricks, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::RemoveReplicaBrick {
+                on,
+                brick,
+                replica,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_replica(client, nodes, volume, on, brick, *replica, command)
+                        .await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::DetachPeer { on, peer, command } => {
+                let taken = scalein::detach(client, nodes, on, peer, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            // The cloud side, run by act once every step before it ran.
+            Step::DeleteNode { node } => run.retire.push(node.clone()),
+            Step::CreateNode { node } => {
+                // Decide ends the run before a node to create (see `decide::runnable`).
+                run.waiting = Some(format!("node {node} is not created yet"));
                 return Ok(run);
             }
         }
@@ -291,7 +362,7 @@ pub async fn restart_bricks<E: NodeExecutor>(
 }
 
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
-async fn query_planned<E: NodeExecutor, T>(
+pub(super) async fn query_planned<E: NodeExecutor, T>(
     client: &GlusterClient<E>,
     nodes: Nodes<'_>,
     on: &str,

@@ -7,6 +7,8 @@
 pub mod cloud;
 pub mod gluster;
 pub mod rejoin;
+pub mod retire;
+pub mod scalein;
 
 use crate::api::GlusterCluster;
 
@@ -55,7 +57,14 @@ pub async fn act(
         } = action
         {
             let outcome = match &handles.gluster {
-                Some(handle) => run_gluster(handle, volume, steps, nodes, then.clone()).await,
+                Some(handle) => {
+                    let retiring = Retiring {
+                        cloud: &handles.cloud,
+                        owner,
+                        policy: cluster.spec.deletion_policy,
+                    };
+                    run_gluster(handle, retiring, volume, steps, nodes, then.clone()).await
+                }
                 None => Err(ReconcileError::MissingMetadata("a gluster client")),
             };
             gluster = Some(outcome.unwrap_or_else(|e| GlusterOutcome::Failed(Failure::of(&e))));
@@ -129,9 +138,20 @@ pub async fn act(
     })
 }
 
-/// Runs the steps; when any was taken, the volume is observed again for the status.
+/// Where the servers of retired nodes go.
+#[derive(Clone, Copy)]
+struct Retiring<'a> {
+    cloud: &'a crate::cloud::Cloud,
+    owner: &'a Owner,
+    policy: crate::api::DeletionPolicy,
+}
+
+/// Runs the steps; when any was taken, the volume is observed again for the status. Retired
+/// nodes (`DeleteNode`) lose their server, port and brick volume (per the deletion policy)
+/// once every step ran.
 async fn run_gluster(
     handle: &GlusterHandle,
+    retiring: Retiring<'_>,
     volume: &str,
     steps: &[crate::plan::Step],
     nodes: &super::decide::GlusterNodes,
@@ -141,7 +161,13 @@ async fn run_gluster(
         endpoints: &handle.endpoints,
         gluster: nodes,
     };
-    let run = gluster::run_steps(&handle.client, view, volume, steps).await?;
+    let mut run = gluster::run_steps(&handle.client, view, volume, steps).await?;
+    if run.waiting.is_none() && !run.retire.is_empty() {
+        let done =
+            retire::retire_nodes(retiring.cloud, retiring.owner, retiring.policy, &run.retire)
+                .await?;
+        run.done.extend(done);
+    }
     let after = if run.done.is_empty() {
         None
     } else {

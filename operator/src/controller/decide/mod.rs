@@ -20,6 +20,7 @@ pub mod health;
 pub mod looks;
 pub mod memory;
 pub mod pace;
+pub mod scalein;
 pub mod status;
 
 #[cfg(test)]
@@ -236,12 +237,20 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
     let cloud = &snapshot.cloud;
     let facts = cloud_facts(cloud);
     let mut current = current_state(cloud);
+    let mut health = None;
+    let mut drain = false;
     let seen = match &snapshot.gluster {
         GlusterSeen::Volume { nodes, volume } => {
             let gnodes = gluster_nodes(nodes);
             current.volume = volume
                 .as_ref()
                 .map(|v| gluster::observed_volume(&v.info, v.status.as_deref(), &gnodes));
+            if let Some(v) = volume {
+                health = scalein::health_of(v, &gnodes);
+                drain = scalein::drain_under_way(v);
+            }
+            // The planner refuses a scale-in whose data would not fit what stays.
+            current.used_bytes = scalein::used_bytes(health.as_ref());
             Some((gnodes, volume.as_ref()))
         }
         _ => None,
@@ -261,6 +270,13 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         }
         Err(e) => return Err(e.into()),
     };
+    // A removal starts only on a healthy volume (a drain under way is followed).
+    if failure.is_none()
+        && current.volume.is_some()
+        && let Some(refused) = scalein::refusal(&plan.steps, health.as_ref(), drain)
+    {
+        failure = Some(refused);
+    }
     let nodes = status::node_statuses(&plan, cloud, &spec.network);
     let same_generation = memory.generation == generation;
     let ensure_group = snapshot.look.full || !memory.security_group || !same_generation;

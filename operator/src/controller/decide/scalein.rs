@@ -1,0 +1,153 @@
+//! Decide, scale-in (pure): when the planner's removal of bricks may start, the figures it
+//! is judged on, and whether a drain may be committed (`docs/scale-in.md`).
+//!
+//! - A removal starts (`remove-brick … start`, or `remove-brick replica N-1 … force`) only on
+//!   a healthy volume: its health read this pass, every peer connected, every brick online,
+//!   nothing pending heal, no split-brain, no other data migration running. Otherwise the
+//!   cluster is `Stalled` with reason [`SCALE_IN_REFUSED`] and the figures; nothing is removed.
+//! - A drain gluster already runs (a remove-brick task in `volume status`) is never refused:
+//!   it is followed to its end (a failure there stops it, uncommitted).
+//! - The data must fit what stays with a margin kept free: the planner refuses
+//!   (`InsufficientCapacity`) from the bytes used that the bricks' filesystems report
+//!   ([`used_bytes`]).
+//! - A commit needs `remove-brick status` completed on every node with 0 failures and 0
+//!   skipped ([`commit_verdict`]).
+
+use crate::api::HealthStatus;
+use crate::controller::error::ReconcileError;
+use crate::controller::observe::SeenVolume;
+use crate::gluster::xml::{MigrationStatus, Peer};
+use crate::plan::Step;
+
+use super::Failure;
+use super::gluster::{GlusterNodes, migration_wait, volume_status};
+use super::health::figures;
+
+/// The `Stalled` reason of a scale-in that may not start.
+pub const SCALE_IN_REFUSED: &str = "ScaleInRefused";
+
+/// The `volume status` task kind of a remove-brick.
+const REMOVE_BRICK_TASK: &str = "Remove brick";
+
+/// The health figures of the volume seen this pass (`None` when not read).
+pub fn health_of(seen: &SeenVolume, nodes: &GlusterNodes) -> Option<HealthStatus> {
+    let api = volume_status(&seen.info, seen.status.as_deref(), nodes);
+    figures(seen, &api, nodes)
+}
+
+/// The bytes of data the volume holds, as its bricks' filesystems report them (one copy).
+pub fn used_bytes(health: Option<&HealthStatus>) -> Option<u64> {
+    health?.capacity_used_bytes
+}
+
+/// Whether gluster runs (or ran, uncommitted) a remove-brick task on the volume: a drain
+/// started by an earlier pass, to be followed, never started again.
+pub fn drain_under_way(seen: &SeenVolume) -> bool {
+    seen.status
+        .as_ref()
+        .is_some_and(|s| s.tasks.iter().any(|t| t.kind == REMOVE_BRICK_TASK))
+}
+
+/// Why the removal among `steps` may not start now (`None`: it may, or there is none).
+/// `health`: the figures read this pass; `drain`: a remove-brick task is seen already.
+pub fn refusal(steps: &[Step], health: Option<&HealthStatus>, drain: bool) -> Option<Failure> {
+    let starts = steps.iter().find_map(|s| match s {
+        Step::RemoveBricksStart { bricks, .. } if !drain => {
+            Some(format!("remove-brick start of {}", bricks.join(", ")))
+        }
+        Step::RemoveReplicaBrick { brick, replica, .. } => Some(format!(
+            "remove-brick of {brick} (replica {} → {replica})",
+            replica + 1
+        )),
+        _ => None,
+    })?;
+    let why = match health {
+        None => vec!["the volume's health was not read this pass".to_string()],
+        Some(h) => problems(h),
+    };
+    if why.is_empty() {
+        return None;
+    }
+    Some(Failure {
+        reason: SCALE_IN_REFUSED.to_string(),
+        message: format!(
+            "scale-in (spec.zones[].nodes lowered) waits: {starts} is not run while {}; \
+             nothing was removed",
+            why.join("; ")
+        ),
+        terminal: true,
+        cloud: false,
+        retry_after: None,
+        awaits: None,
+    })
+}
+
+/// What about `h` forbids starting a removal, with the figures.
+fn problems(h: &HealthStatus) -> Vec<String> {
+    let mut why = Vec::new();
+    if !h.peers_lost.is_empty() {
+        why.push(format!(
+            "peers are lost: {} ({}/{} connected)",
+            h.peers_lost.join(", "),
+            h.peers_connected,
+            h.peers_total
+        ));
+    }
+    if !h.bricks_offline.is_empty() {
+        why.push(format!(
+            "the volume is Degraded: {} bricks online, offline: {}",
+            h.bricks,
+            h.bricks_offline.join(", ")
+        ));
+    }
+    if let Some(n) = h.split_brain.filter(|n| *n > 0) {
+        why.push(format!("{n} entries are in split-brain"));
+    }
+    if let Some(n) = h.heal_pending.filter(|n| *n > 0) {
+        why.push(format!("the volume is healing: {n} entries pending heal"));
+    }
+    let moving: Vec<&str> = h
+        .in_progress
+        .iter()
+        .filter(|p| !p.starts_with("heal"))
+        .map(String::as_str)
+        .collect();
+    if !moving.is_empty() {
+        why.push(format!("data is moving: {}", moving.join(", ")));
+    }
+    why
+}
+
+/// Whether a remove-brick may be committed on `status`: `Ok(None)` only when it completed on
+/// every node with 0 failures and 0 skipped; `Ok(Some(why))` while it runs; an error (no
+/// commit, ever, until someone looks) when it failed, stopped or left files behind.
+pub fn commit_verdict(
+    volume: &str,
+    status: &MigrationStatus,
+) -> Result<Option<String>, ReconcileError> {
+    if let Some(waiting) = migration_wait("remove-brick", volume, status)? {
+        return Ok(Some(waiting));
+    }
+    if !status.safe_to_commit() {
+        return Err(ReconcileError::MigrationFailed {
+            what: "remove-brick",
+            volume: volume.to_string(),
+            detail: format!(
+                "not committed: the status does not show completed with 0 failures on every \
+                 node ({} failures)",
+                status.failures()
+            ),
+        });
+    }
+    Ok(None)
+}
+
+/// Whether `pool` (a `pool list` answer) has a peer at `address`.
+pub fn in_pool(pool: &[Peer], address: &str) -> bool {
+    pool.iter()
+        .any(|p| p.hostname == address || p.hostnames.iter().any(|h| h == address))
+}
+
+#[cfg(test)]
+#[path = "scalein_tests.rs"]
+mod tests;
