@@ -10,7 +10,7 @@ use crate::gluster::{GlusterClient, GlusterError, NodeExecutor};
 use crate::plan::Command;
 
 use crate::controller::decide::Done;
-use crate::controller::decide::gluster::{heal_wait, migration_wait};
+use crate::controller::decide::gluster::heal_wait;
 use crate::controller::decide::scalein::{commit_verdict, in_pool};
 use crate::controller::error::ReconcileError;
 
@@ -81,7 +81,7 @@ pub async fn remove_wait<E: NodeExecutor>(
     command: &Command,
 ) -> Result<Taken, ReconcileError> {
     let status = query_planned(client, nodes, on, command, parse_remove_brick_status).await?;
-    Ok(match migration_wait("remove-brick", volume, &status)? {
+    Ok(match commit_verdict(volume, &status)? {
         Some(waiting) => Taken::Wait(waiting),
         None => Taken::Done(Done {
             reason: "DrainCompleted".into(),

@@ -61,8 +61,14 @@ pub fn refusal(steps: &[Step], health: Option<&HealthStatus>, drain: bool) -> Op
         )),
         _ => None,
     })?;
+    let replica = steps
+        .iter()
+        .any(|s| matches!(s, Step::RemoveReplicaBrick { .. }));
     let why = match health {
         None => vec!["the volume's health was not read this pass".to_string()],
+        Some(h) if replica && h.heal_pending.is_none() => {
+            vec!["heal pending is not known (heal info did not answer)".to_string()]
+        }
         Some(h) => problems(h),
     };
     if why.is_empty() {
@@ -118,28 +124,64 @@ fn problems(h: &HealthStatus) -> Vec<String> {
     why
 }
 
-/// Whether a remove-brick may be committed on `status`: `Ok(None)` only when it completed on
-/// every node with 0 failures and 0 skipped; `Ok(Some(why))` while it runs; an error (no
-/// commit, ever, until someone looks) when it failed, stopped or left files behind.
+/// Where a drain stands, for its wait and its commit: `Ok(None)` only when `remove-brick
+/// status` shows it completed on every node with 0 failures and 0 skipped; `Ok(Some(why))`
+/// while it runs (with gluster's figures); an error (no commit, ever, until someone looks:
+/// the cluster is `Stalled` with reason `MigrationFailed`) when it failed, was stopped or
+/// left files behind — the message carries gluster's figures per node.
 pub fn commit_verdict(
     volume: &str,
     status: &MigrationStatus,
 ) -> Result<Option<String>, ReconcileError> {
-    if let Some(waiting) = migration_wait("remove-brick", volume, status)? {
-        return Ok(Some(waiting));
+    let with_figures = |e: ReconcileError| match e {
+        ReconcileError::MigrationFailed {
+            what,
+            volume,
+            detail,
+        } => ReconcileError::MigrationFailed {
+            what,
+            volume,
+            detail: format!("{detail}; not committed; gluster's figures: {}", drain_figures(status)),
+        },
+        other => other,
+    };
+    if let Some(waiting) = migration_wait("remove-brick", volume, status).map_err(with_figures)? {
+        return Ok(Some(format!("{waiting} ({})", drain_figures(status))));
     }
-    if !status.safe_to_commit() {
+    let skipped: u64 = status.nodes.iter().map(|n| n.totals.skipped).sum();
+    if !status.safe_to_commit() || skipped > 0 {
         return Err(ReconcileError::MigrationFailed {
             what: "remove-brick",
             volume: volume.to_string(),
             detail: format!(
-                "not committed: the status does not show completed with 0 failures on every \
-                 node ({} failures)",
-                status.failures()
+                "completed with {} failures and {skipped} skipped; not committed (the files \
+                 are still on the bricks that were to go); gluster's figures: {}",
+                status.failures(),
+                drain_figures(status)
             ),
         });
     }
     Ok(None)
+}
+
+/// Gluster's figures of a migration, per node: `NODE: STATUS, F files (B bytes), L looked
+/// up, X failures, S skipped`.
+pub fn drain_figures(status: &MigrationStatus) -> String {
+    if status.nodes.is_empty() {
+        return "no node reported".to_string();
+    }
+    status
+        .nodes
+        .iter()
+        .map(|n| {
+            let t = &n.totals;
+            format!(
+                "{}: {:?}, {} files ({} bytes), {} looked up, {} failures, {} skipped",
+                n.name, t.status, t.files, t.size_bytes, t.lookups, t.failures, t.skipped
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Whether `pool` (a `pool list` answer) has a peer at `address`.

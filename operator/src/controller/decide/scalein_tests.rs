@@ -1,0 +1,313 @@
+//! Scale-in rules as tables of plain data: when a removal may start, when a drain may be
+//! committed, which steps a pass runs, whether a peer is still in the pool.
+
+use super::*;
+use crate::api::HealthStatus;
+use crate::controller::decide::runnable;
+use crate::gluster::xml::{MigrationNode, MigrationTotals, TaskStatus};
+use crate::plan::Gluster;
+
+fn g() -> Gluster {
+    Gluster {
+        volume: "v".into(),
+        brick_path: "/export/v/brick".into(),
+    }
+}
+
+fn start() -> Step {
+    Step::RemoveBricksStart {
+        on: "n1".into(),
+        bricks: vec!["n3".into(), "n4".into()],
+        command: g().remove_bricks(["n3", "n4"], "start"),
+    }
+}
+
+fn replica_brick() -> Step {
+    Step::RemoveReplicaBrick {
+        on: "n1".into(),
+        brick: "n3".into(),
+        replica: 2,
+        command: g().remove_replica_brick(2, "n3"),
+    }
+}
+
+fn commit() -> Step {
+    Step::RemoveBricksCommit {
+        on: "n1".into(),
+        bricks: vec!["n3".into(), "n4".into()],
+        command: g().remove_bricks(["n3", "n4"], "commit"),
+    }
+}
+
+fn healthy() -> HealthStatus {
+    HealthStatus {
+        peers_connected: 4,
+        peers_total: 4,
+        bricks_online: 4,
+        bricks_total: 4,
+        bricks: "4/4".into(),
+        heal_pending: Some(0),
+        split_brain: Some(0),
+        ..HealthStatus::default()
+    }
+}
+
+#[test]
+fn a_removal_starts_only_on_a_healthy_volume() {
+    let offline = HealthStatus {
+        bricks_online: 3,
+        bricks: "3/4".into(),
+        bricks_offline: vec!["n2 (10.0.0.2:/export/v/brick)".into()],
+        ..healthy()
+    };
+    let healing = HealthStatus {
+        heal_pending: Some(7),
+        in_progress: vec!["heal: 7 entries pending".into()],
+        ..healthy()
+    };
+    let lost = HealthStatus {
+        peers_connected: 3,
+        peers_lost: vec!["n2".into()],
+        ..healthy()
+    };
+    let split = HealthStatus {
+        split_brain: Some(1),
+        ..healthy()
+    };
+    let rebalancing = HealthStatus {
+        in_progress: vec!["Rebalance in progress".into()],
+        ..healthy()
+    };
+    // (steps, health, drain under way, refused with these words in the message)
+    let cases: Vec<(Vec<Step>, Option<HealthStatus>, bool, Option<&str>)> = vec![
+        (vec![start()], Some(healthy()), false, None),
+        (vec![replica_brick()], Some(healthy()), false, None),
+        (vec![start()], None, false, Some("health was not read")),
+        (vec![start()], Some(offline.clone()), false, Some("3/4 bricks online")),
+        (vec![replica_brick()], Some(offline), false, Some("Degraded")),
+        (vec![start()], Some(healing.clone()), false, Some("7 entries pending heal")),
+        (vec![replica_brick()], Some(healing.clone()), false, Some("healing")),
+        (vec![start()], Some(lost), false, Some("peers are lost: n2 (3/4")),
+        (vec![start()], Some(split), false, Some("1 entries are in split-brain")),
+        (vec![start()], Some(rebalancing), false, Some("Rebalance in progress")),
+        // A drain gluster runs already is followed, not refused.
+        (vec![start()], Some(healing.clone()), true, None),
+        (vec![start()], None, true, None),
+        // No removal to start: nothing to refuse.
+        (vec![commit()], Some(healing), false, None),
+        (Vec::new(), None, false, None),
+    ];
+    for (i, (steps, health, drain, refused)) in cases.into_iter().enumerate() {
+        let got = refusal(&steps, health.as_ref(), drain);
+        match (refused, got) {
+            (None, None) => {}
+            (Some(words), Some(f)) => {
+                assert_eq!(f.reason, SCALE_IN_REFUSED, "case {i}");
+                assert!(f.terminal, "case {i}: Stalled");
+                assert!(f.message.contains(words), "case {i}: {}", f.message);
+                assert!(f.message.contains("nothing was removed"), "case {i}");
+                assert!(f.message.contains("spec.zones[].nodes"), "case {i}");
+            }
+            (want, got) => panic!("case {i}: wanted {want:?}, got {got:?}"),
+        }
+    }
+}
+
+fn node(name: &str, status: TaskStatus, files: u64, failures: u64, skipped: u64) -> MigrationNode {
+    MigrationNode {
+        name: name.into(),
+        id: format!("id-{name}"),
+        totals: MigrationTotals {
+            files,
+            size_bytes: files * 1000,
+            lookups: files + 3,
+            failures,
+            skipped,
+            status,
+            runtime_secs: 1.5,
+        },
+    }
+}
+
+fn migration(nodes: Vec<MigrationNode>) -> MigrationStatus {
+    MigrationStatus {
+        task_id: Some("t".into()),
+        nodes,
+        aggregate: None,
+    }
+}
+
+/// What the verdict is: commit, wait, or never.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Commit,
+    Wait,
+    Never,
+}
+
+#[test]
+fn a_drain_is_committed_only_when_completed_everywhere_with_nothing_left_behind() {
+    use TaskStatus::*;
+    let cases: Vec<(Vec<MigrationNode>, Verdict, &str)> = vec![
+        (
+            vec![
+                node("localhost", Completed, 12, 0, 0),
+                node("n4", Completed, 9, 0, 0),
+            ],
+            Verdict::Commit,
+            "",
+        ),
+        (
+            vec![
+                node("localhost", Completed, 12, 0, 0),
+                node("n4", InProgress, 3, 0, 0),
+            ],
+            Verdict::Wait,
+            "n4: InProgress, 3 files",
+        ),
+        (
+            vec![
+                node("localhost", Completed, 12, 0, 0),
+                node("n4", NotStarted, 0, 0, 0),
+            ],
+            Verdict::Wait,
+            "",
+        ),
+        (Vec::new(), Verdict::Wait, "no node reported"),
+        (
+            vec![
+                node("localhost", Completed, 12, 2, 0),
+                node("n4", Completed, 9, 0, 0),
+            ],
+            Verdict::Never,
+            "2 failures",
+        ),
+        (
+            vec![
+                node("localhost", Completed, 12, 0, 3),
+                node("n4", Completed, 9, 0, 0),
+            ],
+            Verdict::Never,
+            "3 skipped",
+        ),
+        (
+            vec![
+                node("localhost", Failed, 1, 1, 0),
+                node("n4", Completed, 9, 0, 0),
+            ],
+            Verdict::Never,
+            "localhost: Failed",
+        ),
+        (
+            vec![
+                node("localhost", Stopped, 1, 0, 0),
+                node("n4", Completed, 9, 0, 0),
+            ],
+            Verdict::Never,
+            "stopped",
+        ),
+        (
+            vec![node("localhost", Other(42, "weird".into()), 1, 0, 0)],
+            Verdict::Never,
+            "not committed",
+        ),
+    ];
+    for (i, (nodes, want, words)) in cases.into_iter().enumerate() {
+        let got = commit_verdict("v", &migration(nodes));
+        let (verdict, text) = match &got {
+            Ok(None) => (Verdict::Commit, String::new()),
+            Ok(Some(why)) => (Verdict::Wait, why.clone()),
+            Err(e) => {
+                assert_eq!(e.reason(), "MigrationFailed", "case {i}");
+                assert!(e.is_terminal(), "case {i}: Stalled");
+                (Verdict::Never, e.to_string())
+            }
+        };
+        assert_eq!(verdict, want, "case {i}: {got:?}");
+        assert!(text.contains(words), "case {i}: {text}");
+    }
+}
+
+#[test]
+fn removals_end_the_run_so_the_next_pass_plans_from_gluster() {
+    let detach = Step::DetachPeer {
+        on: "n1".into(),
+        peer: "n3".into(),
+        command: g().peer_detach("n3"),
+    };
+    let delete = Step::DeleteNode { node: "n3".into() };
+    let wait = Step::WaitRemoveBricks {
+        on: "n1".into(),
+        bricks: vec!["n3".into(), "n4".into()],
+        command: g().remove_bricks(["n3", "n4"], "status"),
+    };
+    // (steps, kinds run, why the run stops after them)
+    let cases: Vec<(Vec<Step>, Vec<&str>, Option<&str>)> = vec![
+        (
+            vec![start(), wait.clone(), commit(), detach.clone(), delete.clone()],
+            vec!["RemoveBricksStart", "WaitRemoveBricks", "RemoveBricksCommit"],
+            Some("bricks of n3, n4 removed"),
+        ),
+        (
+            vec![replica_brick(), replica_brick()],
+            vec!["RemoveReplicaBrick"],
+            Some("brick of n3 removed (replica 2)"),
+        ),
+        (
+            vec![detach.clone(), delete.clone()],
+            vec!["DetachPeer", "DeleteNode"],
+            None,
+        ),
+        (
+            vec![detach, Step::CreateNode { node: "n5".into() }, delete],
+            vec!["DetachPeer"],
+            Some("node n5 is not created yet"),
+        ),
+    ];
+    for (i, (steps, kinds, then)) in cases.into_iter().enumerate() {
+        let (run, why) = runnable(&steps);
+        assert_eq!(run.iter().map(Step::kind).collect::<Vec<_>>(), kinds, "case {i}");
+        match (then, why) {
+            (None, None) => {}
+            (Some(words), Some(why)) => assert!(why.contains(words), "case {i}: {why}"),
+            (want, got) => panic!("case {i}: wanted {want:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_peer_is_in_the_pool_by_any_of_its_names() {
+    let peer = |host: &str, names: &[&str]| Peer {
+        uuid: format!("u-{host}"),
+        hostname: host.into(),
+        hostnames: names.iter().map(|n| n.to_string()).collect(),
+        connected: true,
+        state: Some(3),
+        state_str: Some("Peer in Cluster".into()),
+    };
+    let pool = vec![
+        peer("localhost", &[]),
+        peer("10.0.0.2", &["10.0.0.2"]),
+        peer("n3.example", &["n3.example", "10.0.0.3"]),
+    ];
+    let cases = [
+        ("10.0.0.2", true),
+        ("10.0.0.3", true),
+        ("10.0.0.4", false),
+        ("10.0.0.1", false),
+    ];
+    for (address, want) in cases {
+        assert_eq!(in_pool(&pool, address), want, "{address}");
+    }
+}
+
+#[test]
+fn used_bytes_come_from_the_health_read() {
+    assert_eq!(used_bytes(None), None);
+    let h = HealthStatus {
+        capacity_used_bytes: Some(5 << 30),
+        ..healthy()
+    };
+    assert_eq!(used_bytes(Some(&h)), Some(5 << 30));
+    assert_eq!(used_bytes(Some(&healthy())), None);
+}

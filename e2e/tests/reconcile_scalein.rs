@@ -1,0 +1,332 @@
+//! Scale-in with drain (issue 17 §1), with real gluster on loopback nodes: a 2 × 2
+//! distributed-replicate cluster is Ready with a manifest of files written through a FUSE
+//! mount; `spec.zones[].nodes` is lowered by one per zone (`kubectl patch`): the newest
+//! replica set is drained (`remove-brick start`, status polled, `commit`), its peers detached,
+//! its servers and ports deleted, its brick volumes kept (Retain: detached, findable by the
+//! cluster's UID metadata) or deleted (Delete). While the operator works, a watcher polls
+//! `volume info` on a node that stays; from the moment the volume shows 2 bricks (the commit)
+//! it reads every file of the manifest through the mount that lived through it, again and
+//! again, until a whole pass reads all of them: the window of errors after the commit is
+//! printed (docs/scale-in.md). Checked: 2 servers, 2 ports, the pool of 2, the volume 1 × 2,
+//! the retired volumes, the manifest intact through the existing mount and a fresh one.
+//! `SCALEIN_RUNS` (default 1) repeats the whole case in one test. Needs root: it fails,
+//! never skips.
+
+mod openstack_sim_support;
+mod reconcile_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use e2e::data::{Manifest, Mount};
+use e2e::nodes::{LoopbackNodes, RunningNode};
+use gluster_operator::api::{DeletionPolicy, GlusterCluster};
+use gluster_operator::cloud::{ServerQuery, VolumeQuery};
+use gluster_operator::gluster::xml::parse_volume_info;
+use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
+use reconcile_support::{World, condition, example};
+
+/// One gluster world at a time in this binary (each runs four nodes on two cores).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn ready(c: &GlusterCluster) -> bool {
+    condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
+}
+
+/// The number of bricks of `volume` as `node`'s glusterd shows it (`None` if it did not say).
+fn bricks_seen(node: &RunningNode, volume: &str) -> Option<usize> {
+    let out = node
+        .command("gluster")
+        .args(["--mode=script", "--xml", "volume", "info", volume])
+        .output()
+        .ok()?;
+    let info = parse_volume_info(&String::from_utf8_lossy(&out.stdout)).ok()?;
+    Some(info.first()?.bricks.len())
+}
+
+/// The pool as `node` sees it: the number of members (itself included).
+fn pool_size(node: &RunningNode) -> usize {
+    let out = node
+        .command("gluster")
+        .args(["--mode=script", "--xml", "pool", "list"])
+        .output()
+        .expect("gluster pool list");
+    gluster_operator::gluster::xml::parse_pool_list(&String::from_utf8_lossy(&out.stdout))
+        .expect("pool list")
+        .len()
+}
+
+/// What the reader saw after the commit: passes over the manifest, the errors of each
+/// failing pass, and how long after the commit was seen the last error was.
+#[derive(Debug, Default)]
+struct Window {
+    passes: usize,
+    failing_passes: usize,
+    first_errors: Vec<String>,
+    last_error_after: Option<Duration>,
+    clean_after: Option<Duration>,
+}
+
+/// Watches `node`'s view of the volume until it has `bricks` bricks (hang guard: `limit`),
+/// then reads the manifest through `dir` until a whole pass reads every file.
+fn watch_commit(
+    node: RunningNode,
+    volume: String,
+    bricks: usize,
+    manifest: Manifest,
+    dir: std::path::PathBuf,
+    stop: Arc<AtomicBool>,
+) -> Option<Window> {
+    let limit = Instant::now() + Duration::from_secs(900);
+    loop {
+        if stop.load(Ordering::SeqCst) || Instant::now() > limit {
+            return None;
+        }
+        if bricks_seen(&node, &volume) == Some(bricks) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = Instant::now();
+    let mut w = Window::default();
+    while seen.elapsed() < Duration::from_secs(120) {
+        let check = manifest.check(&dir);
+        w.passes += 1;
+        if check.lost.is_empty() && check.changed.is_empty() {
+            w.clean_after = Some(seen.elapsed());
+            return Some(w);
+        }
+        w.failing_passes += 1;
+        w.last_error_after = Some(seen.elapsed());
+        if w.first_errors.is_empty() {
+            w.first_errors = check.lost.iter().take(5).cloned().collect();
+            w.first_errors.extend(check.changed.iter().take(5).cloned());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(w)
+}
+
+/// One run: a 2 × 2 cluster with data, scaled in to 1 × 2 under `policy`.
+async fn scale_in_one_set(slot: u32, policy: DeletionPolicy) {
+    let (world, LoopbackGluster { nodes, scratch }) =
+        start_gluster_world("reconcile-scalein-", 150 + slot, |sim| {
+            World::start_configured(sim, |c| {
+                c.requeue_working = Duration::from_millis(200);
+                c.requeue_error = Duration::from_millis(500);
+                c.requeue_settled = Duration::from_secs(3);
+            })
+        })
+        .await;
+    scale_in_in(&world, &nodes, &scratch, policy).await;
+    world.stop().await;
+    nodes.shutdown().expect("nodes stopped");
+}
+
+async fn scale_in_in(
+    world: &World,
+    nodes: &Arc<LoopbackNodes>,
+    scratch: &tempfile::TempDir,
+    policy: DeletionPolicy,
+) {
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.spec.deletion_policy = policy;
+    let created = world.apply(&cluster).await;
+    let uid = created.metadata.uid.clone().expect("uid");
+    let tag = format!("glusterops-uid:{uid}");
+    let volume_name = cluster.spec.volume.name.clone();
+    let before = world.wait_for("twozones", "Ready=True", ready).await;
+    let status = before.status.clone().expect("status");
+    let spec = status.mount.clone().expect("mount");
+    let backups = status.backup_volfile_servers.clone();
+    let bricks: Vec<String> = status
+        .volume
+        .as_ref()
+        .expect("volume")
+        .bricks
+        .iter()
+        .map(|b| b.node.clone())
+        .collect();
+    assert_eq!(bricks.len(), 4, "{bricks:?}");
+    // The newest set (the last two bricks) leaves; the first stays.
+    let (staying, leaving) = (bricks[..2].to_vec(), bricks[2..].to_vec());
+
+    let mount = Mount::new(&spec, &backups, &scratch.path().join("mnt")).expect("mount");
+    // Files at the top and in nested directories (each directory has its own layout).
+    let mut manifest =
+        Manifest::write(mount.path(), "before", 60, 128 << 10, 21).expect("manifest");
+    manifest
+        .write_more(mount.path(), "dir-a/deeper/nested", 20, 32 << 10, 22)
+        .expect("nested files");
+    manifest
+        .write_more(mount.path(), "dir-b/small", 10, 1 << 10, 23)
+        .expect("small files");
+
+    // The watcher: from the commit on, every file through the existing mount.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let node = nodes
+            .nodes()
+            .into_iter()
+            .find(|n| n.name == staying[0])
+            .expect("a staying node");
+        let (volume, manifest, dir, stop) = (
+            volume_name.clone(),
+            manifest.clone(),
+            mount.path().to_path_buf(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || watch_commit(node, volume, 2, manifest, dir, stop))
+    };
+
+    let patch = serde_json::json!({"spec": {"zones": [
+        {"name": "zone-a", "nodes": 1},
+        {"name": "zone-b", "nodes": 1},
+    ]}});
+    let patched = world
+        .clusters
+        .patch(
+            "twozones",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patched");
+    let generation = patched.metadata.generation;
+    let scaled = world
+        .wait_for("twozones", "Ready=True with one set", move |c| {
+            let s = c.status.as_ref();
+            s.and_then(|s| s.observed_generation) == generation
+                && ready(c)
+                && s.is_some_and(|s| s.nodes.len() == 2)
+        })
+        .await;
+    stop.store(true, Ordering::SeqCst);
+    let window = watcher.join().expect("watcher");
+    println!("scale-in post-commit read window ({policy:?}): {window:#?}");
+    let window = window.expect("the watcher saw the commit");
+    assert!(
+        window.clean_after.is_some(),
+        "files kept failing through the existing mount for 120 s after the commit: {window:?}"
+    );
+
+    let s = scaled.status.clone().expect("status");
+    let volume = s.volume.clone().expect("volume");
+    assert_eq!(
+        volume.bricks.iter().map(|b| b.node.clone()).collect::<Vec<_>>(),
+        staying
+    );
+    assert_eq!((volume.replica_count, volume.distribute_count), (2, 1));
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![tag.clone()],
+            ..ServerQuery::default()
+        })
+        .await
+        .expect("servers");
+    let mut names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, staying, "the servers of the staying nodes only");
+    let ports = world
+        .cloud
+        .network()
+        .list_ports(std::slice::from_ref(&tag))
+        .await
+        .expect("ports");
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    let staying_node = nodes
+        .nodes()
+        .into_iter()
+        .find(|n| n.name == staying[0])
+        .expect("node");
+    assert_eq!(pool_size(&staying_node), 2, "the pool after the detach");
+    let volumes = world
+        .cloud
+        .volume()
+        .list_volumes(&VolumeQuery {
+            name: None,
+            metadata: [("gluster-operator:cluster-uid".to_string(), uid.clone())].into(),
+        })
+        .await
+        .expect("volumes");
+    let retired: Vec<&str> = volumes
+        .iter()
+        .filter_map(|v| v.metadata.get("gluster-operator:retired-node"))
+        .map(String::as_str)
+        .collect();
+    match policy {
+        DeletionPolicy::Retain => {
+            let mut retired = retired.clone();
+            retired.sort();
+            assert_eq!(retired, leaving, "the retired brick volumes, findable: {volumes:?}");
+            assert_eq!(volumes.len(), 4, "{volumes:?}");
+        }
+        DeletionPolicy::Delete => {
+            assert!(retired.is_empty(), "{volumes:?}");
+            assert_eq!(volumes.len(), 2, "{volumes:?}");
+        }
+    }
+
+    // Nothing lost or changed, through the mount that lived through it and a fresh one.
+    let checked =
+        manifest.assert_intact_through(&mount, &spec, &backups, &scratch.path().join("fresh"));
+    assert_eq!(checked, 90);
+    drop(mount);
+
+    world
+        .clusters
+        .delete("twozones", &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    world.wait_deleted("twozones", &uid).await;
+}
+
+/// How many times the Retain case runs in a row (`SCALEIN_RUNS`, default 1).
+fn runs() -> u32 {
+    std::env::var("SCALEIN_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained() {
+    if reconcile_support::skip_in_external_mode(
+        "a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
+    logs();
+    let _serial = SERIAL.lock().await;
+    for run in 0..runs() {
+        println!("scale-in run {} of {}", run + 1, runs());
+        scale_in_one_set(run % 4, DeletionPolicy::Retain).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted() {
+    if reconcile_support::skip_in_external_mode(
+        "a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted",
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    ) {
+        return;
+    }
+    logs();
+    let _serial = SERIAL.lock().await;
+    scale_in_one_set(5, DeletionPolicy::Delete).await;
+}
