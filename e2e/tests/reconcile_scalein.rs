@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use e2e::data::{Manifest, Mount};
 use e2e::nodes::{LoopbackNodes, RunningNode};
 use gluster_operator::api::{DeletionPolicy, GlusterCluster};
+use gluster_operator::controller::act::gluster::crash_points;
 use gluster_operator::cloud::{ServerQuery, VolumeQuery};
 use gluster_operator::gluster::xml::parse_volume_info;
 use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
@@ -108,9 +109,47 @@ fn watch_commit(
     Some(w)
 }
 
-/// One run: a 2 × 2 cluster with data, scaled in to 1 × 2 under `policy`.
-async fn scale_in_one_set(slot: u32, policy: DeletionPolicy) {
-    let (world, LoopbackGluster { nodes, scratch }) =
+/// A scale-in case: the example, its node count per zone before and after, and the policy.
+#[derive(Debug, Clone)]
+struct Case {
+    /// The example file (examples/).
+    example: &'static str,
+    /// The zones before (name, nodes).
+    before: Vec<(&'static str, u32)>,
+    /// The zones after.
+    after: Vec<(&'static str, u32)>,
+    /// `spec.deletionPolicy`.
+    policy: DeletionPolicy,
+    /// Kill the operator right after `remove-brick … start` (and start a fresh one).
+    crash_in_drain: bool,
+}
+
+impl Case {
+    fn distributed(policy: DeletionPolicy) -> Case {
+        Case {
+            example: "two-zones-replica2.yaml",
+            before: vec![("zone-a", 2), ("zone-b", 2)],
+            after: vec![("zone-a", 1), ("zone-b", 1)],
+            policy,
+            crash_in_drain: false,
+        }
+    }
+
+    fn zones(zones: &[(&str, u32)]) -> serde_json::Value {
+        serde_json::json!({"spec": {"zones": zones
+            .iter()
+            .map(|(name, nodes)| serde_json::json!({"name": name, "nodes": nodes}))
+            .collect::<Vec<_>>()}})
+    }
+
+    fn nodes_after(&self) -> usize {
+        self.after.iter().map(|(_, n)| *n as usize).sum()
+    }
+}
+
+/// Starts a gluster world (its own block of addresses from `slot`) and runs `case` in it.
+async fn run_case(slot: u32, case: Case) {
+    let (mut world, LoopbackGluster { nodes, scratch }) =
         start_gluster_world("reconcile-scalein-", 150 + slot, |sim| {
             World::start_configured(sim, |c| {
                 c.requeue_working = Duration::from_millis(200);
@@ -119,24 +158,31 @@ async fn scale_in_one_set(slot: u32, policy: DeletionPolicy) {
             })
         })
         .await;
-    scale_in_in(&world, &nodes, &scratch, policy).await;
+    scale_in_in(&mut world, &nodes, &scratch, &case).await;
     world.stop().await;
     nodes.shutdown().expect("nodes stopped");
 }
 
 async fn scale_in_in(
-    world: &World,
+    world: &mut World,
     nodes: &Arc<LoopbackNodes>,
     scratch: &tempfile::TempDir,
-    policy: DeletionPolicy,
+    case: &Case,
 ) {
-    let mut cluster = example("two-zones-replica2.yaml");
+    let policy = case.policy;
+    let mut cluster = example(case.example);
+    let name = cluster.metadata.name.clone().expect("name");
     cluster.spec.deletion_policy = policy;
+    for (zone, n) in &case.before {
+        if let Some(z) = cluster.spec.zones.iter_mut().find(|z| z.name == *zone) {
+            z.nodes = *n;
+        }
+    }
     let created = world.apply(&cluster).await;
     let uid = created.metadata.uid.clone().expect("uid");
     let tag = format!("glusterops-uid:{uid}");
     let volume_name = cluster.spec.volume.name.clone();
-    let before = world.wait_for("twozones", "Ready=True", ready).await;
+    let before = world.wait_for(&name, "Ready=True", ready).await;
     let status = before.status.clone().expect("status");
     let spec = status.mount.clone().expect("mount");
     let backups = status.backup_volfile_servers.clone();
@@ -148,9 +194,11 @@ async fn scale_in_in(
         .iter()
         .map(|b| b.node.clone())
         .collect();
-    assert_eq!(bricks.len(), 4, "{bricks:?}");
-    // The newest set (the last two bricks) leaves; the first stays.
-    let (staying, leaving) = (bricks[..2].to_vec(), bricks[2..].to_vec());
+    let total: usize = case.before.iter().map(|(_, n)| *n as usize).sum();
+    assert_eq!(bricks.len(), total, "{bricks:?}");
+    // The newest bricks leave (a whole set, or the highest-index replica).
+    let keep = case.nodes_after();
+    let (staying, leaving) = (bricks[..keep].to_vec(), bricks[keep..].to_vec());
 
     let mount = Mount::new(&spec, &backups, &scratch.path().join("mnt")).expect("mount");
     // Files at the top and in nested directories (each directory has its own layout).
@@ -177,34 +225,42 @@ async fn scale_in_in(
             mount.path().to_path_buf(),
             stop.clone(),
         );
-        std::thread::spawn(move || watch_commit(node, volume, 2, manifest, dir, stop))
+        std::thread::spawn(move || watch_commit(node, volume, keep, manifest, dir, stop))
     };
 
-    let patch = serde_json::json!({"spec": {"zones": [
-        {"name": "zone-a", "nodes": 1},
-        {"name": "zone-b", "nodes": 1},
-    ]}});
+    let armed = case.crash_in_drain.then(|| crash_points::arm("RemoveBricksStart"));
+    let patch = Case::zones(&case.after);
     let patched = world
         .clusters
         .patch(
-            "twozones",
+            &name,
             &kube::api::PatchParams::default(),
             &kube::api::Patch::Merge(&patch),
         )
         .await
         .expect("patched");
+    if let Some(reached) = armed {
+        tokio::time::timeout(Duration::from_secs(600), reached.notified())
+            .await
+            .expect("the crash point after remove-brick start was never reached");
+        let taken = crash_points::take_log();
+        assert_eq!(taken.last().map(String::as_str), Some("RemoveBricksStart"), "{taken:?}");
+        assert!(!taken.iter().any(|k| k == "RemoveBricksCommit"), "{taken:?}");
+        crash_points::disarm();
+        world.crash_and_restart_controller().await;
+    }
     let generation = patched.metadata.generation;
     let scaled = world
-        .wait_for("twozones", "Ready=True with one set", move |c| {
+        .wait_for(&name, "Ready=True with the nodes after", move |c| {
             let s = c.status.as_ref();
             s.and_then(|s| s.observed_generation) == generation
                 && ready(c)
-                && s.is_some_and(|s| s.nodes.len() == 2)
+                && s.is_some_and(|s| s.nodes.len() == keep)
         })
         .await;
     stop.store(true, Ordering::SeqCst);
     let window = watcher.join().expect("watcher");
-    println!("scale-in post-commit read window ({policy:?}): {window:#?}");
+    println!("scale-in post-commit read window ({case:?}): {window:#?}");
     let window = window.expect("the watcher saw the commit");
     assert!(
         window.clean_after.is_some(),
@@ -217,6 +273,7 @@ async fn scale_in_in(
         volume.bricks.iter().map(|b| b.node.clone()).collect::<Vec<_>>(),
         staying
     );
+    assert_eq!(volume.bricks.len(), keep);
     assert_eq!((volume.replica_count, volume.distribute_count), (2, 1));
     let servers = world
         .cloud
@@ -236,13 +293,13 @@ async fn scale_in_in(
         .list_ports(std::slice::from_ref(&tag))
         .await
         .expect("ports");
-    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_eq!(ports.len(), keep, "{ports:?}");
     let staying_node = nodes
         .nodes()
         .into_iter()
         .find(|n| n.name == staying[0])
         .expect("node");
-    assert_eq!(pool_size(&staying_node), 2, "the pool after the detach");
+    assert_eq!(pool_size(&staying_node), keep, "the pool after the detach");
     let volumes = world
         .cloud
         .volume()
@@ -262,11 +319,11 @@ async fn scale_in_in(
             let mut retired = retired.clone();
             retired.sort();
             assert_eq!(retired, leaving, "the retired brick volumes, findable: {volumes:?}");
-            assert_eq!(volumes.len(), 4, "{volumes:?}");
+            assert_eq!(volumes.len(), total, "{volumes:?}");
         }
         DeletionPolicy::Delete => {
             assert!(retired.is_empty(), "{volumes:?}");
-            assert_eq!(volumes.len(), 2, "{volumes:?}");
+            assert_eq!(volumes.len(), keep, "{volumes:?}");
         }
     }
 
@@ -278,10 +335,10 @@ async fn scale_in_in(
 
     world
         .clusters
-        .delete("twozones", &kube::api::DeleteParams::default())
+        .delete(&name, &kube::api::DeleteParams::default())
         .await
         .expect("delete");
-    world.wait_deleted("twozones", &uid).await;
+    world.wait_deleted(&name, &uid).await;
 }
 
 /// How many times the Retain case runs in a row (`SCALEIN_RUNS`, default 1).
@@ -302,31 +359,70 @@ fn logs() {
         .try_init();
 }
 
+/// Whether the test is skipped (external mode: no loopback nodes there).
+fn skipped(test: &str) -> bool {
+    reconcile_support::skip_in_external_mode(
+        test,
+        "its nodes are loopback gluster nodes attached to the in-process simulator",
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained() {
-    if reconcile_support::skip_in_external_mode(
-        "a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained",
-        "its nodes are loopback gluster nodes attached to the in-process simulator",
-    ) {
+    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained") {
         return;
     }
     logs();
     let _serial = SERIAL.lock().await;
     for run in 0..runs() {
         println!("scale-in run {} of {}", run + 1, runs());
-        scale_in_one_set(run % 4, DeletionPolicy::Retain).await;
+        run_case(run % 4, Case::distributed(DeletionPolicy::Retain)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted() {
-    if reconcile_support::skip_in_external_mode(
-        "a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted",
-        "its nodes are loopback gluster nodes attached to the in-process simulator",
-    ) {
+    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted") {
         return;
     }
     logs();
     let _serial = SERIAL.lock().await;
-    scale_in_one_set(5, DeletionPolicy::Delete).await;
+    run_case(5, Case::distributed(DeletionPolicy::Delete)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pure_replicate_volume_goes_from_three_to_two_copies() {
+    if skipped("a_pure_replicate_volume_goes_from_three_to_two_copies") {
+        return;
+    }
+    logs();
+    let _serial = SERIAL.lock().await;
+    run_case(
+        6,
+        Case {
+            example: "seed-4-nodes-replica.yaml",
+            before: vec![("zone-a", 3)],
+            after: vec![("zone-a", 2)],
+            policy: DeletionPolicy::Retain,
+            crash_in_drain: false,
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_killed_during_a_drain_resumes_it_and_commits_only_after_completion() {
+    if skipped("the_operator_killed_during_a_drain_resumes_it_and_commits_only_after_completion") {
+        return;
+    }
+    logs();
+    let _serial = SERIAL.lock().await;
+    run_case(
+        7,
+        Case {
+            crash_in_drain: true,
+            ..Case::distributed(DeletionPolicy::Retain)
+        },
+    )
+    .await;
 }
