@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use e2e::data::{Manifest, Mount};
 use e2e::nodes::{LoopbackNodes, RunningNode};
 use gluster_operator::api::{DeletionPolicy, GlusterCluster};
-use gluster_operator::controller::act::gluster::crash_points;
 use gluster_operator::cloud::{ServerQuery, VolumeQuery};
+use gluster_operator::controller::act::gluster::crash_points;
 use gluster_operator::gluster::xml::parse_volume_info;
 use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
@@ -67,6 +67,15 @@ struct Window {
     first_errors: Vec<String>,
     last_error_after: Option<Duration>,
     clean_after: Option<Duration>,
+    /// Files a fresh mount made right after the clean pass could not read (with the error).
+    fresh_lost: Vec<String>,
+}
+
+/// Where the watcher mounts the volume afresh right after the commit.
+struct Fresh {
+    spec: String,
+    backups: Vec<String>,
+    target: std::path::PathBuf,
 }
 
 /// Watches `node`'s view of the volume until it has `bricks` bricks (hang guard: `limit`),
@@ -77,6 +86,7 @@ fn watch_commit(
     bricks: usize,
     manifest: Manifest,
     dir: std::path::PathBuf,
+    fresh: Fresh,
     stop: Arc<AtomicBool>,
 ) -> Option<Window> {
     let limit = Instant::now() + Duration::from_secs(900);
@@ -96,6 +106,16 @@ fn watch_commit(
         w.passes += 1;
         if check.lost.is_empty() && check.changed.is_empty() {
             w.clean_after = Some(seen.elapsed());
+            // A client that mounts now gets the new graph only (gluster #1918: fresh and old
+            // mounts can differ).
+            match Mount::new(&fresh.spec, &fresh.backups, &fresh.target) {
+                Ok(m) => {
+                    let c = manifest.check(m.path());
+                    w.fresh_lost = c.lost;
+                    w.fresh_lost.extend(c.changed);
+                }
+                Err(e) => w.fresh_lost.push(format!("fresh mount failed: {e}")),
+            }
             return Some(w);
         }
         w.failing_passes += 1;
@@ -225,10 +245,17 @@ async fn scale_in_in(
             mount.path().to_path_buf(),
             stop.clone(),
         );
-        std::thread::spawn(move || watch_commit(node, volume, keep, manifest, dir, stop))
+        let fresh = Fresh {
+            spec: spec.clone(),
+            backups: backups.clone(),
+            target: scratch.path().join("fresh-at-commit"),
+        };
+        std::thread::spawn(move || watch_commit(node, volume, keep, manifest, dir, fresh, stop))
     };
 
-    let armed = case.crash_in_drain.then(|| crash_points::arm("RemoveBricksStart"));
+    let armed = case
+        .crash_in_drain
+        .then(|| crash_points::arm("RemoveBricksStart"));
     let patch = Case::zones(&case.after);
     let patched = world
         .clusters
@@ -244,8 +271,15 @@ async fn scale_in_in(
             .await
             .expect("the crash point after remove-brick start was never reached");
         let taken = crash_points::take_log();
-        assert_eq!(taken.last().map(String::as_str), Some("RemoveBricksStart"), "{taken:?}");
-        assert!(!taken.iter().any(|k| k == "RemoveBricksCommit"), "{taken:?}");
+        assert_eq!(
+            taken.last().map(String::as_str),
+            Some("RemoveBricksStart"),
+            "{taken:?}"
+        );
+        assert!(
+            !taken.iter().any(|k| k == "RemoveBricksCommit"),
+            "{taken:?}"
+        );
         crash_points::disarm();
         world.crash_and_restart_controller().await;
     }
@@ -266,11 +300,19 @@ async fn scale_in_in(
         window.clean_after.is_some(),
         "files kept failing through the existing mount for 120 s after the commit: {window:?}"
     );
+    assert!(
+        window.fresh_lost.is_empty(),
+        "a mount made right after the commit misses files: {window:?}"
+    );
 
     let s = scaled.status.clone().expect("status");
     let volume = s.volume.clone().expect("volume");
     assert_eq!(
-        volume.bricks.iter().map(|b| b.node.clone()).collect::<Vec<_>>(),
+        volume
+            .bricks
+            .iter()
+            .map(|b| b.node.clone())
+            .collect::<Vec<_>>(),
         staying
     );
     assert_eq!(volume.bricks.len(), keep);
@@ -318,7 +360,10 @@ async fn scale_in_in(
         DeletionPolicy::Retain => {
             let mut retired = retired.clone();
             retired.sort();
-            assert_eq!(retired, leaving, "the retired brick volumes, findable: {volumes:?}");
+            assert_eq!(
+                retired, leaving,
+                "the retired brick volumes, findable: {volumes:?}"
+            );
             assert_eq!(volumes.len(), total, "{volumes:?}");
         }
         DeletionPolicy::Delete => {
@@ -369,7 +414,8 @@ fn skipped(test: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained() {
-    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained") {
+    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_retained")
+    {
         return;
     }
     logs();
@@ -382,7 +428,8 @@ async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volum
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted() {
-    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted") {
+    if skipped("a_distributed_replicate_volume_loses_its_newest_set_after_a_drain_volumes_deleted")
+    {
         return;
     }
     logs();

@@ -567,10 +567,16 @@ async fn replace_metadata(
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
     let mut w = sh.world();
-    let v = w.volumes.get_mut(&id).ok_or_else(|| volume_not_found(&id))?;
+    let v = w
+        .volumes
+        .get_mut(&id)
+        .ok_or_else(|| volume_not_found(&id))?;
     v.metadata = metadata.clone();
     v.updated_at = Some(Utc::now());
-    Ok(json_response(StatusCode::OK, json!({ "metadata": metadata })))
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "metadata": metadata }),
+    ))
 }
 
 async fn delete(

@@ -198,8 +198,13 @@ pub async fn run_steps<E: NodeExecutor>(
                     return Ok(run);
                 }
             }
-            Step::WaitRemoveBricks { on, command, .. } => {
-                let taken = scalein::remove_wait(client, nodes, volume, on, command).await?;
+            Step::WaitRemoveBricks {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_wait(client, nodes, volume, on, bricks, command).await?;
                 if run.record(taken) {
                     return Ok(run);
                 }

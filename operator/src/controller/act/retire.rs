@@ -131,7 +131,13 @@ mod tests {
         };
         let m = retired_metadata(&owner.node_metadata("c-a-3", 2), "c-a-3");
         assert_eq!(crate::controller::owner::node_of(&m), None);
-        assert!(owner.volume_query().metadata.iter().all(|(k, v)| m.get(k) == Some(v)));
+        assert!(
+            owner
+                .volume_query()
+                .metadata
+                .iter()
+                .all(|(k, v)| m.get(k) == Some(v))
+        );
         assert_eq!(m.get(META_RETIRED_NODE).map(String::as_str), Some("c-a-3"));
     }
 }

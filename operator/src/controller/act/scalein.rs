@@ -78,10 +78,12 @@ pub async fn remove_wait<E: NodeExecutor>(
     nodes: Nodes<'_>,
     volume: &str,
     on: &str,
+    bricks: &[String],
     command: &Command,
 ) -> Result<Taken, ReconcileError> {
     let status = query_planned(client, nodes, on, command, parse_remove_brick_status).await?;
-    Ok(match commit_verdict(volume, &status)? {
+    let (leaving, asked) = addresses(nodes, bricks, on);
+    Ok(match commit_verdict(volume, &status, &leaving, &asked)? {
         Some(waiting) => Taken::Wait(waiting),
         None => Taken::Done(Done {
             reason: "DrainCompleted".into(),
@@ -91,6 +93,20 @@ pub async fn remove_wait<E: NodeExecutor>(
             ),
         }),
     })
+}
+
+/// The addresses of the leaving nodes, and of the node asked (names where no address is
+/// known: such a node is then never found in the status, and the drain waits).
+fn addresses(nodes: Nodes<'_>, bricks: &[String], on: &str) -> (Vec<String>, String) {
+    let address = |n: &str| {
+        nodes
+            .gluster
+            .addresses
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| n.to_string())
+    };
+    (bricks.iter().map(|b| address(b)).collect(), address(on))
 }
 
 /// `remove-brick … commit`, only after `status` (asked again, right before) says completed
@@ -105,7 +121,8 @@ pub async fn remove_commit<E: NodeExecutor>(
 ) -> Result<Taken, ReconcileError> {
     let status = command.with_last("status");
     let seen = query_planned(client, nodes, on, &status, parse_remove_brick_status).await?;
-    if let Some(waiting) = commit_verdict(volume, &seen)? {
+    let (leaving, asked) = addresses(nodes, bricks, on);
+    if let Some(waiting) = commit_verdict(volume, &seen, &leaving, &asked)? {
         return Ok(Taken::Wait(waiting));
     }
     let argv = command.argv_with(&nodes.gluster.addresses)?;

@@ -129,9 +129,17 @@ fn problems(h: &HealthStatus) -> Vec<String> {
 /// while it runs (with gluster's figures); an error (no commit, ever, until someone looks:
 /// the cluster is `Stalled` with reason `MigrationFailed`) when it failed, was stopped or
 /// left files behind — the message carries gluster's figures per node.
+///
+/// `leaving`: the addresses of the nodes whose bricks go; `asked`: the address of the node the
+/// status was asked on (it calls itself `localhost`). Gluster lists only the nodes whose
+/// migration has started (its `nodeCount` counts every peer, so it cannot tell): a leaving
+/// node missing from the list has not started moving its data yet, and an "every listed node
+/// completed" then is not a completed drain — committing would drop that node's files.
 pub fn commit_verdict(
     volume: &str,
     status: &MigrationStatus,
+    leaving: &[String],
+    asked: &str,
 ) -> Result<Option<String>, ReconcileError> {
     let with_figures = |e: ReconcileError| match e {
         ReconcileError::MigrationFailed {
@@ -141,12 +149,24 @@ pub fn commit_verdict(
         } => ReconcileError::MigrationFailed {
             what,
             volume,
-            detail: format!("{detail}; not committed; gluster's figures: {}", drain_figures(status)),
+            detail: format!(
+                "{detail}; not committed; gluster's figures: {}",
+                drain_figures(status)
+            ),
         },
         other => other,
     };
     if let Some(waiting) = migration_wait("remove-brick", volume, status).map_err(with_figures)? {
         return Ok(Some(format!("{waiting} ({})", drain_figures(status))));
+    }
+    let missing = unreported(status, leaving, asked);
+    if !missing.is_empty() {
+        return Ok(Some(format!(
+            "waiting for the remove-brick of volume {volume}: the migration has not started on \
+             {} (not in the status yet; {})",
+            missing.join(", "),
+            drain_figures(status)
+        )));
     }
     let skipped: u64 = status.nodes.iter().map(|n| n.totals.skipped).sum();
     if !status.safe_to_commit() || skipped > 0 {
@@ -162,6 +182,20 @@ pub fn commit_verdict(
         });
     }
     Ok(None)
+}
+
+/// The addresses of `leaving` that the status does not list (the asked node `asked` is listed
+/// as `localhost`).
+pub fn unreported(status: &MigrationStatus, leaving: &[String], asked: &str) -> Vec<String> {
+    leaving
+        .iter()
+        .filter(|address| {
+            !status.nodes.iter().any(|n| {
+                n.name == **address || (n.name == "localhost" && asked == address.as_str())
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// Gluster's figures of a migration, per node: `NODE: STATUS, F files (B bytes), L looked

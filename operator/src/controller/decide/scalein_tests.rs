@@ -83,13 +83,48 @@ fn a_removal_starts_only_on_a_healthy_volume() {
         (vec![start()], Some(healthy()), false, None),
         (vec![replica_brick()], Some(healthy()), false, None),
         (vec![start()], None, false, Some("health was not read")),
-        (vec![start()], Some(offline.clone()), false, Some("3/4 bricks online")),
-        (vec![replica_brick()], Some(offline), false, Some("Degraded")),
-        (vec![start()], Some(healing.clone()), false, Some("7 entries pending heal")),
-        (vec![replica_brick()], Some(healing.clone()), false, Some("healing")),
-        (vec![start()], Some(lost), false, Some("peers are lost: n2 (3/4")),
-        (vec![start()], Some(split), false, Some("1 entries are in split-brain")),
-        (vec![start()], Some(rebalancing), false, Some("Rebalance in progress")),
+        (
+            vec![start()],
+            Some(offline.clone()),
+            false,
+            Some("3/4 bricks online"),
+        ),
+        (
+            vec![replica_brick()],
+            Some(offline),
+            false,
+            Some("Degraded"),
+        ),
+        (
+            vec![start()],
+            Some(healing.clone()),
+            false,
+            Some("7 entries pending heal"),
+        ),
+        (
+            vec![replica_brick()],
+            Some(healing.clone()),
+            false,
+            Some("healing"),
+        ),
+        (
+            vec![start()],
+            Some(lost),
+            false,
+            Some("peers are lost: n2 (3/4"),
+        ),
+        (
+            vec![start()],
+            Some(split),
+            false,
+            Some("1 entries are in split-brain"),
+        ),
+        (
+            vec![start()],
+            Some(rebalancing),
+            false,
+            Some("Rebalance in progress"),
+        ),
         // A drain gluster runs already is followed, not refused.
         (vec![start()], Some(healing.clone()), true, None),
         (vec![start()], None, true, None),
@@ -174,6 +209,13 @@ fn a_drain_is_committed_only_when_completed_everywhere_with_nothing_left_behind(
             "",
         ),
         (Vec::new(), Verdict::Wait, "no node reported"),
+        // A leaving node gluster does not list has not started: every listed node completed
+        // is not a completed drain (seen with real gluster right after `start`).
+        (
+            vec![node("localhost", Completed, 0, 0, 0)],
+            Verdict::Wait,
+            "has not started on n4",
+        ),
         (
             vec![
                 node("localhost", Completed, 12, 2, 0),
@@ -212,8 +254,10 @@ fn a_drain_is_committed_only_when_completed_everywhere_with_nothing_left_behind(
             "not committed",
         ),
     ];
+    // n4's brick leaves; the status is asked on n1 (listed as `localhost`).
+    let leaving = ["n4".to_string()];
     for (i, (nodes, want, words)) in cases.into_iter().enumerate() {
-        let got = commit_verdict("v", &migration(nodes));
+        let got = commit_verdict("v", &migration(nodes), &leaving, "n1");
         let (verdict, text) = match &got {
             Ok(None) => (Verdict::Commit, String::new()),
             Ok(Some(why)) => (Verdict::Wait, why.clone()),
@@ -226,6 +270,24 @@ fn a_drain_is_committed_only_when_completed_everywhere_with_nothing_left_behind(
         assert_eq!(verdict, want, "case {i}: {got:?}");
         assert!(text.contains(words), "case {i}: {text}");
     }
+}
+
+#[test]
+fn the_asked_node_is_listed_as_localhost() {
+    let status = migration(vec![
+        node("localhost", TaskStatus::Completed, 1, 0, 0),
+        node("10.0.0.4", TaskStatus::Completed, 1, 0, 0),
+    ]);
+    let leaving = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(unreported(&status, &leaving(&["10.0.0.3", "10.0.0.4"]), "10.0.0.3").is_empty());
+    assert_eq!(
+        unreported(&status, &leaving(&["10.0.0.3", "10.0.0.4"]), "10.0.0.1"),
+        ["10.0.0.3"]
+    );
+    assert_eq!(
+        unreported(&status, &leaving(&["10.0.0.5"]), "10.0.0.1"),
+        ["10.0.0.5"]
+    );
 }
 
 #[test]
@@ -244,8 +306,18 @@ fn removals_end_the_run_so_the_next_pass_plans_from_gluster() {
     // (steps, kinds run, why the run stops after them)
     let cases: Vec<(Vec<Step>, Vec<&str>, Option<&str>)> = vec![
         (
-            vec![start(), wait.clone(), commit(), detach.clone(), delete.clone()],
-            vec!["RemoveBricksStart", "WaitRemoveBricks", "RemoveBricksCommit"],
+            vec![
+                start(),
+                wait.clone(),
+                commit(),
+                detach.clone(),
+                delete.clone(),
+            ],
+            vec![
+                "RemoveBricksStart",
+                "WaitRemoveBricks",
+                "RemoveBricksCommit",
+            ],
             Some("bricks of n3, n4 removed"),
         ),
         (
@@ -266,7 +338,11 @@ fn removals_end_the_run_so_the_next_pass_plans_from_gluster() {
     ];
     for (i, (steps, kinds, then)) in cases.into_iter().enumerate() {
         let (run, why) = runnable(&steps);
-        assert_eq!(run.iter().map(Step::kind).collect::<Vec<_>>(), kinds, "case {i}");
+        assert_eq!(
+            run.iter().map(Step::kind).collect::<Vec<_>>(),
+            kinds,
+            "case {i}"
+        );
         match (then, why) {
             (None, None) => {}
             (Some(words), Some(why)) => assert!(why.contains(words), "case {i}: {why}"),

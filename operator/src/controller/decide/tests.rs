@@ -751,7 +751,10 @@ fn scale_in_steps_are_run_and_a_removal_ends_the_run() {
     ];
     let (run, then) = runnable(&steps);
     assert_eq!(run.len(), 3);
-    assert!(then.expect("stops").contains("brick of n2 removed (replica 1)"));
+    assert!(
+        then.expect("stops")
+            .contains("brick of n2 removed (replica 1)")
+    );
     let (run, then) = runnable(&[Step::CreateNode { node: "n3".into() }]);
     assert!(run.is_empty());
     assert_eq!(then.as_deref(), Some("node n3 is not created yet"));
@@ -795,9 +798,11 @@ fn a_replica_is_lowered_on_a_healthy_volume_and_refused_while_healing() {
             volume: Some(started_healthy(0)),
         },
     );
-    let d = run(&spec, None, &snap, &Memory::default(), |_| Outcome::default())
-        .decision
-        .expect("decision");
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
     let steps = d
         .actions
         .iter()
@@ -825,10 +830,14 @@ fn a_replica_is_lowered_on_a_healthy_volume_and_refused_while_healing() {
             volume: Some(started_healthy(5)),
         },
     );
-    let r = run(&spec, None, &snap, &Memory::default(), |_| Outcome::default());
+    let r = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
     let d = r.decision.expect("decision");
     assert!(
-        !d.actions.iter().any(|a| matches!(a, Action::Gluster { .. })),
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Gluster { .. })),
         "{:?}",
         d.actions
     );
