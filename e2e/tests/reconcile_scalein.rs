@@ -169,18 +169,25 @@ impl Case {
 
 /// Starts a gluster world (its own block of addresses from `slot`) and runs `case` in it.
 async fn run_case(slot: u32, case: Case) {
-    let (mut world, LoopbackGluster { nodes, scratch }) =
+    let (mut world, nodes, scratch) = gluster_world(slot).await;
+    scale_in_in(&mut world, &nodes, &scratch, &case).await;
+    world.stop().await;
+    nodes.shutdown().expect("nodes stopped");
+}
+
+/// A gluster world whose controller looks often (health every 2 s).
+async fn gluster_world(slot: u32) -> (World, Arc<LoopbackNodes>, tempfile::TempDir) {
+    let (world, LoopbackGluster { nodes, scratch }) =
         start_gluster_world("reconcile-scalein-", 150 + slot, |sim| {
             World::start_configured(sim, |c| {
                 c.requeue_working = Duration::from_millis(200);
                 c.requeue_error = Duration::from_millis(500);
                 c.requeue_settled = Duration::from_secs(3);
+                c.health_interval = Duration::from_secs(2);
             })
         })
         .await;
-    scale_in_in(&mut world, &nodes, &scratch, &case).await;
-    world.stop().await;
-    nodes.shutdown().expect("nodes stopped");
+    (world, nodes, scratch)
 }
 
 async fn scale_in_in(
@@ -472,4 +479,115 @@ async fn the_operator_killed_during_a_drain_resumes_it_and_commits_only_after_co
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_in_whose_data_would_not_fit_is_refused_and_removes_nothing() {
+    if skipped("a_scale_in_whose_data_would_not_fit_is_refused_and_removes_nothing") {
+        return;
+    }
+    logs();
+    let _serial = SERIAL.lock().await;
+    let (world, nodes, scratch) = gluster_world(8).await;
+    // 2 × 2 of 1Gi bricks: one set left would hold at most 90% of 1Gi.
+    let mut cluster = example("two-zones-replica2.yaml");
+    cluster.spec.brick.size = k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Gi".into());
+    let created = world.apply(&cluster).await;
+    let uid = created.metadata.uid.clone().expect("uid");
+    let volume_name = cluster.spec.volume.name.clone();
+    let before = world.wait_for("twozones", "Ready=True", ready).await;
+    let status = before.status.clone().expect("status");
+    let spec = status.mount.clone().expect("mount");
+    let backups = status.backup_volfile_servers.clone();
+    let mount = Mount::new(&spec, &backups, &scratch.path().join("mnt")).expect("mount");
+    // About 1.1 GB (110 files of 1 B to 20 MiB, deterministic): more than one set may hold.
+    let manifest = Manifest::write(mount.path(), "big", 110, 20 << 20, 31).expect("manifest");
+    let limit = gluster_operator::plan::scale_in_limit(1 << 30);
+    let full = world
+        .wait_for("twozones", "the health read shows the data", move |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.health.as_ref())
+                .and_then(|h| h.capacity_used_bytes)
+                .is_some_and(|used| used > limit)
+        })
+        .await;
+    let used = full
+        .status
+        .and_then(|s| s.health)
+        .and_then(|h| h.capacity_used_bytes)
+        .expect("used");
+
+    let patch = Case::zones(&[("zone-a", 1), ("zone-b", 1)]);
+    let patched = world
+        .clusters
+        .patch(
+            "twozones",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patched");
+    let generation = patched.metadata.generation;
+    let refused = world
+        .wait_for("twozones", "Stalled=True InsufficientCapacity", move |c| {
+            c.status.as_ref().and_then(|s| s.observed_generation) == generation
+                && condition(c, "Stalled")
+                    .is_some_and(|(s, r, _)| s == "True" && r == "InsufficientCapacity")
+        })
+        .await;
+    let (_, _, message) = condition(&refused, "Stalled").expect("Stalled");
+    println!("refused: {message} (used {used})");
+    assert!(
+        message.contains("spec.zones[].nodes") && message.contains(&limit.to_string()),
+        "{message}"
+    );
+    // A few more passes: still nothing removed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let node = nodes
+        .nodes()
+        .into_iter()
+        .find(|n| n.name == status.nodes[0].name)
+        .expect("node");
+    assert_eq!(
+        bricks_seen(&node, &volume_name),
+        Some(4),
+        "no brick removed"
+    );
+    let out = node
+        .command("gluster")
+        .args(["--mode=script", "--xml", "volume", "status", &volume_name])
+        .output()
+        .expect("volume status");
+    let vs =
+        gluster_operator::gluster::xml::parse_volume_status(&String::from_utf8_lossy(&out.stdout))
+            .expect("volume status");
+    assert!(
+        vs[0].tasks.is_empty(),
+        "no remove-brick started: {:?}",
+        vs[0].tasks
+    );
+    assert_eq!(pool_size(&node), 4, "no peer detached");
+    let servers = world
+        .cloud
+        .compute()
+        .list_servers(&ServerQuery {
+            tags: vec![format!("glusterops-uid:{uid}")],
+            ..ServerQuery::default()
+        })
+        .await
+        .expect("servers");
+    assert_eq!(servers.len(), 4, "no server deleted");
+    let checked =
+        manifest.assert_intact_through(&mount, &spec, &backups, &scratch.path().join("fresh"));
+    assert_eq!(checked, 110);
+    drop(mount);
+    world
+        .clusters
+        .delete("twozones", &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    world.wait_deleted("twozones", &uid).await;
+    world.stop().await;
+    nodes.shutdown().expect("nodes stopped");
 }

@@ -1,7 +1,8 @@
 //! Scaling an existing volume. A pure replicate volume (replica count following the node
 //! count) gains or loses one brick at a time, with a heal in between; a distributed volume gains
 //! whole sets appended after its bricks (then a rebalance) and loses whole sets through
-//! remove-brick start → status → commit, only when the remaining sets hold the data.
+//! remove-brick start → status → commit, only when the remaining sets hold the data with a
+//! margin kept free (`docs/scale-in.md`).
 
 use std::collections::{BTreeMap, HashSet};
 
