@@ -247,7 +247,6 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                 .map(|v| gluster::observed_volume(&v.info, v.status.as_deref(), &gnodes));
             if let Some(v) = volume {
                 health = scalein::health_of(v, &gnodes);
-                drain = scalein::drain_under_way(v);
             }
             // The planner refuses a scale-in whose data would not fit what stays.
             current.used_bytes = scalein::used_bytes(health.as_ref());
@@ -271,6 +270,9 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         Err(e) => return Err(e.into()),
     };
     // A removal starts only on a healthy volume (a drain under way is followed).
+    if let Some((gnodes, Some(v))) = &seen {
+        drain = scalein::drain_under_way(v, &plan.steps, gnodes);
+    }
     if failure.is_none()
         && current.volume.is_some()
         && let Some(refused) = scalein::refusal(&plan.steps, health.as_ref(), drain)

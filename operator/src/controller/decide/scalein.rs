@@ -40,12 +40,29 @@ pub fn used_bytes(health: Option<&HealthStatus>) -> Option<u64> {
     health?.capacity_used_bytes
 }
 
-/// Whether gluster runs (or ran, uncommitted) a remove-brick task on the volume: a drain
-/// started by an earlier pass, to be followed, never started again.
-pub fn drain_under_way(seen: &SeenVolume) -> bool {
-    seen.status
-        .as_ref()
-        .is_some_and(|s| s.tasks.iter().any(|t| t.kind == REMOVE_BRICK_TASK))
+/// Whether gluster has a remove-brick task (running, or ended and not committed) on a brick
+/// of the nodes that `steps` drain: a drain started by an earlier pass, to be followed, never
+/// started again (a task on other bricks does not count).
+pub fn drain_under_way(seen: &SeenVolume, steps: &[Step], nodes: &GlusterNodes) -> bool {
+    let leaving: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::RemoveBricksStart { bricks, .. } => Some(bricks),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| nodes.addresses.get(n).map(String::as_str))
+        .collect();
+    seen.status.as_ref().is_some_and(|s| {
+        s.tasks
+            .iter()
+            .filter(|t| t.kind == REMOVE_BRICK_TASK)
+            .flat_map(|t| &t.bricks)
+            .any(|b| {
+                b.rsplit_once(':')
+                    .is_some_and(|(host, _)| leaving.contains(&host))
+            })
+    })
 }
 
 /// Why the removal among `steps` may not start now (`None`: it may, or there is none).

@@ -4,6 +4,7 @@
 use super::*;
 use crate::api::HealthStatus;
 use crate::controller::decide::runnable;
+use crate::controller::observe::SeenVolume;
 use crate::gluster::xml::{MigrationNode, MigrationTotals, TaskStatus};
 use crate::plan::Gluster;
 
@@ -386,4 +387,47 @@ fn used_bytes_come_from_the_health_read() {
     };
     assert_eq!(used_bytes(Some(&h)), Some(5 << 30));
     assert_eq!(used_bytes(Some(&healthy())), None);
+}
+
+#[test]
+fn a_drain_under_way_is_a_remove_brick_task_on_the_leaving_bricks() {
+    use crate::gluster::xml::{parse_volume_info, parse_volume_status};
+    // Real gluster 10.3: `volume status dist` after `remove-brick dist 127.0.73.2:… start`.
+    let status = parse_volume_status(include_str!(
+        "../../../tests/fixtures/gluster/volume-status-remove-brick-task.xml"
+    ))
+    .expect("volume status")
+    .remove(0);
+    let info = parse_volume_info(include_str!(
+        "../../../tests/fixtures/gluster/volume-info-distribute-one-brick.xml"
+    ))
+    .expect("volume info")
+    .remove(0);
+    let seen = SeenVolume {
+        info: Box::new(info),
+        status: Some(Box::new(status.clone())),
+        health: None,
+        strangers: Vec::new(),
+    };
+    let mut nodes = GlusterNodes::default();
+    for (n, a) in [("n1", "127.0.73.1"), ("n2", "127.0.73.2")] {
+        nodes.order.push(n.to_string());
+        nodes.addresses.insert(n.to_string(), a.to_string());
+    }
+    let start = |bricks: &[&str]| Step::RemoveBricksStart {
+        on: "n1".into(),
+        bricks: bricks.iter().map(|b| b.to_string()).collect(),
+        command: g().remove_bricks(bricks.iter().copied(), "start"),
+    };
+    assert!(drain_under_way(&seen, &[start(&["n2"])], &nodes));
+    assert!(!drain_under_way(&seen, &[start(&["n1"])], &nodes));
+    assert!(!drain_under_way(&seen, &[replica_brick()], &nodes));
+    let no_task = SeenVolume {
+        status: Some(Box::new(crate::gluster::xml::VolumeStatus {
+            tasks: Vec::new(),
+            ..status
+        })),
+        ..seen
+    };
+    assert!(!drain_under_way(&no_task, &[start(&["n2"])], &nodes));
 }
