@@ -9,7 +9,7 @@
 //! again, until a whole pass reads all of them: the window of errors after the commit is
 //! printed (docs/scale-in.md). Checked: 2 servers, 2 ports, the pool of 2, the volume 1 × 2,
 //! the retired volumes, the manifest intact through the existing mount and a fresh one.
-//! `SCALEIN_RUNS` (default 1) repeats the whole case in one test. Needs root: it fails,
+//! `SCALEIN_RUNS` (default 2) repeats the whole case in one test. Needs root: it fails,
 //! never skips.
 
 mod openstack_sim_support;
@@ -393,12 +393,12 @@ async fn scale_in_in(
     world.wait_deleted(&name, &uid).await;
 }
 
-/// How many times the Retain case runs in a row (`SCALEIN_RUNS`, default 1).
+/// How many times the Retain case runs in a row (`SCALEIN_RUNS`, default 2).
 fn runs() -> u32 {
     std::env::var("SCALEIN_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(2)
 }
 
 fn logs() {

@@ -80,7 +80,8 @@ fn a_removal_starts_only_on_a_healthy_volume() {
         ..healthy()
     };
     // (steps, health, drain under way, refused with these words in the message)
-    let cases: Vec<(Vec<Step>, Option<HealthStatus>, bool, Option<&str>)> = vec![
+    type Case = (Vec<Step>, Option<HealthStatus>, bool, Option<&'static str>);
+    let cases: Vec<Case> = vec![
         (vec![start()], Some(healthy()), false, None),
         (vec![replica_brick()], Some(healthy()), false, None),
         (vec![start()], None, false, Some("health was not read")),
