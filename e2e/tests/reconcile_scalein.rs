@@ -65,6 +65,11 @@ struct Window {
     passes: usize,
     failing_passes: usize,
     first_errors: Vec<String>,
+    /// Failed reads over all passes, by error: ENOTCONN, ENOENT, anything else (a changed
+    /// content counts as other).
+    enotconn: usize,
+    enoent: usize,
+    other: usize,
     last_error_after: Option<Duration>,
     clean_after: Option<Duration>,
     /// Files a fresh mount made right after the clean pass could not read (with the error).
@@ -120,6 +125,16 @@ fn watch_commit(
         }
         w.failing_passes += 1;
         w.last_error_after = Some(seen.elapsed());
+        for lost in &check.lost {
+            if lost.contains("os error 107") {
+                w.enotconn += 1;
+            } else if lost.contains("os error 2)") {
+                w.enoent += 1;
+            } else {
+                w.other += 1;
+            }
+        }
+        w.other += check.changed.len();
         if w.first_errors.is_empty() {
             w.first_errors = check.lost.iter().take(5).cloned().collect();
             w.first_errors.extend(check.changed.iter().take(5).cloned());
