@@ -14,134 +14,27 @@
 
 mod openstack_sim_support;
 mod reconcile_support;
+#[path = "reconcile_scalein_support/watch.rs"]
+mod watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::data::{Manifest, Mount};
-use e2e::nodes::{LoopbackNodes, RunningNode};
+use e2e::nodes::LoopbackNodes;
 use gluster_operator::api::{DeletionPolicy, GlusterCluster};
 use gluster_operator::cloud::{ServerQuery, VolumeQuery};
 use gluster_operator::controller::act::gluster::crash_points;
-use gluster_operator::gluster::xml::parse_volume_info;
 use reconcile_support::gluster::{LoopbackGluster, start_gluster_world};
 use reconcile_support::{World, condition, example};
+use watch::{Fresh, bricks_seen, pool_size, watch_commit};
 
 /// One gluster world at a time in this binary (each runs four nodes on two cores).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn ready(c: &GlusterCluster) -> bool {
     condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
-}
-
-/// The number of bricks of `volume` as `node`'s glusterd shows it (`None` if it did not say).
-fn bricks_seen(node: &RunningNode, volume: &str) -> Option<usize> {
-    let out = node
-        .command("gluster")
-        .args(["--mode=script", "--xml", "volume", "info", volume])
-        .output()
-        .ok()?;
-    let info = parse_volume_info(&String::from_utf8_lossy(&out.stdout)).ok()?;
-    Some(info.first()?.bricks.len())
-}
-
-/// The pool as `node` sees it: the number of members (itself included).
-fn pool_size(node: &RunningNode) -> usize {
-    let out = node
-        .command("gluster")
-        .args(["--mode=script", "--xml", "pool", "list"])
-        .output()
-        .expect("gluster pool list");
-    gluster_operator::gluster::xml::parse_pool_list(&String::from_utf8_lossy(&out.stdout))
-        .expect("pool list")
-        .len()
-}
-
-/// What the reader saw after the commit: passes over the manifest, the errors of each
-/// failing pass, and how long after the commit was seen the last error was.
-#[derive(Debug, Default)]
-struct Window {
-    passes: usize,
-    failing_passes: usize,
-    first_errors: Vec<String>,
-    /// Failed reads over all passes, by error: ENOTCONN, ENOENT, anything else (a changed
-    /// content counts as other).
-    enotconn: usize,
-    enoent: usize,
-    other: usize,
-    last_error_after: Option<Duration>,
-    clean_after: Option<Duration>,
-    /// Files a fresh mount made right after the clean pass could not read (with the error).
-    fresh_lost: Vec<String>,
-}
-
-/// Where the watcher mounts the volume afresh right after the commit.
-struct Fresh {
-    spec: String,
-    backups: Vec<String>,
-    target: std::path::PathBuf,
-}
-
-/// Watches `node`'s view of the volume until it has `bricks` bricks (hang guard: `limit`),
-/// then reads the manifest through `dir` until a whole pass reads every file.
-fn watch_commit(
-    node: RunningNode,
-    volume: String,
-    bricks: usize,
-    manifest: Manifest,
-    dir: std::path::PathBuf,
-    fresh: Fresh,
-    stop: Arc<AtomicBool>,
-) -> Option<Window> {
-    let limit = Instant::now() + Duration::from_secs(900);
-    loop {
-        if stop.load(Ordering::SeqCst) || Instant::now() > limit {
-            return None;
-        }
-        if bricks_seen(&node, &volume) == Some(bricks) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let seen = Instant::now();
-    let mut w = Window::default();
-    while seen.elapsed() < Duration::from_secs(120) {
-        let check = manifest.check(&dir);
-        w.passes += 1;
-        if check.lost.is_empty() && check.changed.is_empty() {
-            w.clean_after = Some(seen.elapsed());
-            // A client that mounts now gets the new graph only (gluster #1918: fresh and old
-            // mounts can differ).
-            match Mount::new(&fresh.spec, &fresh.backups, &fresh.target) {
-                Ok(m) => {
-                    let c = manifest.check(m.path());
-                    w.fresh_lost = c.lost;
-                    w.fresh_lost.extend(c.changed);
-                }
-                Err(e) => w.fresh_lost.push(format!("fresh mount failed: {e}")),
-            }
-            return Some(w);
-        }
-        w.failing_passes += 1;
-        w.last_error_after = Some(seen.elapsed());
-        for lost in &check.lost {
-            if lost.contains("os error 107") {
-                w.enotconn += 1;
-            } else if lost.contains("os error 2)") {
-                w.enoent += 1;
-            } else {
-                w.other += 1;
-            }
-        }
-        w.other += check.changed.len();
-        if w.first_errors.is_empty() {
-            w.first_errors = check.lost.iter().take(5).cloned().collect();
-            w.first_errors.extend(check.changed.iter().take(5).cloned());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(w)
 }
 
 /// A scale-in case: the example, its node count per zone before and after, and the policy.
