@@ -15,6 +15,8 @@ struct Recorder {
     pool_connected: bool,
     /// What `volume rebalance VOL status` answers (gluster's XML), if asked.
     rebalance_status: Option<&'static str>,
+    /// What `volume remove-brick VOL … status` answers (gluster's XML), if asked.
+    remove_brick_status: Option<String>,
 }
 
 impl NodeExecutor for Recorder {
@@ -29,7 +31,13 @@ impl NodeExecutor for Recorder {
                 .lock()
                 .expect("lock")
                 .push((node.name.clone(), argv.to_vec()));
-            let stdout = if argv.iter().any(|a| a == "rebalance")
+            let stdout = if argv.iter().any(|a| a == "remove-brick")
+                && argv.last().is_some_and(|a| a == "status")
+            {
+                self.remove_brick_status
+                    .clone()
+                    .expect("no remove-brick status scripted")
+            } else if argv.iter().any(|a| a == "rebalance")
                 && argv.last().is_some_and(|a| a == "status")
             {
                 self.rebalance_status
@@ -286,4 +294,77 @@ async fn a_rebalance_not_finished_ends_the_pass_waiting() {
     let waiting = run.waiting.expect("waits for the rebalance");
     assert!(waiting.contains("rebalance of volume v"), "{waiting}");
     assert!(!run.done.iter().any(|d| d.reason == "RebalanceCompleted"));
+}
+
+/// `remove-brick … status --xml` as gluster 10.3 prints it, one `<node>` per (name, status).
+fn remove_brick_status(nodes: &[(&str, u32)]) -> String {
+    let node = |(name, status): &(&str, u32)| {
+        format!(
+            "<node><nodeName>{name}</nodeName><id>id-{name}</id><files>3</files><size>300</size>\
+             <lookups>5</lookups><failures>0</failures><skipped>0</skipped><status>{status}</status>\
+             <statusStr>s</statusStr><runtime>0.50</runtime></node>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/>\
+         <volRemoveBrick><task-id>t</task-id><nodeCount>4</nodeCount>{}</volRemoveBrick></cliOutput>",
+        nodes.iter().map(node).collect::<String>()
+    )
+}
+
+#[tokio::test]
+async fn a_drain_is_committed_only_when_every_leaving_node_reports_completed() {
+    let g = crate::plan::Gluster {
+        volume: "v".into(),
+        brick_path: "/export/v/brick".into(),
+    };
+    let leaving = ["c-a-3", "c-a-4"];
+    let steps = vec![
+        Step::WaitRemoveBricks {
+            on: "c-a-1".into(),
+            bricks: leaving.iter().map(|s| s.to_string()).collect(),
+            command: g.remove_bricks(leaving, "status"),
+        },
+        Step::RemoveBricksCommit {
+            on: "c-a-1".into(),
+            bricks: leaving.iter().map(|s| s.to_string()).collect(),
+            command: g.remove_bricks(leaving, "commit"),
+        },
+    ];
+    let nodes = nodes(&["c-a-1", "c-a-2", "c-a-3", "c-a-4"]);
+    // (status nodes, committed, words of the wait)
+    let cases: Vec<(Vec<(&str, u32)>, bool, &str)> = vec![
+        // c-a-4 not listed: its migration has not started.
+        (
+            vec![("127.0.0.3", 3)],
+            false,
+            "has not started on 127.0.0.4",
+        ),
+        (
+            vec![("127.0.0.3", 3), ("127.0.0.4", 1)],
+            false,
+            "still running",
+        ),
+        (vec![("127.0.0.3", 3), ("127.0.0.4", 3)], true, ""),
+    ];
+    for (i, (listed, committed, words)) in cases.into_iter().enumerate() {
+        let recorder = Recorder {
+            remove_brick_status: Some(remove_brick_status(&listed)),
+            ..Recorder::default()
+        };
+        let client = GlusterClient::new(recorder, GlusterCli::new());
+        let run = run_steps(&client, nodes.view(), "v", &steps)
+            .await
+            .expect("run");
+        let calls = client.executor().calls.lock().expect("lock").clone();
+        let commits = calls
+            .iter()
+            .filter(|(_, argv)| argv.last().is_some_and(|a| a == "commit"))
+            .count();
+        assert_eq!(commits, usize::from(committed), "case {i}: {calls:?}");
+        match run.waiting {
+            Some(why) => assert!(!committed && why.contains(words), "case {i}: {why}"),
+            None => assert!(committed, "case {i}"),
+        }
+    }
 }
