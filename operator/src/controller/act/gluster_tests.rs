@@ -333,7 +333,8 @@ async fn a_drain_is_committed_only_when_every_leaving_node_reports_completed() {
     ];
     let nodes = nodes(&["c-a-1", "c-a-2", "c-a-3", "c-a-4"]);
     // (status nodes, committed, words of the wait)
-    let cases: Vec<(Vec<(&str, u32)>, bool, &str)> = vec![
+    type Case = (Vec<(&'static str, u32)>, bool, &'static str);
+    let cases: Vec<Case> = vec![
         // c-a-4 not listed: its migration has not started.
         (
             vec![("127.0.0.3", 3)],
