@@ -358,8 +358,9 @@ proptest! {
             Err(e) => {
                 prop_assert!(below.is_none(), "below minNodes must be refused as such, got {e}");
                 match e {
-                    PlanError::InsufficientCapacity { capacity_after, used, .. } => {
-                        prop_assert!(used > capacity_after);
+                    PlanError::InsufficientCapacity { capacity_after, limit, used, .. } => {
+                        prop_assert_eq!(limit, gluster_operator::plan::scale_in_limit(capacity_after));
+                        prop_assert!(used > limit);
                     }
                     PlanError::NotWholeSets { .. } => {
                         // No subset of the old sets holds exactly the nodes to remove per zone.
@@ -404,7 +405,10 @@ proptest! {
                         SetKind::Replica => 10u64 << 30,
                         SetKind::Disperse => u64::from(plan.shape.disperse - plan.shape.redundancy) * (10u64 << 30),
                     };
-                    prop_assert!(used <= per_set * u64::from(plan.shape.sets), "data would not fit");
+                    prop_assert!(
+                        used <= gluster_operator::plan::scale_in_limit(per_set * u64::from(plan.shape.sets)),
+                        "data would not fit with the margin kept free"
+                    );
                 }
             }
         } else {

@@ -337,6 +337,21 @@ impl BlockStorage {
             .await
     }
 
+    /// Replaces a volume's metadata (`PUT /volumes/{id}/metadata`): every key not in
+    /// `metadata` is removed.
+    pub async fn replace_metadata(
+        &self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), CloudError> {
+        let req = Request::put(
+            format!("/volumes/{}/metadata", seg(id)),
+            serde_json::json!({ "metadata": metadata }),
+        );
+        self.client.send(req).await?;
+        Ok(())
+    }
+
     /// Cinder's availability zones: the Nova zones where block storage exists.
     pub async fn availability_zones(&self) -> Result<Vec<AvailabilityZone>, CloudError> {
         let body: RawZones = self

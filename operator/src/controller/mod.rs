@@ -17,8 +17,11 @@
 //!
 //! Scaling runs through the same pass. Out: new servers first, then peer probes, `add-brick`,
 //! and a rebalance (or, for a pure replicate volume, a full heal) that the cluster waits for
-//! before it is Ready again. Not yet here: scale-in (remove-brick start → wait → commit, peer
-//! detach, server delete) — the pass stops there with a `Reconciling` message naming the step.
+//! before it is Ready again. In: on a healthy volume only, the newest whole sets are drained
+//! (`remove-brick start`, its status polled each pass, `commit` once every leaving node shows
+//! it completed with nothing failed or skipped), or for a pure replicate volume one brick per
+//! pass is removed with nothing pending heal; then `peer detach`, and the node's server and
+//! port are deleted, its brick volume per `deletionPolicy` (`docs/scale-in.md`).
 
 pub mod act;
 pub mod cleanup;

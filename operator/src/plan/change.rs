@@ -1,12 +1,13 @@
 //! Scaling an existing volume. A pure replicate volume (replica count following the node
 //! count) gains or loses one brick at a time, with a heal in between; a distributed volume gains
 //! whole sets appended after its bricks (then a rebalance) and loses whole sets through
-//! remove-brick start → status → commit, only when the remaining sets hold the data.
+//! remove-brick start → status → commit, only when the remaining sets hold the data with a
+//! margin kept free (`docs/scale-in.md`).
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::bricks::{ZoneGroup, assign};
-use super::error::{PlanError, zone_counts};
+use super::error::{PlanError, scale_in_limit, zone_counts};
 use super::model::{CurrentState, ExistingNode, ObservedVolume};
 use super::nodes::{Node, interleave, merge_by_index};
 use super::planner::{Outcome, OutcomeKind, Planner};
@@ -240,10 +241,12 @@ impl Planner<'_> {
             && !removed_sets.is_empty()
         {
             let capacity_after = self.shape.capacity(self.prep.brick_bytes);
-            if used > capacity_after {
+            let limit = scale_in_limit(capacity_after);
+            if used > limit {
                 return Err(PlanError::InsufficientCapacity {
                     sets_after: self.shape.sets,
                     capacity_after,
+                    limit,
                     used,
                 });
             }

@@ -82,6 +82,13 @@ impl Command {
         self
     }
 
+    /// The same command with its last word replaced (`remove-brick … start` → `… status`).
+    pub fn with_last(&self, word: &str) -> Command {
+        let mut c = self.clone();
+        c.args.pop();
+        c.push(Arg::text(word))
+    }
+
     /// The argument vector with node names as hosts.
     pub fn argv(&self) -> Vec<String> {
         self.args

@@ -339,16 +339,20 @@ pub enum PlanError {
         /// The current sets by zone.
         sets: String,
     },
-    /// Scale-in would leave less room than the data needs.
+    /// Scale-in would leave less room than the data needs (with the free margin kept).
     #[error(
-        "scale-in to {sets_after} sets would leave {capacity_after} bytes of usable capacity but \
-         the volume holds {used} bytes; lower spec.zones[].nodes less or free space first"
+        "scale-in to {sets_after} sets would leave {capacity_after} bytes of usable capacity, \
+         of which at most {limit} may hold data ({CAPACITY_MARGIN_PERCENT}% kept free), but the \
+         volume holds {used} bytes (as the bricks' filesystems report it); lower \
+         spec.zones[].nodes less or free space first"
     )]
     InsufficientCapacity {
         /// Sets after the change.
         sets_after: u32,
         /// Usable bytes after the change.
         capacity_after: u64,
+        /// The most data the sets after the change may hold (the margin kept free).
+        limit: u64,
         /// Bytes in use.
         used: u64,
     },
@@ -414,6 +418,15 @@ impl PlanError {
             PlanError::VolumeStopped { .. } => "VolumeStopped",
         }
     }
+}
+
+/// The share of the capacity left after a scale-in that must stay free, in percent: the data
+/// moved off the removed sets lands unevenly, and a brick that fills up fails the drain.
+pub const CAPACITY_MARGIN_PERCENT: u64 = 10;
+
+/// The most data `capacity` may hold after a scale-in (the margin kept free).
+pub fn scale_in_limit(capacity: u64) -> u64 {
+    capacity / 100 * (100 - CAPACITY_MARGIN_PERCENT)
 }
 
 /// Per-zone node counts as the error messages show them: `zone-a: 4, zone-b: 2`.

@@ -32,7 +32,7 @@ mod whole_sets;
 
 pub use auth::client_patterns;
 pub use command::{Arg, Command, Gluster, Part};
-pub use error::PlanError;
+pub use error::{CAPACITY_MARGIN_PERCENT, PlanError, scale_in_limit};
 pub use model::{
     Brick, BrickSet, ClusterPlan, CurrentState, ExistingNode, ObservedVolume, PlannedNode,
     VolumeState, ZonePlan,

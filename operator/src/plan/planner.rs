@@ -7,7 +7,9 @@
 //!   lowers it by one after heal info shows nothing pending;
 //! - a distributed volume: new nodes form whole new sets appended after the existing bricks
 //!   (then rebalance), removed nodes must be whole existing sets (remove-brick start → wait for
-//!   completion → commit), and only when the remaining sets hold the data.
+//!   completion → commit), and only when the remaining sets hold the data with 10% kept free
+//!   ([`super::error::CAPACITY_MARGIN_PERCENT`]); the controller runs one removal per pass and
+//!   refuses to start one on an unhealthy volume (`docs/scale-in.md`).
 //!
 //! Nodes keep their names and indices; new nodes get the next indices after the highest existing
 //! one and the next ordinals of their zone, zones interleaved (A1 B1 A2 B2 …).

@@ -32,6 +32,10 @@ pub(crate) fn routes(sh: &Arc<Shared>) -> Router<Arc<Shared>> {
             get(show).delete(delete),
         )
         .route(
+            "/volume/v3/{project_id}/volumes/{id}/metadata",
+            axum::routing::put(replace_metadata),
+        )
+        .route(
             "/volume/v3/{project_id}/snapshots",
             get(snapshots).post(create_snapshot),
         )
@@ -545,6 +549,33 @@ async fn show(
     Ok(json_response(
         StatusCode::OK,
         json!({"volume": volume_view(&sh, v, mv, true)}),
+    ))
+}
+
+/// `PUT /volumes/{id}/metadata`: replaces every key (Cinder's "Create or replace metadata").
+async fn replace_metadata(
+    State(sh): State<Arc<Shared>>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body(S, &body)?;
+    let metadata: BTreeMap<String, String> = body
+        .get("metadata")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::bad_request(S, "Malformed request body: metadata is required"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut w = sh.world();
+    let v = w
+        .volumes
+        .get_mut(&id)
+        .ok_or_else(|| volume_not_found(&id))?;
+    v.metadata = metadata.clone();
+    v.updated_at = Some(Utc::now());
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "metadata": metadata }),
     ))
 }
 

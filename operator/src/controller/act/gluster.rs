@@ -14,6 +14,8 @@ use crate::controller::decide::Done;
 use crate::controller::decide::gluster::{GlusterNodes, heal_wait, migration_wait, peers_wait};
 use crate::controller::error::ReconcileError;
 
+use super::scalein::{self, Taken};
+
 /// The nodes' endpoints by name.
 pub type Endpoints = BTreeMap<String, NodeEndpoint>;
 
@@ -29,7 +31,7 @@ pub struct Nodes<'a> {
 }
 
 impl Nodes<'_> {
-    fn endpoint(&self, node: &str) -> Result<&NodeEndpoint, ReconcileError> {
+    pub(super) fn endpoint(&self, node: &str) -> Result<&NodeEndpoint, ReconcileError> {
         self.endpoints
             .get(node)
             .ok_or_else(|| ReconcileError::MissingHostKey(node.to_string()))
@@ -43,6 +45,26 @@ pub struct StepRun {
     pub done: Vec<Done>,
     /// Why the run stopped early (a wait not satisfied, a step this version does not take).
     pub waiting: Option<String>,
+    /// Retired nodes whose server, port and brick volume go once every step ran
+    /// (`DeleteNode`).
+    pub retire: Vec<String>,
+}
+
+impl StepRun {
+    /// Notes what a scale-in step did; `true` when the run must stop here (a wait).
+    fn record(&mut self, taken: Taken) -> bool {
+        match taken {
+            Taken::Done(done) => {
+                self.done.push(done);
+                false
+            }
+            Taken::AlreadyDone => false,
+            Taken::Wait(why) => {
+                self.waiting = Some(why);
+                true
+            }
+        }
+    }
 }
 
 /// Runs the gluster steps in order until one must wait (decide's judges say so).
@@ -170,9 +192,63 @@ pub async fn run_steps<E: NodeExecutor>(
                     }),
                 }
             }
-            other => {
-                // Decide passes only the steps this version takes (see `decide::runnable`).
-                run.waiting = Some(format!("step {} is not run by act", other.kind()));
+            Step::RemoveBricksStart {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_start(client, nodes, volume, on, bricks, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::WaitRemoveBricks {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_wait(client, nodes, volume, on, bricks, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::RemoveBricksCommit {
+                on,
+                bricks,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_commit(client, nodes, volume, on, bricks, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::RemoveReplicaBrick {
+                on,
+                brick,
+                replica,
+                command,
+            } => {
+                let taken =
+                    scalein::remove_replica(client, nodes, volume, on, brick, *replica, command)
+                        .await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            Step::DetachPeer { on, peer, command } => {
+                let taken = scalein::detach(client, nodes, on, peer, command).await?;
+                if run.record(taken) {
+                    return Ok(run);
+                }
+            }
+            // The cloud side, run by act once every step before it ran.
+            Step::DeleteNode { node } => run.retire.push(node.clone()),
+            Step::CreateNode { node } => {
+                // Decide ends the run before a node to create (see `decide::runnable`).
+                run.waiting = Some(format!("node {node} is not created yet"));
                 return Ok(run);
             }
         }
@@ -296,7 +372,7 @@ pub async fn restart_bricks<E: NodeExecutor>(
 }
 
 /// Runs a planned read-only command (a wait step's poll) on node `on` and parses its XML.
-async fn query_planned<E: NodeExecutor, T>(
+pub(super) async fn query_planned<E: NodeExecutor, T>(
     client: &GlusterClient<E>,
     nodes: Nodes<'_>,
     on: &str,
@@ -311,293 +387,5 @@ async fn query_planned<E: NodeExecutor, T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    use crate::gluster::{ExecFuture, GlusterCli, PinnedHostKey};
-    use crate::plan::{CloudFacts, CurrentState, plan_change};
-
-    /// Records each argv and answers with gluster's XML envelope (or a pool list).
-    #[derive(Default)]
-    struct Recorder {
-        calls: Mutex<Vec<(String, Vec<String>)>>,
-        pool_connected: bool,
-        /// What `volume rebalance VOL status` answers (gluster's XML), if asked.
-        rebalance_status: Option<&'static str>,
-    }
-
-    impl NodeExecutor for Recorder {
-        fn run<'a>(
-            &'a self,
-            node: &'a NodeEndpoint,
-            argv: &'a [String],
-            _timeout: Duration,
-        ) -> ExecFuture<'a> {
-            Box::pin(async move {
-                self.calls
-                    .lock()
-                    .expect("lock")
-                    .push((node.name.clone(), argv.to_vec()));
-                let stdout = if argv.iter().any(|a| a == "rebalance")
-                    && argv.last().is_some_and(|a| a == "status")
-                {
-                    self.rebalance_status
-                        .expect("no rebalance status scripted")
-                        .to_string()
-                } else if argv.iter().any(|a| a == "pool") {
-                    let state = if self.pool_connected { 1 } else { 0 };
-                    let peer = |i: u32, host: &str| {
-                        format!(
-                            "<peer><uuid>u{i}</uuid><hostname>{host}</hostname><hostnames><hostname>{host}</hostname></hostnames><connected>{state}</connected><state>3</state><stateStr>Peer in Cluster</stateStr></peer>"
-                        )
-                    };
-                    format!(
-                        "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><peerStatus>{}{}</peerStatus></cliOutput>",
-                        peer(0, "localhost"),
-                        (2..=4)
-                            .map(|i| peer(i - 1, &format!("127.0.0.{i}")))
-                            .collect::<String>()
-                    )
-                } else {
-                    "<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/></cliOutput>".to_string()
-                };
-                Ok(crate::gluster::CommandOutput {
-                    exit_status: Some(0),
-                    exit_signal: None,
-                    stdout,
-                    stderr: String::new(),
-                })
-            })
-        }
-    }
-
-    fn host_key() -> PinnedHostKey {
-        let pair = crate::bootstrap::SshKeyPair::generate("h").expect("key");
-        PinnedHostKey::from_openssh(pair.public_key().openssh()).expect("pinned")
-    }
-
-    struct TestNodes {
-        endpoints: Endpoints,
-        gluster: GlusterNodes,
-    }
-
-    impl TestNodes {
-        fn view(&self) -> Nodes<'_> {
-            Nodes {
-                endpoints: &self.endpoints,
-                gluster: &self.gluster,
-                fence: None,
-            }
-        }
-    }
-
-    fn nodes(names: &[&str]) -> TestNodes {
-        let key = host_key();
-        let mut g = TestNodes {
-            endpoints: BTreeMap::new(),
-            gluster: GlusterNodes::default(),
-        };
-        for (i, n) in names.iter().enumerate() {
-            let address = format!("127.0.0.{}", i + 1);
-            g.endpoints.insert(
-                n.to_string(),
-                NodeEndpoint::new(*n, address.clone(), 22, key.clone()),
-            );
-            g.gluster.order.push(n.to_string());
-            g.gluster.addresses.insert(n.to_string(), address);
-        }
-        g
-    }
-
-    fn two_node_plan() -> (crate::plan::ClusterPlan, TestNodes) {
-        let spec: crate::api::GlusterClusterSpec = serde_yaml::from_str(
-            "cloud: {secretName: s, cloudName: c}\nimage: i\nflavor: f\nnetwork: n\nzones: [{name: a, nodes: 2}]\nbrick: {size: 1Gi}\nvolume: {name: v, allowedClients: [10.0.0.0/8]}\n",
-        )
-        .expect("spec");
-        let facts = CloudFacts {
-            block_storage_zones: Some(["a".to_string()].into()),
-        };
-        let first = crate::plan::plan_cluster("c", &spec, &facts).expect("plan");
-        let mut current = CurrentState::after(&first);
-        current.volume = None;
-        let plan = plan_change("c", &spec, &facts, &current).expect("plan");
-        (plan, nodes(&["c-a-1", "c-a-2"]))
-    }
-
-    #[tokio::test]
-    async fn steps_stop_at_an_unsatisfied_wait() {
-        let (plan, nodes) = two_node_plan();
-        let client = GlusterClient::new(Recorder::default(), GlusterCli::new());
-        let run = run_steps(&client, nodes.view(), "v", &plan.steps)
-            .await
-            .expect("run");
-        assert_eq!(
-            run.done
-                .iter()
-                .map(|d| d.reason.as_str())
-                .collect::<Vec<_>>(),
-            ["PeerProbed"]
-        );
-        assert!(run.waiting.expect("waits").contains("c-a-2"));
-        let calls = client.executor().calls.lock().expect("lock").clone();
-        assert_eq!(calls[0].0, "c-a-1");
-        assert!(
-            calls[0]
-                .1
-                .ends_with(&["peer".into(), "probe".into(), "127.0.0.2".into()]),
-            "{:?}",
-            calls[0].1
-        );
-    }
-
-    #[tokio::test]
-    async fn connected_peers_lead_to_create_options_and_start_with_addresses() {
-        let (plan, nodes) = two_node_plan();
-        let client = GlusterClient::new(
-            Recorder {
-                pool_connected: true,
-                ..Recorder::default()
-            },
-            GlusterCli::new(),
-        );
-        let run = run_steps(&client, nodes.view(), "v", &plan.steps)
-            .await
-            .expect("run");
-        assert_eq!(run.waiting, None);
-        let reasons: Vec<_> = run.done.iter().map(|d| d.reason.as_str()).collect();
-        assert_eq!(reasons.first(), Some(&"PeerProbed"));
-        assert_eq!(reasons.last(), Some(&"VolumeStarted"));
-        assert!(reasons.contains(&"VolumeCreated"));
-        let calls = client.executor().calls.lock().expect("lock").clone();
-        let create = calls
-            .iter()
-            .find(|(_, a)| a.contains(&"create".to_string()))
-            .expect("volume create ran");
-        assert!(
-            create.1.contains(&"127.0.0.1:/export/v/brick".to_string())
-                && create.1.contains(&"127.0.0.2:/export/v/brick".to_string()),
-            "{:?}",
-            create.1
-        );
-        let auth = calls
-            .iter()
-            .find(|(_, a)| a.contains(&"auth.allow".to_string()))
-            .expect("auth.allow set");
-        assert!(
-            auth.1.last().expect("value").contains("10.*"),
-            "{:?}",
-            auth.1
-        );
-    }
-
-    const REBALANCE_COMPLETED: &str =
-        include_str!("../../../tests/fixtures/gluster/rebalance-status-completed.xml");
-
-    /// Two nodes of a replica-2 volume, two more created for a second set: the plan from
-    /// there (the controller runs the gluster pass only once every server is up).
-    fn scale_out_plan() -> (crate::plan::ClusterPlan, TestNodes) {
-        let spec = |nodes: u32| -> crate::api::GlusterClusterSpec {
-            serde_yaml::from_str(&format!(
-                "cloud: {{secretName: s, cloudName: c}}\nimage: i\nflavor: f\nnetwork: n\nzones: [{{name: a, nodes: {nodes}}}]\nbrick: {{size: 1Gi}}\nvolume: {{name: v, replicas: 2}}\n"
-            ))
-            .expect("spec")
-        };
-        let facts = CloudFacts {
-            block_storage_zones: Some(["a".to_string()].into()),
-        };
-        let four = crate::plan::plan_cluster("c", &spec(4), &facts).expect("plan");
-        let mut current = CurrentState::after(&four);
-        let volume = current.volume.as_mut().expect("volume");
-        volume.bricks.truncate(2);
-        let plan = plan_change("c", &spec(4), &facts, &current).expect("plan");
-        (plan, nodes(&["c-a-1", "c-a-2", "c-a-3", "c-a-4"]))
-    }
-
-    /// A client whose nodes all see each other connected and whose rebalance status is
-    /// `rebalance_status` (gluster's XML).
-    fn connected_client(rebalance_status: &'static str) -> GlusterClient<Recorder> {
-        GlusterClient::new(
-            Recorder {
-                pool_connected: true,
-                rebalance_status: Some(rebalance_status),
-                ..Recorder::default()
-            },
-            GlusterCli::new(),
-        )
-    }
-
-    #[tokio::test]
-    async fn scale_out_adds_a_set_then_rebalances_and_reports_completion() {
-        let (plan, nodes) = scale_out_plan();
-        let kinds: Vec<_> = plan.steps.iter().map(Step::kind).collect();
-        assert!(
-            kinds.ends_with(&[
-                "SetOption",
-                "AddBricks",
-                "RebalanceStart",
-                "WaitRebalance",
-                "SetOption"
-            ]),
-            "{kinds:?}"
-        );
-        let client = connected_client(REBALANCE_COMPLETED);
-        let run = run_steps(&client, nodes.view(), "v", &plan.steps)
-            .await
-            .expect("run");
-        assert_eq!(run.waiting, None);
-        let reasons: Vec<_> = run.done.iter().map(|d| d.reason.as_str()).collect();
-        assert!(
-            reasons.ends_with(&[
-                "VolumeOptionSet",
-                "BricksAdded",
-                "RebalanceStarted",
-                "RebalanceCompleted",
-                "VolumeOptionSet"
-            ]),
-            "{reasons:?}"
-        );
-        let calls = client.executor().calls.lock().expect("lock").clone();
-        let add = calls
-            .iter()
-            .find(|(_, a)| a.contains(&"add-brick".to_string()))
-            .expect("add-brick ran");
-        assert!(
-            add.1.ends_with(&[
-                "127.0.0.3:/export/v/brick".to_string(),
-                "127.0.0.4:/export/v/brick".to_string()
-            ]),
-            "{:?}",
-            add.1
-        );
-        let start = calls
-            .iter()
-            .position(|(_, a)| a.ends_with(&["rebalance".into(), "v".into(), "start".into()]))
-            .expect("rebalance start ran");
-        let added = calls
-            .iter()
-            .position(|(_, a)| a.contains(&"add-brick".to_string()))
-            .expect("add-brick ran");
-        assert!(added < start, "rebalance before add-brick: {calls:?}");
-    }
-
-    #[tokio::test]
-    async fn a_rebalance_not_finished_ends_the_pass_waiting() {
-        let (plan, nodes) = scale_out_plan();
-        // Gluster's own answer with the second node still moving data.
-        let in_progress: &'static str = Box::leak(
-            REBALANCE_COMPLETED
-                .replacen("<status>3</status>", "<status>1</status>", 2)
-                .into_boxed_str(),
-        );
-        let client = connected_client(in_progress);
-        let run = run_steps(&client, nodes.view(), "v", &plan.steps)
-            .await
-            .expect("run");
-        let waiting = run.waiting.expect("waits for the rebalance");
-        assert!(waiting.contains("rebalance of volume v"), "{waiting}");
-        assert!(!run.done.iter().any(|d| d.reason == "RebalanceCompleted"));
-    }
-}
+#[path = "gluster_tests.rs"]
+mod tests;

@@ -7,6 +7,8 @@
 pub mod cloud;
 pub mod gluster;
 pub mod rejoin;
+pub mod retire;
+pub mod scalein;
 
 use crate::api::GlusterCluster;
 
@@ -66,7 +68,13 @@ pub async fn act(
         {
             let outcome = match &handles.gluster {
                 Some(handle) => {
-                    run_gluster(handle, fence, volume, steps, nodes, then.clone()).await
+                    let retiring = Retiring {
+                        cloud: &handles.cloud,
+                        owner,
+                        policy: cluster.spec.deletion_policy,
+                    };
+                    run_gluster(handle, fence, retiring, volume, steps, nodes, then.clone())
+                        .await
                 }
                 None => Err(ReconcileError::MissingMetadata("a gluster client")),
             };
@@ -175,10 +183,21 @@ pub async fn act(
     })
 }
 
-/// Runs the steps; when any was taken, the volume is observed again for the status.
+/// Where the servers of retired nodes go.
+#[derive(Clone, Copy)]
+struct Retiring<'a> {
+    cloud: &'a crate::cloud::Cloud,
+    owner: &'a Owner,
+    policy: crate::api::DeletionPolicy,
+}
+
+/// Runs the steps; when any was taken, the volume is observed again for the status. Retired
+/// nodes (`DeleteNode`) lose their server, port and brick volume (per the deletion policy)
+/// once every step ran.
 async fn run_gluster(
     handle: &GlusterHandle,
     fence: Option<&crate::fence::Fence>,
+    retiring: Retiring<'_>,
     volume: &str,
     steps: &[crate::plan::Step],
     nodes: &super::decide::GlusterNodes,
@@ -189,7 +208,13 @@ async fn run_gluster(
         gluster: nodes,
         fence,
     };
-    let run = gluster::run_steps(&handle.client, view, volume, steps).await?;
+    let mut run = gluster::run_steps(&handle.client, view, volume, steps).await?;
+    if run.waiting.is_none() && !run.retire.is_empty() {
+        let done =
+            retire::retire_nodes(retiring.cloud, retiring.owner, retiring.policy, &run.retire)
+                .await?;
+        run.done.extend(done);
+    }
     let after = if run.done.is_empty() {
         None
     } else {

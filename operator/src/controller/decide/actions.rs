@@ -408,16 +408,37 @@ pub fn heal_wait_step(
 }
 
 /// The gluster steps this pass may run, and why the run stops after them: `CreateNode` (a
-/// cloud step, taken before gluster is asked) and scale-in steps end the run. Scale-in
-/// (remove-brick start → wait → commit, peer detach, server delete) is not taken yet: with
-/// lookup-optimize, real gluster was seen to answer ENOENT for files still on the remaining
-/// bricks right after a remove-brick commit.
+/// cloud step, taken before gluster is asked) ends the run before it; a removal that changes
+/// the volume's bricks (`RemoveBricksCommit`, `RemoveReplicaBrick`) ends it after it, so the
+/// next pass plans from what gluster shows then (one removal per pass). `DetachPeer` and
+/// `DeleteNode` (a retired node's server, port and brick volume, done by act once every step
+/// before it ran) are taken (`docs/scale-in.md`).
 pub fn runnable(steps: &[Step]) -> (Vec<Step>, Option<String>) {
     let mut run = Vec::new();
     for step in steps {
         match step {
             Step::CreateNode { node } => {
                 return (run, Some(format!("node {node} is not created yet")));
+            }
+            Step::RemoveBricksCommit { bricks, .. } => {
+                run.push(step.clone());
+                return (
+                    run,
+                    Some(format!(
+                        "bricks of {} removed; the next pass plans from the volume gluster shows",
+                        bricks.join(", ")
+                    )),
+                );
+            }
+            Step::RemoveReplicaBrick { brick, replica, .. } => {
+                run.push(step.clone());
+                return (
+                    run,
+                    Some(format!(
+                        "brick of {brick} removed (replica {replica}); the next pass plans from \
+                         the volume gluster shows"
+                    )),
+                );
             }
             Step::ProbePeer { .. }
             | Step::WaitPeersConnected { .. }
@@ -428,17 +449,11 @@ pub fn runnable(steps: &[Step]) -> (Vec<Step>, Option<String>) {
             | Step::HealFull { .. }
             | Step::WaitHealed { .. }
             | Step::RebalanceStart { .. }
-            | Step::WaitRebalance { .. } => run.push(step.clone()),
-            other => {
-                return (
-                    run,
-                    Some(format!(
-                        "step {} is not taken by this version of the operator (scale-in is not \
-                         supported yet; restore the node count)",
-                        other.kind()
-                    )),
-                );
-            }
+            | Step::WaitRebalance { .. }
+            | Step::RemoveBricksStart { .. }
+            | Step::WaitRemoveBricks { .. }
+            | Step::DetachPeer { .. }
+            | Step::DeleteNode { .. } => run.push(step.clone()),
         }
     }
     (run, None)

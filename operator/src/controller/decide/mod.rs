@@ -21,6 +21,7 @@ pub mod looks;
 pub mod lost_bricks;
 pub mod memory;
 pub mod pace;
+pub mod scalein;
 pub mod status;
 pub mod unsettled;
 
@@ -261,12 +262,19 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         }
     }
     current.nodes.sort_by_key(|n| n.index);
+    let mut health = None;
+    let mut drain = false;
     let seen = match &snapshot.gluster {
         GlusterSeen::Volume { nodes, volume } => {
             let gnodes = gluster_nodes(nodes);
             current.volume = volume
                 .as_ref()
                 .map(|v| gluster::observed_volume(&v.info, v.status.as_deref(), &gnodes));
+            if let Some(v) = volume {
+                health = scalein::health_of(v, &gnodes);
+            }
+            // The planner refuses a scale-in whose data would not fit what stays.
+            current.used_bytes = scalein::used_bytes(health.as_ref());
             Some((gnodes, volume.as_ref()))
         }
         _ => None,
@@ -286,6 +294,16 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
         }
         Err(e) => return Err(e.into()),
     };
+    // A removal starts only on a healthy volume (a drain under way is followed).
+    if let Some((gnodes, Some(v))) = &seen {
+        drain = scalein::drain_under_way(v, &plan.steps, gnodes);
+    }
+    if failure.is_none()
+        && current.volume.is_some()
+        && let Some(refused) = scalein::refusal(&plan.steps, health.as_ref(), drain)
+    {
+        failure = Some(refused);
+    }
     let nodes = status::node_statuses(&plan, cloud, &spec.network);
     let same_generation = memory.generation == generation;
     let ensure_group = snapshot.look.full || !memory.security_group || !same_generation;

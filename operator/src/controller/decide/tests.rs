@@ -738,7 +738,7 @@ fn passing_failures_wait_for_the_clouds_retry_after_or_the_error_delay() {
 }
 
 #[test]
-fn scale_in_steps_are_not_run_and_say_so() {
+fn scale_in_steps_are_run_and_a_removal_ends_the_run() {
     let g = crate::plan::Gluster {
         volume: "v".into(),
         brick_path: "/export/v/brick".into(),
@@ -749,20 +749,119 @@ fn scale_in_steps_are_not_run_and_say_so() {
             command: g.volume_start(),
         },
         Step::DeleteNode { node: "n2".into() },
+        Step::RemoveReplicaBrick {
+            on: "n".into(),
+            brick: "n2".into(),
+            replica: 1,
+            command: g.remove_replica_brick(1, "n2"),
+        },
         Step::StartVolume {
             on: "n".into(),
             command: g.volume_start(),
         },
     ];
     let (run, then) = runnable(&steps);
-    assert_eq!(run.len(), 1);
+    assert_eq!(run.len(), 3);
     assert!(
         then.expect("stops")
-            .contains("scale-in is not supported yet")
+            .contains("brick of n2 removed (replica 1)")
     );
     let (run, then) = runnable(&[Step::CreateNode { node: "n3".into() }]);
     assert!(run.is_empty());
     assert_eq!(then.as_deref(), Some("node n3 is not created yet"));
+}
+
+/// The started replica-2 volume of [`started`] with its health read: `pending` entries
+/// pending heal on the first brick.
+fn started_healthy(pending: u64) -> SeenVolume {
+    use crate::gluster::xml::parse_heal_info;
+    let mut seen = started(true, Vec::new());
+    let heal = parse_heal_info(&format!(
+        "<cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><healInfo><bricks>\
+         <brick hostUuid=\"u1\"><name>10.0.0.1:/export/v/brick</name><status>Connected</status>\
+         <totalNumberOfEntries>{pending}</totalNumberOfEntries><numberOfEntriesInHealPending>{pending}</numberOfEntriesInHealPending>\
+         <numberOfEntriesInSplitBrain>0</numberOfEntriesInSplitBrain><numberOfEntriesPossiblyHealing>0</numberOfEntriesPossiblyHealing></brick>\
+         <brick hostUuid=\"u2\"><name>10.0.0.2:/export/v/brick</name><status>Connected</status>\
+         <totalNumberOfEntries>0</totalNumberOfEntries><numberOfEntriesInHealPending>0</numberOfEntriesInHealPending>\
+         <numberOfEntriesInSplitBrain>0</numberOfEntriesInSplitBrain><numberOfEntriesPossiblyHealing>0</numberOfEntriesPossiblyHealing></brick>\
+         </bricks></healInfo></cliOutput>"
+    ))
+    .expect("heal info summary");
+    seen.health = Some(crate::controller::observe::SeenHealth {
+        read_from: "c-a-1".into(),
+        read_address: Some("10.0.0.1".into()),
+        unanswered: Vec::new(),
+        pool: None,
+        detail: None,
+        heal: Some(heal),
+    });
+    seen
+}
+
+#[test]
+fn a_replica_is_lowered_on_a_healthy_volume_and_refused_while_healing() {
+    let spec = spec(&SPEC.replace("nodes: 2", "nodes: 1"));
+    // Healthy: the pass runs the heal check and the removal of the newest brick, then stops.
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started_healthy(0)),
+        },
+    );
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    let steps = d
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Gluster { steps, then, .. } => Some((steps.clone(), then.clone())),
+            _ => None,
+        })
+        .expect("gluster steps");
+    assert_eq!(
+        steps.0.iter().map(Step::kind).collect::<Vec<_>>(),
+        ["WaitHealed", "RemoveReplicaBrick"]
+    );
+    match &steps.0[1] {
+        Step::RemoveReplicaBrick { brick, replica, .. } => {
+            assert_eq!((brick.as_str(), *replica), ("c-a-2", 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(steps.1.expect("stops after the removal").contains("c-a-2"));
+    // Healing: nothing removed, Stalled with the figures.
+    let snap = snapshot(
+        booted(),
+        GlusterSeen::Volume {
+            nodes: up(),
+            volume: Some(started_healthy(5)),
+        },
+    );
+    let r = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    });
+    let d = r.decision.expect("decision");
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Gluster { .. })),
+        "{:?}",
+        d.actions
+    );
+    let pass = r.pass.expect("pass");
+    let stalled = find(&pass.status.conditions, STALLED).expect("Stalled");
+    assert_eq!(stalled.status, TRUE);
+    assert_eq!(stalled.reason, "ScaleInRefused");
+    assert!(
+        stalled.message.contains("5 entries pending heal")
+            && stalled.message.contains("nothing was removed"),
+        "{}",
+        stalled.message
+    );
 }
 
 #[test]
@@ -995,9 +1094,10 @@ proptest! {
     }
 
     #[test]
-    fn never_a_step_that_removes_a_brick_the_volume_uses(nodes in 1u32..=4) {
+    fn never_a_step_that_removes_a_brick_while_the_health_is_not_read(nodes in 1u32..=4) {
         // The spec asks for fewer nodes than the volume has bricks: the planner plans a
-        // scale-in; decide runs none of its removal steps.
+        // scale-in; with the volume's health not read this pass, decide runs none of its
+        // removal steps (the cluster is Stalled: ScaleInRefused).
         let spec = spec(&SPEC.replace("nodes: 2", &format!("nodes: {nodes}")));
         let snap = snapshot(
             booted(),
