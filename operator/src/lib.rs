@@ -11,3 +11,4 @@ pub mod crd;
 pub mod fuzzing;
 pub mod gluster;
 pub mod plan;
+pub mod tls;
