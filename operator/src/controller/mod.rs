@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod observe;
 pub mod owner;
 pub mod reconcile;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
