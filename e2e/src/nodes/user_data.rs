@@ -751,6 +751,7 @@ mod tests {
                 "0a1b2c3d-0000-4000-8000-000000000002".into(),
                 "127.100.0.11".into(),
             )],
+            tls: None,
         };
         (node, operator)
     }
