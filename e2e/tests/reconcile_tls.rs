@@ -4,7 +4,10 @@
 //! becomes Ready with `client.ssl`/`server.ssl` on and `auth.ssl-allow` naming its nodes and
 //! its client; a real FUSE client with the files of the `<name>-client-tls` Secret writes and
 //! reads back an `e2e::data::Manifest`; a client without a certificate, and one whose
-//! certificate (same CN) comes from another CA, are refused. Needs root: it fails, never skips.
+//! certificate (same CN) comes from another CA, are refused. A scale-out then adds nodes with
+//! certificates of the same CA, keeps every certificate already issued, names the new nodes in
+//! `auth.ssl-allow`, and loses nothing (0 lost, 0 changed through the mount that lived through
+//! it and a fresh one). Needs root: it fails, never skips.
 //!
 //! Each client mounts in a mount namespace of its own whose `/usr/lib/ssl` (an overlay) and
 //! `/var/lib/glusterd` hold its files, as a client machine would have them: this machine's own
@@ -256,12 +259,11 @@ async fn a_tls_cluster_serves_only_clients_with_its_certificate() {
             .assert_intact("through the writing mount");
         manifest
     };
-    let fresh = ClientMount::new(&spec, &backups, Some(&files), &scratch.path().join("c2"))
+    let existing = ClientMount::new(&spec, &backups, Some(&files), &scratch.path().join("c2"))
         .expect("a fresh client with the certificate mounts");
     manifest
-        .check(&fresh.path())
+        .check(&existing.path())
         .assert_intact("through a fresh mount");
-    drop(fresh);
 
     // No certificate (a plain client, as this machine is): refused.
     assert_refused(
@@ -285,6 +287,84 @@ async fn a_tls_cluster_serves_only_clients_with_its_certificate() {
         ClientMount::new(&spec, &backups, Some(&forged), &scratch.path().join("c4")),
         &manifest,
     );
+
+    // Scale-out: the new nodes get certificates of the same CA, join the TLS pool, and are
+    // named in auth.ssl-allow before their bricks join; the old certificates are kept.
+    let before = secrets
+        .get("tlsdemo-tls")
+        .await
+        .expect("TLS Secret")
+        .data
+        .expect("data");
+    let patch = serde_json::json!({"spec": {"zones": [{"name": "zone-a", "nodes": 4}]}});
+    let patched = world
+        .clusters
+        .patch(
+            "tlsdemo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patched");
+    let generation = patched.metadata.generation;
+    let scaled = world
+        .wait_for("tlsdemo", "Ready=True at the new generation", move |c| {
+            c.status.as_ref().and_then(|s| s.observed_generation) == generation
+                && condition(c, "Ready").is_some_and(|(s, _, _)| s == "True")
+        })
+        .await;
+    let status = scaled.status.clone().expect("status");
+    assert_eq!(status.nodes.len(), 4);
+    let after = secrets
+        .get("tlsdemo-tls")
+        .await
+        .expect("TLS Secret")
+        .data
+        .expect("data");
+    for (key, value) in &before {
+        assert_eq!(after.get(key), Some(value), "{key} kept as it was");
+    }
+    for node in &status.nodes {
+        assert!(
+            after.contains_key(&format!("node-{}.crt", node.name)),
+            "{}",
+            node.name
+        );
+    }
+    let out = first
+        .command("gluster")
+        .args(["--mode=script", "--xml", "volume", "info", "pair"])
+        .output()
+        .expect("gluster");
+    let info = parse_volume_info(&String::from_utf8_lossy(&out.stdout))
+        .expect("volume info parses")
+        .into_iter()
+        .next()
+        .expect("the volume");
+    assert_eq!(info.bricks.len(), 4);
+    let allow = info.options.get("auth.ssl-allow").expect("auth.ssl-allow");
+    for node in &status.nodes {
+        assert!(
+            allow.split(',').any(|a| a == node.name),
+            "{} in {allow}",
+            node.name
+        );
+    }
+    manifest
+        .check(&existing.path())
+        .assert_intact("through the mount that lived through the scale-out");
+    let fresh = ClientMount::new(
+        &status.mount.clone().expect("mount"),
+        &status.backup_volfile_servers,
+        Some(&files),
+        &scratch.path().join("c5"),
+    )
+    .expect("a fresh client mounts after the scale-out");
+    manifest
+        .check(&fresh.path())
+        .assert_intact("through a fresh mount after the scale-out");
+    drop(fresh);
+    drop(existing);
 
     world.stop().await;
     nodes.shutdown().expect("nodes stopped");
