@@ -65,18 +65,27 @@ impl Planner<'_> {
     }
 
     /// `auth.ssl-allow` as the TLS options of an existing volume want it: `None` for a volume
-    /// without TLS (left as it is).
+    /// without TLS (left as it is). It names the target `nodes` and every node that still
+    /// exists: a node on its way out keeps its name until it is gone, so its bricks and
+    /// self-heal still reach the others while its data moves off.
     pub(super) fn tls_options<'n>(
         &self,
         volume: &ObservedVolume,
         nodes: impl IntoIterator<Item = &'n str>,
     ) -> Option<(String, Arg)> {
-        volume_has_tls(volume).then(|| {
-            (
-                SSL_ALLOW.to_string(),
-                Arg::text(ssl_allow(self.name, nodes)),
-            )
-        })
+        if !volume_has_tls(volume) {
+            return None;
+        }
+        let mut names: Vec<&str> = nodes.into_iter().collect();
+        for node in &self.current.nodes {
+            if !names.contains(&node.name.as_str()) {
+                names.push(&node.name);
+            }
+        }
+        Some((
+            SSL_ALLOW.to_string(),
+            Arg::text(ssl_allow(self.name, names)),
+        ))
     }
 }
 

@@ -112,3 +112,26 @@ fn a_volume_built_without_tls_is_never_switched_over() {
         sets(&plan)
     );
 }
+
+#[test]
+fn a_shrinking_tls_volume_keeps_the_leaving_nodes_names_until_they_are_gone() {
+    let before = plan_cluster("demo", &spec(GROWN, "{name: data}"), &facts()).expect("valid");
+    let plan = plan_change(
+        "demo",
+        &spec(ZONES, "{name: data}"),
+        &facts(),
+        &CurrentState::after(&before),
+    )
+    .expect("shrink");
+    assert!(
+        plan.steps.iter().any(|s| s.kind().starts_with("Remove")),
+        "{:?}",
+        plan.steps
+    );
+    // Every node still exists: ssl-allow already names them all, nothing to set.
+    assert!(
+        !sets(&plan).iter().any(|c| c.contains(SSL_ALLOW)),
+        "{:?}",
+        sets(&plan)
+    );
+}
