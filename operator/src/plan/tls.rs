@@ -21,10 +21,12 @@ pub fn client_common_name(cluster: &str) -> String {
     crate::tls::Subject::Client(cluster.to_string()).common_name()
 }
 
-/// The value of `auth.ssl-allow`: the nodes' names (their certificates' CNs), then the
-/// client's CN.
+/// The value of `auth.ssl-allow`: the nodes' names (their certificates' CNs) sorted, without
+/// repeats (the same set of nodes always gives the same value), then the client's CN.
 pub fn ssl_allow<'n>(cluster: &str, nodes: impl IntoIterator<Item = &'n str>) -> String {
     let mut names: Vec<String> = nodes.into_iter().map(str::to_string).collect();
+    names.sort();
+    names.dedup();
     names.push(client_common_name(cluster));
     names.join(",")
 }
@@ -77,11 +79,7 @@ impl Planner<'_> {
             return None;
         }
         let mut names: Vec<&str> = nodes.into_iter().collect();
-        for node in &self.current.nodes {
-            if !names.contains(&node.name.as_str()) {
-                names.push(&node.name);
-            }
-        }
+        names.extend(self.current.nodes.iter().map(|n| n.name.as_str()));
         Some((
             SSL_ALLOW.to_string(),
             Arg::text(ssl_allow(self.name, names)),
@@ -94,9 +92,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ssl_allow_lists_the_nodes_then_the_client() {
+    fn ssl_allow_lists_the_nodes_sorted_then_the_client() {
         assert_eq!(
-            ssl_allow("demo", ["demo-a-0", "demo-b-0"]),
+            ssl_allow("demo", ["demo-b-0", "demo-a-0", "demo-b-0"]),
             "demo-a-0,demo-b-0,demo-client"
         );
     }

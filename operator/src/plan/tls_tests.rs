@@ -80,7 +80,7 @@ fn growth_of_a_tls_volume_names_the_new_nodes_before_their_bricks_join() {
     let command = plan.steps[allow].command().expect("a command").to_string();
     assert!(
         command.ends_with(
-            "auth.ssl-allow demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2,demo-client"
+            "auth.ssl-allow demo-zone-a-1,demo-zone-a-2,demo-zone-b-1,demo-zone-b-2,demo-client"
         ),
         "{command}"
     );
