@@ -50,6 +50,7 @@ fn user_data(operator: &SshKeyPair, node: &str, device: BrickDevice) -> Vec<u8> 
         extra_user_data: None,
         glusterd_uuid: None,
         glusterd_peers: Vec::new(),
+        tls: None,
     };
     render_user_data(&bootstrap)
         .expect("user-data")

@@ -12,3 +12,4 @@ pub mod fence;
 pub mod fuzzing;
 pub mod gluster;
 pub mod plan;
+pub mod tls;

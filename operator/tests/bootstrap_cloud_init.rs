@@ -69,6 +69,7 @@ fn node(distro: DistroFamily, device: BrickDevice) -> NodeBootstrap {
             "0a1b2c3d-0000-4000-8000-000000000002".into(),
             "10.0.0.7".into(),
         )],
+        tls: None,
     }
 }
 

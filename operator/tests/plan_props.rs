@@ -445,6 +445,14 @@ proptest! {
                 }
                 let argv = cmd.argv_with(&addresses).expect("every host has an address");
                 prop_assert_eq!(&argv[..2], &["gluster".to_string(), "--mode=script".to_string()][..]);
+                if argv.get(5).is_some_and(|k| k == "auth.ssl-allow") {
+                    // Certificate names, not hosts: exactly the planned nodes and the client.
+                    let mut want: Vec<String> = plan.nodes.iter().map(|n| n.name.clone()).collect();
+                    want.sort();
+                    want.push("demo-client".to_string());
+                    prop_assert_eq!(&argv[6], &want.join(","));
+                    continue;
+                }
                 prop_assert!(!argv.iter().any(|a| a.contains("demo-zone")), "{argv:?}");
             }
         }

@@ -11,6 +11,7 @@
 //! | `/home` | `home` | the users' homes and their `authorized_keys` |
 //! | `/mnt` | `mnt` | where cloud-init mounted the ephemeral disk |
 //! | `/dev/disk/by-id` | `by-id` | the links to the node's volumes (`virtio-<id prefix>`) |
+//! | `/usr/lib/ssl` | overlay: this machine's `/usr/lib/ssl` below, `ssl/upper` above | the node's gluster TLS files (`glusterfs.pem`, `.key`, `.ca`: `write_files`), where Debian's gluster reads them |
 //! | the brick's top-level directory (`/export`) | `brick-root` | where the brick is mounted |
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use super::error::NodeError;
 
 /// The directories of this machine a node mounts over. A state directory must lie outside all
 /// of them (a node could not see its own copies otherwise).
-pub const MOUNT_TARGETS: [&str; 8] = [
+pub const MOUNT_TARGETS: [&str; 9] = [
     "/etc",
     "/usr/local",
     "/run",
@@ -28,6 +29,7 @@ pub const MOUNT_TARGETS: [&str; 8] = [
     "/home",
     "/mnt",
     "/dev/disk/by-id",
+    "/usr/lib/ssl",
 ];
 
 /// One mount that builds a node's view, made in its mount namespace in order.
@@ -174,6 +176,7 @@ impl NodeLayout {
             bind("home", "/home"),
             bind("mnt", "/mnt"),
             bind("by-id", "/dev/disk/by-id"),
+            overlay("/usr/lib/ssl", "ssl"),
             bind("brick-root", brick_root),
         ]
     }
@@ -233,8 +236,8 @@ mod tests {
         let layout = NodeLayout::new(Path::new("/tmp/s"), "srv-1");
         let mounts = layout.mounts("/export");
         let targets: Vec<&str> = mounts.iter().map(MountStep::target).collect();
-        assert_eq!(&targets[..8], MOUNT_TARGETS);
-        assert_eq!(targets[8], "/export");
+        assert_eq!(&targets[..9], MOUNT_TARGETS);
+        assert_eq!(targets[9], "/export");
         assert_eq!(
             mounts[0].mount_args(),
             [

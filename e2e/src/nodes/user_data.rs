@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `users` | each user is created in the node (`useradd`), with its `ssh_authorized_keys` and its `sudo` rule in `/etc/sudoers.d/90-cloud-init-users`; `default` (the image's user) is skipped |
 //! | `ssh_keys` | the ed25519 pair becomes the node's only host key; other key types are refused (the node must present exactly the host key of the user-data, and never generates one) |
-//! | `write_files` | written in the node, under `/etc` and `/usr/local` (the node's own copies); other paths are skipped |
+//! | `write_files` | written in the node, under `/etc`, `/usr/local`, `/usr/lib/ssl` and `/var/lib/glusterd` (the node's own copies: gluster's TLS files and `secure-access` land there); other paths are skipped |
 //! | `runcmd` | the brick script ([`BRICK_SCRIPT_PATH`]) runs with its arguments, unchanged (its `--glusterd-uuid` lands in the node's own `/var/lib/glusterd/glusterd.info`); package installs and other commands are skipped (they would run on this machine) |
 //! | `packages`, `apt`, … | skipped: gluster is installed on this machine |
 //!
@@ -22,7 +22,12 @@ use super::error::NodeError;
 use super::spec::validate_volume_id;
 
 /// The directories a node has its own copies of, where `write_files` may write.
-pub const WRITABLE_PREFIXES: [&str; 2] = ["/etc/", "/usr/local/"];
+pub const WRITABLE_PREFIXES: [&str; 4] = [
+    "/etc/",
+    "/usr/local/",
+    "/usr/lib/ssl/",
+    "/var/lib/glusterd/",
+];
 
 /// The brick script arguments whose paths the node provides, with the value it provides.
 pub const NODE_PATHS: [(&str, &str); 3] = [
@@ -437,7 +442,7 @@ fn parse_files(value: &Value, skipped: &mut Vec<String>) -> Result<Vec<FileSpec>
         }
         if !WRITABLE_PREFIXES.iter().any(|p| path.starts_with(p)) {
             skipped.push(format!(
-                "{at}: {path} not written (loopback nodes write under /etc and /usr/local only)"
+                "{at}: {path} not written (loopback nodes write under /etc, /usr/local, /usr/lib/ssl and /var/lib/glusterd only)"
             ));
             continue;
         }
@@ -746,6 +751,7 @@ mod tests {
                 "0a1b2c3d-0000-4000-8000-000000000002".into(),
                 "127.100.0.11".into(),
             )],
+            tls: None,
         };
         (node, operator)
     }

@@ -117,6 +117,7 @@ impl World {
             extra_user_data: None,
             glusterd_uuid: None,
             glusterd_peers: Vec::new(),
+            tls: None,
         };
         let text = render_user_data(&bootstrap)
             .expect("user-data")

@@ -44,8 +44,17 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A GlusterCluster from `examples/<file>`.
+/// A GlusterCluster from `examples/<file>`, without gluster TLS unless the file asks for it:
+/// these tests mount with a plain FUSE client, which carries no certificate
+/// (`reconcile_tls.rs` tests the default, TLS on, with [`example_with_tls`]).
 pub fn example(file: &str) -> GlusterCluster {
+    let mut cluster = example_with_tls(file);
+    cluster.spec.volume.tls.get_or_insert(false);
+    cluster
+}
+
+/// A GlusterCluster from `examples/<file>`, as the file has it (TLS on by default).
+pub fn example_with_tls(file: &str) -> GlusterCluster {
     let path = workspace().join("examples").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -299,6 +299,20 @@ pub struct VolumeSpec {
     #[schemars(length(max = 64), inner(length(max = 43)))]
     #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("volume.allowedClients must be CIDRs such as 10.0.0.0/8"))]
     pub allowed_clients: Vec<String>,
+    /// Gluster TLS (management `secure-access`, I/O `client.ssl`/`server.ssl`, `auth.ssl-allow`)
+    /// with a CA and certificates the operator issues; clients mount with the Secret
+    /// `<name>-client-tls`. Default on. Read when the cluster is built: a cluster built without
+    /// TLS stays without it (turning it on restarts every brick and needs every client to
+    /// remount with a certificate), and one built with TLS keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+}
+
+impl VolumeSpec {
+    /// Whether the spec asks for TLS (`tls`, default on).
+    pub fn tls_wanted(&self) -> bool {
+        self.tls.unwrap_or(true)
+    }
 }
 
 /// The gluster transport.

@@ -15,6 +15,7 @@ use super::keys::{AuthorizedKey, SshKeyPair};
 use super::merge::{MergeConflict, merge_into};
 use super::script::{BRICK_SCRIPT, BRICK_SCRIPT_PATH, BrickDevice, BrickScriptParams};
 use crate::api::{ALLOWED_MOUNT_PREFIXES, GlusterClusterSpec, GlusterSpec};
+use crate::tls::{CA_PATH, OWN_CERT_PATH, PRIVATE_KEY_PATH, SECURE_ACCESS_PATH, TlsFiles};
 
 /// Nova's limit on `user_data`: 65535 bytes once base64-encoded.
 pub const NOVA_USER_DATA_LIMIT: usize = 65535;
@@ -160,6 +161,9 @@ pub struct NodeBootstrap {
     /// `peers/` with the identity so that the survivors hand it the volume. Empty for a new
     /// node (the operator probes it).
     pub glusterd_peers: Vec<(String, String)>,
+    /// The node's TLS files (`docs/design.md`, "Gluster TLS"): written to gluster's paths
+    /// with `/var/lib/glusterd/secure-access`, before glusterd first starts. `None`: no TLS.
+    pub tls: Option<TlsFiles>,
 }
 
 impl NodeBootstrap {
@@ -186,7 +190,14 @@ impl NodeBootstrap {
             extra_user_data: None,
             glusterd_uuid: None,
             glusterd_peers: Vec::new(),
+            tls: None,
         }
+    }
+
+    /// The same bootstrap with the node's TLS files.
+    pub fn with_tls(mut self, tls: Option<TlsFiles>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The same bootstrap with the pool the node returns to ((UUID, address) of the others).
@@ -213,6 +224,7 @@ impl fmt::Debug for NodeBootstrap {
             .field("mount_path", &self.mount_path)
             .field("glusterd_uuid", &self.glusterd_uuid)
             .field("glusterd_peers", &self.glusterd_peers)
+            .field("tls", &self.tls)
             .field("operator_key", &self.operator_key)
             .field("host_key", &self.host_key)
             .field(
@@ -328,7 +340,10 @@ pub fn render_user_data(node: &NodeBootstrap) -> Result<UserData, BootstrapError
     doc.insert("ssh_pwauth".into(), false.into());
     doc.insert("ssh_deletekeys".into(), true.into());
     doc.insert("ssh_keys".into(), host_keys(&node.host_key));
-    doc.insert("write_files".into(), write_files(&source));
+    doc.insert(
+        "write_files".into(),
+        write_files(&source, node.tls.as_ref()),
+    );
     doc.insert("runcmd".into(), runcmd(&source, node));
 
     if let Some(extra) = &node.extra_user_data {
@@ -438,7 +453,7 @@ fn host_keys(host_key: &SshKeyPair) -> Value {
     ])
 }
 
-fn write_files(source: &PackageSource) -> Value {
+fn write_files(source: &PackageSource, tls: Option<&TlsFiles>) -> Value {
     let mut files = vec![map([
         ("path", Value::from(BRICK_SCRIPT_PATH)),
         ("owner", "root:root".into()),
@@ -460,6 +475,20 @@ fn write_files(source: &PackageSource) -> Value {
             ("permissions", "0644".into()),
             ("content", pin.into()),
         ]));
+    }
+    if let Some(tls) = tls {
+        let file = |path: &str, mode: &str, content: &str| {
+            map([
+                ("path", Value::from(path)),
+                ("owner", "root:root".into()),
+                ("permissions", mode.into()),
+                ("content", content.into()),
+            ])
+        };
+        files.push(file(OWN_CERT_PATH, "0644", &tls.pem));
+        files.push(file(PRIVATE_KEY_PATH, "0600", &tls.key));
+        files.push(file(CA_PATH, "0644", &tls.ca));
+        files.push(file(SECURE_ACCESS_PATH, "0644", ""));
     }
     seq(files)
 }
@@ -794,6 +823,7 @@ mod tests {
             extra_user_data: None,
             glusterd_uuid: Some("6f1c2a57-3f0e-5b8e-9a51-0c5d1e2f3a4b".into()),
             glusterd_peers: Vec::new(),
+            tls: None,
         }
     }
 

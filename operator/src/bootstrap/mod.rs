@@ -13,6 +13,8 @@ mod keys;
 pub mod merge;
 mod preview;
 mod script;
+#[cfg(test)]
+mod tls_tests;
 
 pub use cloud_config::{
     APT_PIN_PATH, BootstrapError, DEFAULT_EL_REPOSITORY, DistroFamily, GLUSTER_CLI,

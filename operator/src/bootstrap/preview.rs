@@ -144,6 +144,9 @@ pub fn render_preview(manifest: &str, request: PreviewRequest) -> Result<Preview
         // The operator derives it from the cluster's UID, which a preview does not have.
         glusterd_uuid: None,
         glusterd_peers: Vec::new(),
+        // A preview holds no key material; a node of a cluster with TLS also gets
+        // /usr/lib/ssl/glusterfs.{pem,key,ca} and /var/lib/glusterd/secure-access.
+        tls: None,
     };
     Ok(Preview {
         node: node.name.clone(),

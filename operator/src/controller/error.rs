@@ -20,6 +20,9 @@ pub enum ReconcileError {
     /// The SSH key Secret holds something unusable.
     #[error("SSH keys: {0}")]
     Keys(#[from] KeyError),
+    /// The TLS Secret holds something unusable, or a certificate could not be issued.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A node's user-data could not be rendered.
     #[error("user-data: {0}")]
     Bootstrap(#[from] BootstrapError),
@@ -100,6 +103,7 @@ impl ReconcileError {
             ReconcileError::CloudSecret(_) => "CloudSecretInvalid",
             ReconcileError::Keys(_) => "SshKeysInvalid",
             ReconcileError::Bootstrap(_) => "UserDataInvalid",
+            ReconcileError::Tls(_) => "TlsMaterialInvalid",
             ReconcileError::Plan(e) => e.reason(),
             ReconcileError::Gluster(e) => e.reason(),
             ReconcileError::SshKey(_) => "SshKeysInvalid",
@@ -126,6 +130,7 @@ impl ReconcileError {
             ReconcileError::Cloud(e) => !e.is_retryable(),
             ReconcileError::CloudSecret(_)
             | ReconcileError::Keys(_)
+            | ReconcileError::Tls(_)
             | ReconcileError::SshKey(_)
             | ReconcileError::Bootstrap(_)
             | ReconcileError::Plan(_)

@@ -29,6 +29,9 @@ pub struct ClusterKeys {
     pub operator: SshKeyPair,
     /// Host key pairs by node name.
     pub hosts: BTreeMap<String, SshKeyPair>,
+    /// The cluster's TLS material, when it has TLS and nodes are being created (filled by
+    /// [`super::tls::ensure_tls`], not kept in this Secret).
+    pub tls: Option<crate::tls::ClusterTls>,
 }
 
 impl fmt::Debug for ClusterKeys {
@@ -36,6 +39,7 @@ impl fmt::Debug for ClusterKeys {
         f.debug_struct("ClusterKeys")
             .field("operator", &self.operator)
             .field("hosts", &self.hosts.keys().collect::<Vec<_>>())
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -46,6 +50,7 @@ impl ClusterKeys {
         let mut keys = ClusterKeys {
             operator: SshKeyPair::generate(&format!("gluster-operator@{cluster}"))?,
             hosts: BTreeMap::new(),
+            tls: None,
         };
         keys.add_missing_hosts(nodes)?;
         Ok(keys)
@@ -96,7 +101,11 @@ impl ClusterKeys {
                 hosts.insert(node.to_string(), pair);
             }
         }
-        Ok(ClusterKeys { operator, hosts })
+        Ok(ClusterKeys {
+            operator,
+            hosts,
+            tls: None,
+        })
     }
 
     /// The Secret's data for these keys.

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod observe;
 pub mod owner;
 pub mod reconcile;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

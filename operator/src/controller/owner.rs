@@ -87,6 +87,17 @@ impl Owner {
     pub fn keys_secret_name(&self) -> String {
         format!("{}-ssh", self.name)
     }
+
+    /// The Secret that holds the cluster's CAs and certificates (`docs/design.md`, "Gluster
+    /// TLS").
+    pub fn tls_secret_name(&self) -> String {
+        format!("{}-tls", self.name)
+    }
+
+    /// The Secret a client mounts with: `glusterfs.pem`, `glusterfs.key`, `glusterfs.ca`.
+    pub fn client_tls_secret_name(&self) -> String {
+        format!("{}-client-tls", self.name)
+    }
 }
 
 /// The brick volume's name: the node's name with `-brick` (findable after the cluster is gone,

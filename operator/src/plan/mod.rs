@@ -27,6 +27,7 @@ pub mod report;
 mod shape;
 mod steps;
 mod storage;
+mod tls;
 mod validate;
 mod whole_sets;
 
@@ -44,6 +45,9 @@ pub use repair::{PENDING_KEY, Pending};
 pub use shape::{SetKind, VolumeShape, VolumeType, default_redundancy, derive_shape};
 pub use steps::Step;
 pub use storage::{CloudFacts, StorageChoice, ZoneStorage, zone_storage};
+pub use tls::{SSL_ALLOW, client_common_name, ssl_allow, volume_has_tls};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -63,6 +63,7 @@ pub fn plan_change(
     };
 
     let planner = Planner {
+        name,
         spec,
         prep: &prep,
         shape: &shape,
@@ -191,6 +192,8 @@ pub(super) enum OutcomeKind {
 }
 
 pub(super) struct Planner<'a> {
+    /// The cluster (`metadata.name`).
+    pub(super) name: &'a str,
     pub(super) spec: &'a GlusterClusterSpec,
     pub(super) prep: &'a Prepared,
     pub(super) shape: &'a VolumeShape,
@@ -241,6 +244,7 @@ impl Planner<'_> {
             });
         }
         self.set_auth(&mut steps, &runner, target.iter().map(|n| n.name.as_str()));
+        self.set_tls(&mut steps, &runner, target.iter().map(|n| n.name.as_str()));
         for (key, value) in &self.spec.volume.options {
             steps.push(Step::SetOption {
                 on: runner.clone(),

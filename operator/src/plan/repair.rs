@@ -90,9 +90,15 @@ impl Planner<'_> {
     }
 
     /// The options the spec asks for, in the order a new volume gets them, with their values
-    /// (hosts as node names): `features.shard`, `auth.allow` (with `nodes`), the spec's own.
-    fn desired_options<'n>(&self, nodes: impl IntoIterator<Item = &'n str>) -> Vec<(String, Arg)> {
+    /// (hosts as node names): `auth.ssl-allow` of a volume with TLS, `features.shard`,
+    /// `auth.allow` (with `nodes`), the spec's own.
+    fn desired_options<'n>(
+        &self,
+        volume: &ObservedVolume,
+        nodes: impl IntoIterator<Item = &'n str> + Clone,
+    ) -> Vec<(String, Arg)> {
         let mut out = Vec::new();
+        out.extend(self.tls_options(volume, nodes.clone()));
         if self.shape.sharding() {
             out.push(("features.shard".to_string(), Arg::text("on")));
         }
@@ -111,7 +117,7 @@ impl Planner<'_> {
         &self,
         volume: &ObservedVolume,
         change: &[Step],
-        nodes: impl IntoIterator<Item = &'n str>,
+        nodes: impl IntoIterator<Item = &'n str> + Clone,
     ) -> Vec<Step> {
         let runner = runner_from(&volume.bricks, &HashSet::new(), &self.current.nodes);
         let set_by_change: HashSet<&str> = change
@@ -122,7 +128,7 @@ impl Planner<'_> {
             })
             .collect();
         let mut steps = Vec::new();
-        for (key, value) in self.desired_options(nodes) {
+        for (key, value) in self.desired_options(volume, nodes) {
             if set_by_change.contains(key.as_str()) {
                 continue;
             }

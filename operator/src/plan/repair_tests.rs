@@ -13,11 +13,14 @@ const VOLUME: &str = "{name: data, replicas: 2, allowedClients: [10.0.0.0/8], op
 const AUTH: &str = "10.*,demo-zone-a-1,demo-zone-b-1,demo-zone-a-2,demo-zone-b-2";
 
 fn spec(zones: &str, volume: &str) -> GlusterClusterSpec {
-    serde_yaml::from_str(&format!(
+    let mut spec: GlusterClusterSpec = serde_yaml::from_str(&format!(
         "cloud: {{secretName: openstack, cloudName: sim}}\nimage: ubuntu-22.04\nflavor: m1.medium\n\
          network: private\nzones: {zones}\nbrick: {{size: 10Gi}}\nvolume: {volume}\n"
     ))
-    .expect("test spec parses")
+    .expect("test spec parses");
+    // Repairs without TLS unless a test asks; TLS steps: plan/tls_tests.rs.
+    spec.volume.tls.get_or_insert(false);
+    spec
 }
 
 fn facts() -> CloudFacts {

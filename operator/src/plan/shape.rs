@@ -335,6 +335,7 @@ mod tests {
             transport: Transport::Tcp,
             options: Default::default(),
             allowed_clients: vec![],
+            tls: None,
         }
     }
 

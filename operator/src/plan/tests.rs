@@ -18,7 +18,10 @@ brick: {{size: 10Gi}}
 volume: {volume}
 "
     );
-    serde_yaml::from_str(&text).expect("test spec parses")
+    let mut spec: GlusterClusterSpec = serde_yaml::from_str(&text).expect("test spec parses");
+    // Layout and options without TLS unless a test asks; TLS steps: plan/tls_tests.rs.
+    spec.volume.tls.get_or_insert(false);
+    spec
 }
 
 fn facts() -> CloudFacts {

@@ -395,6 +395,7 @@ async fn create_node(
         host_key,
     )
     .with_glusterd_uuid(owner.glusterd_uuid(&node.name))
+    .with_tls(keys.tls.as_ref().and_then(|tls| tls.node_files(&node.name)))
     .with_glusterd_peers(
         new.returns_to
             .iter()

@@ -17,6 +17,7 @@ use super::decide::{Action, Failure, GlusterOutcome, Outcome};
 use super::error::ReconcileError;
 use super::observe::{GlusterHandle, Handles, cluster_keys, observe_volume};
 use super::owner::Owner;
+use super::tls::cluster_tls;
 
 /// Carries out `actions` for `cluster` with the handles observe opened.
 pub async fn act(
@@ -34,7 +35,12 @@ pub async fn act(
     let keys = match keys_for {
         Some(names) => {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            Some(cluster_keys(ctx, cluster, owner, &names).await?)
+            // The TLS Secret first: an SSH key Secret without one marks a cluster built
+            // without TLS (controller::tls).
+            let tls = cluster_tls(ctx, cluster, owner, &names).await?;
+            let mut keys = cluster_keys(ctx, cluster, owner, &names).await?;
+            keys.tls = tls;
+            Some(keys)
         }
         None => None,
     };
@@ -73,8 +79,7 @@ pub async fn act(
                         owner,
                         policy: cluster.spec.deletion_policy,
                     };
-                    run_gluster(handle, fence, retiring, volume, steps, nodes, then.clone())
-                        .await
+                    run_gluster(handle, fence, retiring, volume, steps, nodes, then.clone()).await
                 }
                 None => Err(ReconcileError::MissingMetadata("a gluster client")),
             };
