@@ -17,7 +17,7 @@ use render::EventLine;
 
 /// GlusterClusters from kubectl: health, the planner's dry run, scaling, mounting, heal.
 #[derive(Parser)]
-#[command(name = "kubectl gluster", bin_name = "kubectl gluster", version, about)]
+#[command(name = "kubectl gluster", bin_name = "kubectl gluster", version)]
 struct Cli {
     /// The namespace (default: the kubeconfig context's namespace).
     #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
