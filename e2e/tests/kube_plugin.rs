@@ -40,7 +40,11 @@ fn plugin_binary() -> PathBuf {
         });
     let src = workspace().join("operator/src/bin/kubectl-gluster");
     for f in std::fs::read_dir(&src).expect("plugin sources") {
-        let changed = f.expect("entry").metadata().and_then(|m| m.modified()).expect("mtime");
+        let changed = f
+            .expect("entry")
+            .metadata()
+            .and_then(|m| m.modified())
+            .expect("mtime");
         assert!(
             changed <= built,
             "{} is older than its sources: cargo build -p gluster-operator --bin kubectl-gluster",
@@ -116,8 +120,8 @@ fn line_starting(text: &str, start: &str) -> String {
 
 fn fixture_status() -> Value {
     let path = workspace().join("e2e/tests/fixtures/status/degraded-brick-offline.json");
-    let obj: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture"))
-        .expect("json");
+    let obj: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json");
     obj["status"].clone()
 }
 
@@ -128,17 +132,25 @@ async fn kubectl_finds_the_plugin_and_it_reads_plans_and_scales_a_cluster() {
     let listed = w.ok(&["plugin", "list"]).await;
     assert!(listed.contains("kubectl-gluster"), "{listed}");
     let version = w.ok(&["gluster", "--version"]).await;
-    assert_eq!(version.trim(), format!("kubectl gluster {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        version.trim(),
+        format!("kubectl gluster {}", env!("CARGO_PKG_VERSION"))
+    );
 
     // The example cluster with a status recorded from a real run (a brick offline).
     let example = workspace().join("examples/two-zones-replica2.yaml");
-    w.c.ok(&["apply", "-f", example.to_str().expect("path")]).await;
+    w.c.ok(&["apply", "-f", example.to_str().expect("path")])
+        .await;
     let client = w.c.client().await;
     let clusters: Api<gluster_operator::api::GlusterCluster> = Api::namespaced(client.clone(), &ns);
     let mut status = fixture_status();
     status["observedGeneration"] = json!(1);
     clusters
-        .patch_status("twozones", &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+        .patch_status(
+            "twozones",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
         .await
         .expect("writing the recorded status");
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
@@ -159,7 +171,10 @@ async fn kubectl_finds_the_plugin_and_it_reads_plans_and_scales_a_cluster() {
         "eventTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
     }))
     .expect("an Event");
-    events.create(&PostParams::default(), &event).await.expect("an Event");
+    events
+        .create(&PostParams::default(), &event)
+        .await
+        .expect("an Event");
 
     // status
     let victim = status["health"]["bricksOffline"][0]
@@ -170,31 +185,58 @@ async fn kubectl_finds_the_plugin_and_it_reads_plans_and_scales_a_cluster() {
         .expect("node (`name (address:/path)`)")
         .to_string();
     let out = w.ok(&["gluster", "status", "twozones"]).await;
-    assert!(out.starts_with(&format!("GlusterCluster {ns}/twozones\n")), "{out}");
-    assert!(line_starting(&out, "Degraded").starts_with("Degraded True BrickOffline"), "{out}");
+    assert!(
+        out.starts_with(&format!("GlusterCluster {ns}/twozones\n")),
+        "{out}"
+    );
+    assert!(
+        line_starting(&out, "Degraded").starts_with("Degraded True BrickOffline"),
+        "{out}"
+    );
     let ready = status["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
         .and_then(|c| c["status"].as_str())
         .expect("a Ready condition in the fixture");
-    assert!(line_starting(&out, "Ready").starts_with(&format!("Ready {ready}")), "{out}");
+    assert!(
+        line_starting(&out, "Ready").starts_with(&format!("Ready {ready}")),
+        "{out}"
+    );
     assert_eq!(line_starting(&out, "Bricks "), "Bricks 3/4 online", "{out}");
     let row = line_starting(&out, &victim);
     assert!(row.ends_with(" NO"), "{row}");
     let summary = status["nodeSummary"].as_str().expect("nodeSummary");
-    assert_eq!(line_starting(&out, "Nodes"), format!("Nodes {summary}"), "{out}");
+    assert_eq!(
+        line_starting(&out, "Nodes"),
+        format!("Nodes {summary}"),
+        "{out}"
+    );
     let event_row = out
         .lines()
         .find(|l| l.contains("BrickOffline") && l.contains("Warning"))
         .unwrap_or_else(|| panic!("no Event row in\n{out}"));
-    assert!(event_row.ends_with("the brick of a node is offline"), "{event_row}");
+    assert!(
+        event_row.ends_with("the brick of a node is offline"),
+        "{event_row}"
+    );
 
     // heal and mount, from the same status.
     let out = w.ok(&["gluster", "heal", "twozones"]).await;
-    let pending = status["health"]["healPending"].as_u64().map_or("unknown".into(), |n| n.to_string());
-    assert!(out.starts_with(&format!("twozones: {pending} entries pending heal")), "{out}");
-    let bricks = status["health"]["healByBrick"].as_array().map_or(0, Vec::len);
-    assert_eq!(out.lines().filter(|l| l.contains(":/")).count(), bricks, "{out}");
+    let pending = status["health"]["healPending"]
+        .as_u64()
+        .map_or("unknown".into(), |n| n.to_string());
+    assert!(
+        out.starts_with(&format!("twozones: {pending} entries pending heal")),
+        "{out}"
+    );
+    let bricks = status["health"]["healByBrick"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(
+        out.lines().filter(|l| l.contains(":/")).count(),
+        bricks,
+        "{out}"
+    );
     let out = w.ok(&["gluster", "mount", "twozones"]).await;
     let spec = status["mount"].as_str().expect("status.mount");
     let backups: Vec<&str> = status["backupVolfileServers"]
@@ -217,9 +259,12 @@ async fn kubectl_finds_the_plugin_and_it_reads_plans_and_scales_a_cluster() {
         .replace("nodes: 2", "nodes: 3");
     let file = w.path_dir.path().join("scaled.yaml");
     std::fs::write(&file, scaled).expect("manifest");
-    let out = w.ok(&["gluster", "plan", "-f", file.to_str().expect("path")]).await;
+    let out = w
+        .ok(&["gluster", "plan", "-f", file.to_str().expect("path")])
+        .await;
     assert!(
-        out.contains(&format!("GlusterCluster {ns}/twozones")) && out.contains("changing from the live object (generation 1)"),
+        out.contains(&format!("GlusterCluster {ns}/twozones"))
+            && out.contains("changing from the live object (generation 1)"),
         "{out}"
     );
     assert!(out.contains("add-brick"), "{out}");
@@ -227,12 +272,31 @@ async fn kubectl_finds_the_plugin_and_it_reads_plans_and_scales_a_cluster() {
     assert_eq!(unchanged.metadata.generation, Some(1));
 
     // scale: a patch of the zone's node count; an unknown zone is refused, naming the zones.
-    let out = w.ok(&["gluster", "scale", "twozones", "--zone", "zone-b", "--nodes", "3"]).await;
-    assert!(out.contains("zone zone-b to 3 nodes (generation 2)"), "{out}");
+    let out = w
+        .ok(&[
+            "gluster", "scale", "twozones", "--zone", "zone-b", "--nodes", "3",
+        ])
+        .await;
+    assert!(
+        out.contains("zone zone-b to 3 nodes (generation 2)"),
+        "{out}"
+    );
     let after = clusters.get("twozones").await.expect("cluster");
-    let zones: Vec<(String, u32)> = after.spec.zones.iter().map(|z| (z.name.clone(), z.nodes)).collect();
-    assert_eq!(zones, [("zone-a".to_string(), 2), ("zone-b".to_string(), 3)]);
-    let refused = w.kubectl(&["gluster", "scale", "twozones", "--zone", "zone-c", "--nodes", "3"]).await;
+    let zones: Vec<(String, u32)> = after
+        .spec
+        .zones
+        .iter()
+        .map(|z| (z.name.clone(), z.nodes))
+        .collect();
+    assert_eq!(
+        zones,
+        [("zone-a".to_string(), 2), ("zone-b".to_string(), 3)]
+    );
+    let refused = w
+        .kubectl(&[
+            "gluster", "scale", "twozones", "--zone", "zone-c", "--nodes", "3",
+        ])
+        .await;
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("no zone zone-c in spec.zones (zones: zone-a, zone-b)"),
@@ -260,16 +324,25 @@ fn the_krew_manifest_names_the_archive_it_ships_with() {
             &std::fs::read_to_string(dir.join("krew/gluster.yaml")).expect("manifest"),
         )
         .expect("the manifest is YAML");
-        let archive = std::fs::read(dir.join("krew/kubectl-gluster-linux-amd64.tar.gz"))
-            .expect("archive");
+        let archive =
+            std::fs::read(dir.join("krew/kubectl-gluster-linux-amd64.tar.gz")).expect("archive");
         (manifest, archive)
     };
-    let (a, b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (a, b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let (manifest, archive) = make(a.path());
     let (_, again) = make(b.path());
-    assert!(archive == again, "the same binary and epoch give the same archive");
+    assert!(
+        archive == again,
+        "the same binary and epoch give the same archive"
+    );
     assert_eq!(manifest["kind"], "Plugin");
-    assert_eq!(manifest["apiVersion"], "krew.googlecontainertools.github.com/v1alpha2");
+    assert_eq!(
+        manifest["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
     assert_eq!(manifest["metadata"]["name"], "gluster");
     assert_eq!(
         manifest["spec"]["version"].as_str(),

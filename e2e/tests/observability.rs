@@ -20,7 +20,11 @@ const RECORDED: [(&str, &str, Kstatus); 6] = [
     ("reconciling.json", "Progressing", Kstatus::InProgress),
     ("ready.json", "Healthy", Kstatus::Current),
     // An offline brick holds Ready back (Reconciling=True) while Degraded names it.
-    ("degraded-brick-offline.json", "Degraded", Kstatus::InProgress),
+    (
+        "degraded-brick-offline.json",
+        "Degraded",
+        Kstatus::InProgress,
+    ),
     ("stalled-secret-missing.json", "Degraded", Kstatus::Failed),
     // The spec changed (generation +1) and the operator has not looked yet.
     ("generation-ahead.json", "Progressing", Kstatus::InProgress),
@@ -28,8 +32,7 @@ const RECORDED: [(&str, &str, Kstatus); 6] = [
 
 fn fixture(name: &str) -> Value {
     let path = observability_support::fixtures_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -44,7 +47,10 @@ fn argocd_health_and_kstatus_agree_on_every_recorded_status() {
     on_disk.sort();
     let mut listed: Vec<String> = RECORDED.iter().map(|(f, _, _)| f.to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "every recorded status has its expectation here");
+    assert_eq!(
+        on_disk, listed,
+        "every recorded status has its expectation here"
+    );
     for (file, health, want) in RECORDED {
         let obj = fixture(file);
         let (got, message) = check_contract(&obj);
@@ -56,7 +62,10 @@ fn argocd_health_and_kstatus_agree_on_every_recorded_status() {
     let (_, m) = observability_support::argocd_health(&fixture("degraded-brick-offline.json"));
     assert!(m.starts_with("Degraded: BrickOffline"), "{m}");
     let (_, m) = observability_support::argocd_health(&fixture("stalled-secret-missing.json"));
-    assert!(m.starts_with("Stalled: CloudSecretInvalid") && m.contains("secretName"), "{m}");
+    assert!(
+        m.starts_with("Stalled: CloudSecretInvalid") && m.contains("secretName"),
+        "{m}"
+    );
     let ahead = fixture("generation-ahead.json");
     let (_, m) = observability_support::argocd_health(&ahead);
     assert_eq!(
@@ -79,7 +88,9 @@ fn the_readme_snippets_carry_the_health_check_and_the_kstatus_conditions() {
     // The Argo CD snippet embeds the script as it is (indented under health.lua: |).
     for line in lua.lines().filter(|l| !l.trim().is_empty()) {
         assert!(
-            readme.lines().any(|r| r.ends_with(line) && r.trim() == line.trim()),
+            readme
+                .lines()
+                .any(|r| r.ends_with(line) && r.trim() == line.trim()),
             "README's resource.customizations lacks the line {line:?} of health.lua"
         );
     }
@@ -98,7 +109,8 @@ fn alert_rules_pass_promtool_check_and_unit_tests() {
         dir.path().join("alerts_test.yaml"),
     )
     .expect("copying the unit tests");
-    let tested = observability_support::promtool(dir.path(), &["test", "rules", "alerts_test.yaml"]);
+    let tested =
+        observability_support::promtool(dir.path(), &["test", "rules", "alerts_test.yaml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
 }
 
@@ -120,7 +132,10 @@ fn alerts_and_dashboard_name_only_metrics_the_operator_exports() {
     names.dedup();
     assert!(names.len() >= 9, "{names:?}");
     for name in &names {
-        assert!(exported(name), "{name} is not exported (families: {families:?})");
+        assert!(
+            exported(name),
+            "{name} is not exported (families: {families:?})"
+        );
     }
     // A misspelt name is caught.
     assert!(!exported("gluster_operator_brick"));

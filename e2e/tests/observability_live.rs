@@ -55,8 +55,14 @@ impl Prometheus {
         std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("prometheus.log");
         let child = Command::new(observability_support::debian_tool("prometheus"))
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
             .current_dir(dir)
@@ -109,7 +115,10 @@ impl Prometheus {
             .into_iter()
             .map(|a| {
                 (
-                    a["labels"]["alertname"].as_str().unwrap_or_default().to_string(),
+                    a["labels"]["alertname"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     a["state"].as_str().unwrap_or_default().to_string(),
                     a["labels"].clone(),
                 )
@@ -127,7 +136,13 @@ impl Prometheus {
             }
             if tokio::time::Instant::now() >= deadline {
                 let bricks = self
-                    .api("/api/v1/query", &[("query", "{__name__=~\"gluster_operator_(bricks|degraded)\"}")])
+                    .api(
+                        "/api/v1/query",
+                        &[(
+                            "query",
+                            "{__name__=~\"gluster_operator_(bricks|degraded)\"}",
+                        )],
+                    )
                     .await;
                 let targets = self.api("/api/v1/targets", &[]).await;
                 panic!(
@@ -166,7 +181,12 @@ impl Drop for Prometheus {
 }
 
 /// Whether alert `name` is firing for cluster `cluster` (and `kind`, when given).
-fn firing(alerts: &[(String, String, Value)], name: &str, cluster: &str, kind: Option<&str>) -> bool {
+fn firing(
+    alerts: &[(String, String, Value)],
+    name: &str,
+    cluster: &str,
+    kind: Option<&str>,
+) -> bool {
     alerts.iter().any(|(n, state, labels)| {
         n == name
             && state == "firing"
@@ -204,7 +224,8 @@ fn record(name: &str, obj: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_the_gitops_contract() {
+async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_the_gitops_contract()
+{
     if reconcile_support::skip_in_external_mode(
         "a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_the_gitops_contract",
         "its nodes are loopback gluster nodes attached to the in-process simulator",
@@ -266,10 +287,18 @@ async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_t
     )
     .await;
     let quiet = prom.alerts().await;
-    assert!(!firing(&quiet, "GlusterBrickOffline", &name, None), "{quiet:?}");
+    assert!(
+        !firing(&quiet, "GlusterBrickOffline", &name, None),
+        "{quiet:?}"
+    );
 
     // Kill the brick process of the second node; write while it is down.
-    let victim = status.nodes.iter().find(|n| n.index == 1).expect("node 1").clone();
+    let victim = status
+        .nodes
+        .iter()
+        .find(|n| n.index == 1)
+        .expect("node 1")
+        .clone();
     let running = nodes
         .node(victim.server_id.as_deref().expect("a server ID"))
         .expect("the node runs");
@@ -311,7 +340,11 @@ async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_t
             "last_over_time(ALERTS{{alertname=\"{alert}\",alertstate=\"firing\",cluster=\"{name}\"{kind}}}[15m])"
         );
         let fired = prom.wait_series(&format!("{alert} fired"), &query).await;
-        let severity = if alert == "GlusterBrickOffline" { "critical" } else { "warning" };
+        let severity = if alert == "GlusterBrickOffline" {
+            "critical"
+        } else {
+            "warning"
+        };
         assert_eq!(fired[0]["metric"]["severity"], severity, "{fired:?}");
     }
     let lowest = prom
@@ -333,12 +366,20 @@ async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_t
     let (start, end) = ((end - 900).to_string(), end.to_string());
     for query in observability_support::dashboard_queries(&observability_support::dashboard()) {
         for metric in observability_support::metric_names(&query) {
-            assert!(known(&metric), "{metric} (in {query}) not exported: {families:?}");
+            assert!(
+                known(&metric),
+                "{metric} (in {query}) not exported: {families:?}"
+            );
         }
         let data = prom
             .api(
                 "/api/v1/query_range",
-                &[("query", &query), ("start", &start), ("end", &end), ("step", "1")],
+                &[
+                    ("query", &query),
+                    ("start", &start),
+                    ("end", &end),
+                    ("step", "1"),
+                ],
             )
             .await;
         if query.contains("cluster=~") {
@@ -415,17 +456,27 @@ async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_t
         if let Some(phase) = phase {
             first.entry(phase).or_insert_with(|| obj.clone());
         }
-        verdicts.insert(format!("{health}: {}", message.split(':').next().unwrap_or("")));
+        verdicts.insert(format!(
+            "{health}: {}",
+            message.split(':').next().unwrap_or("")
+        ));
     }
     for (phase, obj) in &first {
         record(phase, obj);
     }
     assert_eq!(
         first.keys().copied().collect::<Vec<_>>(),
-        ["degraded-brick-offline.json", "ready.json", "reconciling.json"],
+        [
+            "degraded-brick-offline.json",
+            "ready.json",
+            "reconciling.json"
+        ],
         "verdicts seen: {verdicts:?}"
     );
-    assert!(verdicts.iter().any(|v| v.starts_with("Degraded: Stalled")), "{verdicts:?}");
+    assert!(
+        verdicts.iter().any(|v| v.starts_with("Degraded: Stalled")),
+        "{verdicts:?}"
+    );
 
     drop(prom);
     let _ = stop_http.send(());

@@ -35,8 +35,9 @@ pub fn debian_tool(name: &str) -> PathBuf {
 /// check (`charts/gluster-operator/argocd/health.lua`) run by `lua5.4` with `obj` set the way
 /// Argo CD sets it (the object's JSON as Lua tables).
 pub fn argocd_health(obj: &Value) -> (String, String) {
-    let script = std::fs::read_to_string(workspace().join("charts/gluster-operator/argocd/health.lua"))
-        .expect("the health check");
+    let script =
+        std::fs::read_to_string(workspace().join("charts/gluster-operator/argocd/health.lua"))
+            .expect("the health check");
     let program = format!(
         "obj = {}\nlocal hs = (function()\n{script}\nend)()\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
         lua_literal(obj)
@@ -165,8 +166,11 @@ pub fn check_contract(obj: &Value) -> (String, String) {
     let stalled = condition_status(obj, "Stalled") == Some("True");
     let degraded = condition_status(obj, "Degraded") == Some("True");
     let reconciling = condition_status(obj, "Reconciling") == Some("True");
-    let has_conditions = obj["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty());
-    let behind = obj["status"]["observedGeneration"].as_i64() != obj["metadata"]["generation"].as_i64();
+    let has_conditions = obj["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty());
+    let behind =
+        obj["status"]["observedGeneration"].as_i64() != obj["metadata"]["generation"].as_i64();
     assert!(
         ["Healthy", "Progressing", "Degraded"].contains(&health.as_str()),
         "{what}: Argo CD health {health:?}"
@@ -203,7 +207,10 @@ pub fn check_contract(obj: &Value) -> (String, String) {
     }
     if degraded && !stalled {
         let reason = condition_reason(obj, "Degraded").unwrap_or_default();
-        assert!(message.starts_with(&format!("Degraded: {reason}")), "{what}: {message}");
+        assert!(
+            message.starts_with(&format!("Degraded: {reason}")),
+            "{what}: {message}"
+        );
     }
     (health, message)
 }
@@ -278,8 +285,8 @@ pub fn metric_names(expr: &str) -> Vec<String> {
 /// until the first error): a `Metrics` fed one of each, its `# TYPE` lines.
 pub fn exported_families() -> Vec<String> {
     use gluster_operator::api::{HealthStatus, NodeStatus};
-    use gluster_operator::cloud::observe::{CallEvent, CallObserver, CallOutcome};
     use gluster_operator::cloud::ServiceType;
+    use gluster_operator::cloud::observe::{CallEvent, CallObserver, CallOutcome};
     let m = gluster_operator::controller::metrics::Metrics::default();
     m.reconciled(std::time::Duration::from_millis(10));
     m.error("QuotaExceeded");
@@ -302,10 +309,12 @@ pub fn exported_families() -> Vec<String> {
 /// Whether metric `name` (a sample name: `_total`, `_bucket`, `_count`, `_sum` allowed) belongs
 /// to one of `families`.
 pub fn is_exported(families: &[String], name: &str) -> bool {
-    ["", "_total", "_bucket", "_count", "_sum"].iter().any(|suffix| {
-        name.strip_suffix(suffix)
-            .is_some_and(|f| families.iter().any(|x| x == f))
-    })
+    ["", "_total", "_bucket", "_count", "_sum"]
+        .iter()
+        .any(|suffix| {
+            name.strip_suffix(suffix)
+                .is_some_and(|f| families.iter().any(|x| x == f))
+        })
 }
 
 /// Runs `promtool` with `args` in `dir`, returning its output; panics with it on failure.

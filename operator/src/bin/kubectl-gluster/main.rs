@@ -139,13 +139,14 @@ async fn run(cli: Cli) -> Result<String, PluginError> {
         Command::Status { name } => {
             let cluster = get(name.clone()).await?;
             let events: Api<Event> = Api::namespaced(client, &ns);
-            let events = events
-                .list(&Default::default())
-                .await
-                .map_err(|source| PluginError::Api {
-                    what: format!("listing the Events of {ns}"),
-                    source,
-                })?;
+            let events =
+                events
+                    .list(&Default::default())
+                    .await
+                    .map_err(|source| PluginError::Api {
+                        what: format!("listing the Events of {ns}"),
+                        source,
+                    })?;
             let lines: Vec<EventLine> = events
                 .into_iter()
                 .filter(|e| {
@@ -242,7 +243,9 @@ async fn run(cli: Cli) -> Result<String, PluginError> {
                 out.push_str(&report::render(&title, &plan));
             }
             if out.is_empty() {
-                return Err(PluginError::Input(format!("{file}: no GlusterCluster found")));
+                return Err(PluginError::Input(format!(
+                    "{file}: no GlusterCluster found"
+                )));
             }
             Ok(out)
         }
@@ -257,7 +260,13 @@ fn event_line(e: Event) -> EventLine {
             .as_ref()
             .and_then(|s| serde_json::to_value(&s.last_observed_time).ok()),
     )
-    .or_else(|| time(e.event_time.as_ref().and_then(|t| serde_json::to_value(t).ok())))
+    .or_else(|| {
+        time(
+            e.event_time
+                .as_ref()
+                .and_then(|t| serde_json::to_value(t).ok()),
+        )
+    })
     .or_else(|| {
         time(
             e.metadata

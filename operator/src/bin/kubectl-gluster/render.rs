@@ -22,7 +22,9 @@ pub struct EventLine {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenderError {
     /// The operator has not written the part of the status the command reads.
-    #[error("{cluster}: status has no {what} yet (is the operator running? see `kubectl gluster status {cluster}`)")]
+    #[error(
+        "{cluster}: status has no {what} yet (is the operator running? see `kubectl gluster status {cluster}`)"
+    )]
     NotYet {
         /// The cluster's name.
         cluster: String,
@@ -240,7 +242,9 @@ pub fn mount_report(c: &GlusterCluster) -> Result<String, RenderError> {
             cluster: name.clone(),
             what: "mount (status.mount)",
         })?;
-    let backups = s.map(|s| s.backup_volfile_servers.clone()).unwrap_or_default();
+    let backups = s
+        .map(|s| s.backup_volfile_servers.clone())
+        .unwrap_or_default();
     let mut options = vec![];
     if !backups.is_empty() {
         options.push(format!("backup-volfile-servers={}", backups.join(":")));
@@ -392,7 +396,12 @@ mod tests {
             observed_generation: Some(2),
             conditions: vec![
                 condition("Ready", "True", "VolumeStarted", "all 2 nodes ready"),
-                condition("Degraded", "True", "BrickOffline", "brick of twozones-zone-b-1 offline"),
+                condition(
+                    "Degraded",
+                    "True",
+                    "BrickOffline",
+                    "brick of twozones-zone-b-1 offline",
+                ),
             ],
             node_summary: Some("2/2".into()),
             volume: Some(VolumeStatus {
@@ -449,7 +458,10 @@ mod tests {
             })
             .collect();
         let text = status_report(&degraded(), &events);
-        assert!(text.starts_with("GlusterCluster storage/twozones\n"), "{text}");
+        assert!(
+            text.starts_with("GlusterCluster storage/twozones\n"),
+            "{text}"
+        );
         let line = |start: &str| {
             text.lines()
                 .find(|l| l.starts_with(start))
@@ -470,10 +482,16 @@ mod tests {
             line("twozones-zone-b-1"),
             "twozones-zone-b-1 zone-b Ready 10.0.0.1 10.0.0.1:/export/shared/brick NO"
         );
-        assert_eq!(line("Volume"), "Volume shared (Replicate, Started), capacity 10Gi");
+        assert_eq!(
+            line("Volume"),
+            "Volume shared (Replicate, Started), capacity 10Gi"
+        );
         // The ten newest Events, oldest first.
         assert!(!text.contains("Step1 "), "{text}");
-        assert!(text.contains("Step2 ") && text.contains("Step11 "), "{text}");
+        assert!(
+            text.contains("Step2 ") && text.contains("Step11 "),
+            "{text}"
+        );
         assert!(!text.contains("spec is at generation"));
     }
 
@@ -481,10 +499,9 @@ mod tests {
     fn status_says_when_it_describes_an_older_spec_or_none_yet() {
         let mut c = degraded();
         c.metadata.generation = Some(3);
-        assert!(
-            status_report(&c, &[])
-                .contains("The status describes generation 2 of the spec; the spec is at generation 3.")
-        );
+        assert!(status_report(&c, &[]).contains(
+            "The status describes generation 2 of the spec; the spec is at generation 3."
+        ));
         c.status = None;
         assert!(status_report(&c, &[]).contains("No status yet"));
     }
@@ -517,7 +534,10 @@ mod tests {
     #[test]
     fn heal_lists_bricks_and_points_at_split_brain() {
         let text = heal_report(&degraded()).expect("heal");
-        assert!(text.starts_with("twozones: 7 entries pending heal, 1 in split-brain"), "{text}");
+        assert!(
+            text.starts_with("twozones: 7 entries pending heal, 1 in split-brain"),
+            "{text}"
+        );
         assert!(text.contains("split-brain ..."), "{text}");
         let row: Vec<&str> = text
             .lines()
@@ -527,7 +547,13 @@ mod tests {
             .collect();
         assert_eq!(
             row,
-            ["10.0.0.0:/export/shared/brick", "twozones-zone-a-0", "Connected", "7", "1"]
+            [
+                "10.0.0.0:/export/shared/brick",
+                "twozones-zone-a-0",
+                "Connected",
+                "7",
+                "1"
+            ]
         );
         assert!(heal_report(&cluster()).is_err());
     }
