@@ -117,10 +117,10 @@ pub fn kstatus(obj: &Value) -> Kstatus {
         return Kstatus::InProgress;
     }
     let generation = obj["metadata"]["generation"].as_i64();
-    if let Some(observed) = obj["status"]["observedGeneration"].as_i64() {
-        if Some(observed) != generation {
-            return Kstatus::InProgress;
-        }
+    if let Some(observed) = obj["status"]["observedGeneration"].as_i64()
+        && Some(observed) != generation
+    {
+        return Kstatus::InProgress;
     }
     let is_true = |t: &str| condition_status(obj, t) == Some("True");
     if is_true("Reconciling") {
