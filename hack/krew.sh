@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=${CARGO_TARGET_DIR:-target}
 version=$(sed -n 's/^appVersion: "\(.*\)"$/\1/p' charts/gluster-operator/Chart.yaml)
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 bin=${KREW_BINARY:-}
 if [ -z "$bin" ]; then
-  cargo build --release --locked -q -p gluster-operator --bin kubectl-gluster
+  # Without SOURCE_DATE_EPOCH: ring's and psm's build scripts rerun when it changes.
+  env -u SOURCE_DATE_EPOCH cargo build --release --locked -q -p gluster-operator --bin kubectl-gluster
   bin="$target_dir/release/kubectl-gluster"
 fi
 homepage=${KREW_HOMEPAGE:-$(git config --get remote.origin.url 2>/dev/null || echo unknown)}
@@ -21,7 +22,7 @@ archive="$out/kubectl-gluster-linux-amd64.tar.gz"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 install -m 0755 "$bin" "$stage/kubectl-gluster"
-tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
+tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
   -C "$stage" -cf - kubectl-gluster | gzip -9n > "$archive"
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@HOMEPAGE@|$homepage|" \
