@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud fuzz
+.PHONY: all setup build image demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud fuzz
 
 all: build
 
@@ -16,6 +16,12 @@ setup:
 
 build:
 	cargo build --workspace --all-targets
+
+## image: the operator's OCI image, $(CARGO_TARGET_DIR)/oci/gluster-operator-<appVersion>.oci.tar
+## (tag <appVersion>, the chart's default), built without a registry: a static binary on an empty
+## base, non-root, OCI labels, reproducible (SOURCE_DATE_EPOCH, default the HEAD commit's time)
+image:
+	@hack/image.sh
 
 ## demo: the main job: devenv + the operator, the seed's 4-node cluster to Ready, mounted and written
 demo: setup
@@ -33,7 +39,7 @@ test: test-fast conformance
 
 ## test-fast: every test but the conformance suite (unit, property, CEL, CRD sync, golden
 ## plans, real tools, the simulator e2e on a real kube-apiserver with real gluster): for quick loops
-test-fast: setup lint
+test-fast: setup lint image
 	cargo test --workspace --no-fail-fast
 
 ## conformance: a real OpenStack (Keystone, Nova, Neutron, Cinder, Glance, Placement, Heat from

@@ -13,6 +13,9 @@ APT_PACKAGES=(
   glusterfs-server glusterfs-client  # real glusterd, gluster CLI, glfsheal, FUSE mounts in tests
   openssh-server openssh-client sudo # real sshd and ssh-keygen for the SSH executor tests
   passwd tini                   # e2e loopback nodes: useradd, each node's init (PID 1)
+  lua5.4                        # runs the chart's Argo CD health check (argocd/health.lua)
+  prometheus                    # promtool check/test rules; a real Prometheus scraping the operator
+  skopeo umoci file             # make image: the OCI archive inspected, unpacked, its binary checked static
 )
 
 missing=()

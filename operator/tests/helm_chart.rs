@@ -26,7 +26,7 @@ const KUBE_VERSIONS: [&str; 2] = ["1.31.0", "1.35.0"];
 
 /// Non-default values: namespaced mode.
 const NAMESPACED: &str = "watchNamespace: storage\n";
-/// Non-default values: metrics Service and ServiceMonitor on.
+/// Non-default values: metrics Service, ServiceMonitor, PrometheusRule and dashboard on.
 const METRICS: &str = "\
 metrics:
   service:
@@ -40,6 +40,10 @@ metrics:
     scrapeTimeout: 20s
     labels:
       release: kube-prometheus
+  prometheusRule:
+    enabled: true
+  grafanaDashboard:
+    enabled: true
 ";
 /// Non-default values: two replicas, custom image, resources, port, log level, scheduling.
 const CUSTOM: &str = "\
@@ -703,9 +707,11 @@ fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
 // ---------------------------------------------------------------------------------------------
 // Offline validation against the Kubernetes schemas
 
-/// Kinds that kubernetes-validate has no schema for, each checked by a test of its own here
-/// (ServiceMonitor: metrics_service_and_service_monitor_scrape_the_http_port).
-const OUTSIDE_KUBERNETES_SCHEMAS: [&str; 1] = ["ServiceMonitor"];
+/// Kinds that kubernetes-validate has no schema for, each checked by a test of its own
+/// (ServiceMonitor: metrics_service_and_service_monitor_scrape_the_http_port here;
+/// PrometheusRule: promtool in e2e/tests/observability.rs and a real Prometheus in
+/// e2e/tests/observability_live.rs).
+const OUTSIDE_KUBERNETES_SCHEMAS: [&str; 2] = ["ServiceMonitor", "PrometheusRule"];
 
 /// Runs kubernetes-validate (strict) on a manifest file, for every version in KUBE_VERSIONS.
 fn kubernetes_validate(file: &Path) -> Output {
@@ -729,7 +735,15 @@ fn every_rendered_manifest_validates_against_the_kubernetes_schemas() {
             .iter()
             .partition(|d| OUTSIDE_KUBERNETES_SCHEMAS.contains(&s(d, "/kind")));
         if name == "metrics" {
-            assert_eq!(outside.len(), 1, "the ServiceMonitor is rendered");
+            assert_eq!(
+                outside.len(),
+                2,
+                "the ServiceMonitor and the PrometheusRule are rendered"
+            );
+            // The dashboard ConfigMap is validated with the rest.
+            assert!(inside.iter().any(
+                |d| d["kind"] == "ConfigMap" && d["data"]["gluster-operator.json"].is_string()
+            ));
         }
         // The CRD is among them, validated as apiextensions.k8s.io/v1 CustomResourceDefinition.
         assert!(
