@@ -167,13 +167,7 @@ async fn auth_allow_and_the_security_group_follow_allowed_clients_both_ways() {
     ) {
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    reconcile_support::logs_to_test_output();
     let (world, LoopbackGluster { nodes, scratch }) =
         start_gluster_world("reconcile-access-", 3, World::start).await;
     let mut cluster = example("2-nodes-replica-2.yaml");

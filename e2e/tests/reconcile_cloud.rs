@@ -439,13 +439,7 @@ async fn a_brick_volume_in_error_that_never_held_a_brick_is_replaced() {
     ) {
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    reconcile_support::logs_to_test_output();
     let world = World::start(fast()).await;
     // The first brick volume Cinder creates ends in `error`.
     world.sim().faults().fail_next_volumes(1);

@@ -141,6 +141,20 @@ fn heal_counts(node: &RunningNode, volume: &str) -> Option<(u64, u64)> {
     Some(totals)
 }
 
+/// `heal_counts` asked every half second until both are 0 (bounded: two minutes, a hang
+/// guard), the last answer.
+async fn healed(node: &RunningNode, volume: &str) -> Option<(u64, u64)> {
+    let mut counts = None;
+    for _ in 0..240 {
+        counts = heal_counts(node, volume);
+        if counts == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    counts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and_heals() {
     if reconcile_support::skip_in_external_mode(
@@ -150,13 +164,7 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
         return;
     }
     // The operator's and the nodes' logs on the test's output (shown when it fails).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    reconcile_support::logs_to_test_output();
     let _serial = SERIAL.lock().await;
     let g = ReplaceWorld::start(0, Duration::from_secs(300)).await;
     let cluster = example("two-zones-replica2.yaml");
@@ -295,15 +303,11 @@ async fn a_server_deleted_out_of_band_comes_back_on_its_port_with_its_volume_and
 
     // Self-heal brings the returned brick what it missed (bounded wait: a hang guard).
     let returned = g.node(&lost.name);
-    let mut counts = None;
-    for _ in 0..240 {
-        counts = heal_counts(&returned, &volume_name);
-        if counts == Some((0, 0)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(counts, Some((0, 0)), "heal pending and split-brain");
+    assert_eq!(
+        healed(&returned, &volume_name).await,
+        Some((0, 0)),
+        "heal pending and split-brain"
+    );
     // The files written during the outage that belong to its replica set are on its brick.
     let brick = returned.path(&format!("/export/{volume_name}/brick"));
     let on_returned: std::collections::BTreeSet<String> = std::fs::read_dir(&brick)
@@ -465,15 +469,11 @@ async fn a_server_that_stays_in_error_after_its_hard_reboot_is_replaced_on_its_p
         .expect("the node");
     assert_eq!(node.address, lost.address, "the same address");
     let returned = g.node(&lost.name);
-    let mut counts = None;
-    for _ in 0..240 {
-        counts = heal_counts(&returned, &volume_name);
-        if counts == Some((0, 0)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(counts, Some((0, 0)), "heal pending and split-brain");
+    assert_eq!(
+        healed(&returned, &volume_name).await,
+        Some((0, 0)),
+        "heal pending and split-brain"
+    );
     let checked =
         manifest.assert_intact_through(&mount, &spec, &backups, &g.scratch.path().join("fresh"));
     assert_eq!(checked, 50);
@@ -572,13 +572,7 @@ async fn a_lost_ephemeral_brick_is_rebuilt_with_replace_brick_and_healed() {
     ) {
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    reconcile_support::logs_to_test_output();
     let _serial = SERIAL.lock().await;
     let g = ReplaceWorld::start(2, Duration::from_secs(300)).await;
     // zone-a on Cinder, zone-c on the fallback flavor's ephemeral disk; each replica set
@@ -659,15 +653,11 @@ async fn a_lost_ephemeral_brick_is_rebuilt_with_replace_brick_and_healed() {
     );
     // Self-heal copies every file of its set onto the new brick.
     let returned = g.node(&lost.name);
-    let mut counts = None;
-    for _ in 0..240 {
-        counts = heal_counts(&returned, &volume_name);
-        if counts == Some((0, 0)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(counts, Some((0, 0)), "heal pending and split-brain");
+    assert_eq!(
+        healed(&returned, &volume_name).await,
+        Some((0, 0)),
+        "heal pending and split-brain"
+    );
     // Its brick is a new directory on the new disk (gluster does not reset a blank brick
     // onto its old path).
     let rebuilt = back_status

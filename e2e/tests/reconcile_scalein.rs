@@ -310,13 +310,7 @@ fn runs() -> u32 {
 }
 
 fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    reconcile_support::logs_to_test_output();
 }
 
 /// Whether the test is skipped (external mode: no loopback nodes there).

@@ -60,6 +60,19 @@ pub fn example_with_tls(file: &str) -> GlusterCluster {
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The operator's and the nodes' logs (`RUST_LOG`, default info without kube's, tower's and
+/// hyper's chatter) on the test's output, which cargo shows when the test fails. Once per
+/// binary; later calls do nothing.
+pub fn logs_to_test_output() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 /// Whether the suite runs against an external cluster and cloud (`E2E_EXTERNAL=1`).
 pub fn external() -> bool {
     std::env::var("E2E_EXTERNAL").is_ok_and(|v| v == "1")
