@@ -13,6 +13,7 @@ APT_PACKAGES=(
   glusterfs-server glusterfs-client  # real glusterd, gluster CLI, glfsheal, FUSE mounts in tests
   openssh-server openssh-client sudo # real sshd and ssh-keygen for the SSH executor tests
   passwd tini                   # e2e loopback nodes: useradd, each node's init (PID 1)
+  qemu-system-x86 qemu-utils debootstrap genisoimage dpkg-dev curl  # make vm-e2e: VMs, image, seed, mirror
 )
 
 missing=()

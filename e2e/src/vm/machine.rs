@@ -226,16 +226,20 @@ impl Vm {
             .arg("-initrd")
             .arg(self.image.initrd())
             .args(["-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0"])
+            // Every disk by -device, in this order: the root is vda (the image's fstab and
+            // the kernel's root=), the seed vdb, the volume vdc (found by serial anyway).
             .arg("-drive")
             .arg(format!(
-                "file={},if=virtio,format=qcow2",
+                "file={},if=none,id=root,format=qcow2",
                 self.dir.join("disk.qcow2").display()
             ))
+            .args(["-device", "virtio-blk-pci,drive=root"])
             .arg("-drive")
             .arg(format!(
-                "file={},if=virtio,format=raw,readonly=on",
+                "file={},if=none,id=seed,format=raw,readonly=on",
                 self.dir.join("seed.iso").display()
-            ));
+            ))
+            .args(["-device", "virtio-blk-pci,drive=seed"]);
         if let Some((disk, id)) = &self.spec.volume {
             let serial: String = id.chars().take(VIRTIO_SERIAL_LEN).collect();
             cmd.arg("-drive")
