@@ -106,17 +106,24 @@ fn section<'a>(report: &'a str, name: &str) -> Vec<&'a str> {
 /// What one boot's report and SSH show of cloud-init: done, no errors, no warnings.
 fn assert_cloud_init_clean(report: &str, node: &Node<'_>) {
     let status = section(report, "cloud-init status --long").join("\n");
-    assert!(status.contains("status: done"), "cloud-init status:\n{status}");
+    assert!(
+        status.contains("status: done"),
+        "cloud-init status:\n{status}"
+    );
     let result = section(report, "result.json").join("\n");
-    let result: serde_json::Value = serde_json::from_str(&result)
-        .unwrap_or_else(|e| panic!("result.json: {e}\n{result}"));
+    let result: serde_json::Value =
+        serde_json::from_str(&result).unwrap_or_else(|e| panic!("result.json: {e}\n{result}"));
     assert_eq!(
         result["v1"]["errors"],
         serde_json::json!([]),
         "cloud-init errors: {result}"
     );
     let warnings = section(report, "cloud-init warnings");
-    assert!(warnings.is_empty(), "cloud-init warnings:\n{}", warnings.join("\n"));
+    assert!(
+        warnings.is_empty(),
+        "cloud-init warnings:\n{}",
+        warnings.join("\n")
+    );
     let remote = node.ok("cloud-init status --long");
     assert!(remote.contains("status: done"), "over ssh: {remote}");
 }
@@ -125,10 +132,16 @@ fn assert_cloud_init_clean(report: &str, node: &Node<'_>) {
 /// by its fstab UUID; returns the filesystem UUID.
 fn assert_brick(report: &str, node: &Node<'_>, mount: &str, serial: &str) -> String {
     let by_id = node.ok(&format!("readlink -f /dev/disk/by-id/virtio-{serial}"));
-    let fields = node.ok(&format!("findmnt -n -o SOURCE,FSTYPE,UUID --mountpoint {mount}"));
+    let fields = node.ok(&format!(
+        "findmnt -n -o SOURCE,FSTYPE,UUID --mountpoint {mount}"
+    ));
     let fields: Vec<&str> = fields.split_whitespace().collect();
     assert_eq!(fields.len(), 3, "{mount} is not a mount point: {fields:?}");
-    assert_eq!(fields[0], by_id.trim(), "{mount} is not on the volume's disk");
+    assert_eq!(
+        fields[0],
+        by_id.trim(),
+        "{mount} is not on the volume's disk"
+    );
     assert_eq!(fields[1], "xfs");
     let uuid = fields[2].to_string();
     let fstab = node.ok("cat /etc/fstab");
@@ -145,7 +158,10 @@ fn assert_brick(report: &str, node: &Node<'_>, mount: &str, serial: &str) -> Str
         .nth(1)
         .unwrap_or_else(|| panic!("no xfs_info of {mount} in the report:\n{xfs}"));
     assert!(
-        info.lines().next().unwrap_or_default().contains("isize=512"),
+        info.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("isize=512"),
         "{mount}: {info}"
     );
     uuid
@@ -157,7 +173,10 @@ struct RunDir(Option<tempfile::TempDir>);
 
 impl RunDir {
     fn path(&self) -> std::path::PathBuf {
-        self.0.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default()
+        self.0
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default()
     }
 }
 
@@ -256,19 +275,38 @@ fn one_vm_boots_the_operators_user_data_and_comes_back_after_a_power_cycle() {
     // The pinned host key is the only one the VM presents: another key is refused.
     let other = work_dir.join("other_known_hosts");
     let stranger = SshKeyPair::generate("stranger").unwrap();
-    std::fs::write(&other, format!("{address} {}\n", stranger.public_key().openssh())).unwrap();
+    std::fs::write(
+        &other,
+        format!("{address} {}\n", stranger.public_key().openssh()),
+    )
+    .unwrap();
     let refused = ssh(&ns, &key, &other, OPERATOR_USER, address, "true").unwrap();
-    assert!(!refused.status.success(), "a host key other than the pinned one was accepted");
+    assert!(
+        !refused.status.success(),
+        "a host key other than the pinned one was accepted"
+    );
 
     // glusterd from the Debian package the user-data installed, from the local mirror.
     let pkg = node.ok("dpkg-query -W -f '${Status} ${Version}' glusterfs-server");
-    assert!(pkg.starts_with("install ok installed 10.3"), "glusterfs-server: {pkg}");
-    assert_eq!(node.ok("dpkg -S /usr/sbin/glusterd").trim(), "glusterfs-server: /usr/sbin/glusterd");
+    assert!(
+        pkg.starts_with("install ok installed 10.3"),
+        "glusterfs-server: {pkg}"
+    );
+    assert_eq!(
+        node.ok("dpkg -S /usr/sbin/glusterd").trim(),
+        "glusterfs-server: /usr/sbin/glusterd"
+    );
     assert_eq!(node.ok("systemctl is-active glusterd").trim(), "active");
     let policy = node.ok("apt-cache policy glusterfs-server");
-    assert!(policy.contains("10.199.0.1"), "not from the local mirror:\n{policy}");
+    assert!(
+        policy.contains("10.199.0.1"),
+        "not from the local mirror:\n{policy}"
+    );
     let mirror_log = std::fs::read_to_string(work_dir.join("mirror.log")).unwrap();
-    assert!(mirror_log.contains("glusterfs-server_"), "the mirror served no glusterfs-server");
+    assert!(
+        mirror_log.contains("glusterfs-server_"),
+        "the mirror served no glusterfs-server"
+    );
 
     // sudo: gluster, nothing else.
     let rules = node.ok("sudo -n -l");
@@ -283,13 +321,20 @@ fn one_vm_boots_the_operators_user_data_and_comes_back_after_a_power_cycle() {
         ["(root) NOPASSWD: /usr/sbin/gluster"],
         "sudo -l:\n{rules}"
     );
-    assert!(node.ok("sudo -n /usr/sbin/gluster system:: uuid get").contains(&glusterd_uuid));
+    assert!(
+        node.ok("sudo -n /usr/sbin/gluster system:: uuid get")
+            .contains(&glusterd_uuid)
+    );
     assert!(!node.succeeds("sudo -n true"), "sudo ran true");
     assert!(!node.succeeds("sudo -n /bin/sh -c id"), "sudo ran a shell");
 
     let fs_uuid = assert_brick(&report, &node, &mount, &serial);
     let brick_log = section(&report, "brick log").join("\n");
-    assert_eq!(brick_log.matches("running: mkfs.xfs").count(), 1, "brick log:\n{brick_log}");
+    assert_eq!(
+        brick_log.matches("running: mkfs.xfs").count(),
+        1,
+        "brick log:\n{brick_log}"
+    );
 
     // Power cycle: the same disks, a new boot.
     vm.power_off(Duration::from_secs(120)).unwrap();
@@ -302,11 +347,18 @@ fn one_vm_boots_the_operators_user_data_and_comes_back_after_a_power_cycle() {
     assert_ne!(first_boot, second_boot, "the report is not from a new boot");
     assert_cloud_init_clean(&report2, &node);
     assert_eq!(node.ok("systemctl is-active glusterd").trim(), "active");
-    assert!(node.ok("sudo -n /usr/sbin/gluster system:: uuid get").contains(&glusterd_uuid));
+    assert!(
+        node.ok("sudo -n /usr/sbin/gluster system:: uuid get")
+            .contains(&glusterd_uuid)
+    );
     let fs_uuid2 = assert_brick(&report2, &node, &mount, &serial);
     assert_eq!(fs_uuid, fs_uuid2, "the brick was formatted again");
     let brick_log2 = section(&report2, "brick log").join("\n");
-    assert_eq!(brick_log2.matches("running: mkfs.xfs").count(), 1, "brick log:\n{brick_log2}");
+    assert_eq!(
+        brick_log2.matches("running: mkfs.xfs").count(),
+        1,
+        "brick log:\n{brick_log2}"
+    );
 
     // Teardown: no qemu, TAP or namespace left.
     vm.power_off(Duration::from_secs(120)).unwrap();

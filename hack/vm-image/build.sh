@@ -130,6 +130,10 @@ UNIT
 mkdir -p "$root/etc/systemd/system/cloud-init.target.wants"
 ln -sf /etc/systemd/system/gluster-e2e-report.service \
   "$root/etc/systemd/system/cloud-init.target.wants/gluster-e2e-report.service"
+# cloud-init's default locale (en_US.UTF-8) is generated, as in Debian's own cloud images;
+# without it cloud-init's locale module fails (update-locale exits 255).
+sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$root/etc/locale.gen"
+in_root locale-gen >&2
 # The VM boots the kernel and initramfs copied out below (as a cloud with direct kernel boot),
 # so regenerating the initramfs inside it (xfsprogs' trigger) only costs minutes under TCG.
 sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$root/etc/initramfs-tools/update-initramfs.conf"

@@ -25,12 +25,11 @@ impl BaseImage {
         let out = run(Command::new(&script).stderr(std::process::Stdio::inherit()))?;
         let dir = PathBuf::from(out.trim());
         let image = Self { dir };
-        let recipe = std::fs::read_to_string(image.dir.join("recipe")).map_err(|source| {
-            VmError::Io {
+        let recipe =
+            std::fs::read_to_string(image.dir.join("recipe")).map_err(|source| VmError::Io {
                 path: image.dir.join("recipe").display().to_string(),
                 source,
-            }
-        })?;
+            })?;
         if !recipe.contains(&format!("mirror: {MIRROR_URL}")) {
             return Err(VmError::Image(format!(
                 "{}: the image's mirror is not {MIRROR_URL} (hack/vm-image/build.sh and e2e/src/vm/image.rs disagree)",

@@ -42,7 +42,13 @@ impl Accel {
         let log = dir.join("kvm-probe.log");
         let probe = Command::new("qemu-system-x86_64")
             .args(["-accel", "kvm", "-cpu", "host", "-m", "256"])
-            .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
+            .args([
+                "-nodefaults",
+                "-no-user-config",
+                "-display",
+                "none",
+                "-no-reboot",
+            ])
             .arg("-kernel")
             .arg(kernel)
             .args(["-append", "console=ttyS0 panic=-1"])
@@ -213,7 +219,10 @@ impl Vm {
     /// Starts qemu in `ns` (a power-on: the same disks, a new boot).
     pub fn boot(&mut self, ns: &Netns) -> Result<(), VmError> {
         if self.qemu.is_some() {
-            return Err(VmError::Image(format!("{} is already running", self.spec.name)));
+            return Err(VmError::Image(format!(
+                "{} is already running",
+                self.spec.name
+            )));
         }
         self.boots += 1;
         let mut cmd = ns.command("qemu-system-x86_64");
@@ -243,7 +252,10 @@ impl Vm {
         if let Some((disk, id)) = &self.spec.volume {
             let serial: String = id.chars().take(VIRTIO_SERIAL_LEN).collect();
             cmd.arg("-drive")
-                .arg(format!("file={},if=none,id=volume,format=raw", disk.display()))
+                .arg(format!(
+                    "file={},if=none,id=volume,format=raw",
+                    disk.display()
+                ))
                 .arg("-device")
                 .arg(format!("virtio-blk-pci,drive=volume,serial={serial}"));
         }
@@ -253,7 +265,10 @@ impl Vm {
                 self.tap
             ))
             .arg("-device")
-            .arg(format!("virtio-net-pci,netdev=n0,mac={}", mac(self.spec.address)))
+            .arg(format!(
+                "virtio-net-pci,netdev=n0,mac={}",
+                mac(self.spec.address)
+            ))
             .args(["-device", "virtio-rng-pci"])
             .arg("-serial")
             .arg(format!("file:{}", self.console_path().display()))
@@ -387,7 +402,12 @@ pub fn ssh(
             .args(["-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"])
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-            .args(["-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .args([
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
             .arg(format!("{user}@{address}"))
             .arg(remote),
     )

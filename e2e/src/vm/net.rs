@@ -39,7 +39,13 @@ impl Netns {
         };
         ns.ip(&["link", "set", "lo", "up"])?;
         ns.ip(&["link", "add", BRIDGE, "type", "bridge"])?;
-        ns.ip(&["addr", "add", &format!("{BRIDGE_ADDR}/{PREFIX}"), "dev", BRIDGE])?;
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{BRIDGE_ADDR}/{PREFIX}"),
+            "dev",
+            BRIDGE,
+        ])?;
         ns.ip(&["link", "set", BRIDGE, "up"])?;
         let routes = ns.ip(&["route", "show", "default"])?;
         if !routes.trim().is_empty() {
