@@ -337,7 +337,8 @@ fn one_vm_boots_the_operators_user_data_and_comes_back_after_a_power_cycle() {
     );
 
     // Power cycle: the same disks, a new boot.
-    vm.power_off(Duration::from_secs(120)).unwrap();
+    let how = vm.power_off(Duration::from_secs(30)).unwrap();
+    eprintln!("vm-e2e: power off: {how:?}");
     vm.boot(&ns).unwrap();
     let started = std::time::Instant::now();
     let report2 = vm.wait_report(BOOT_LIMIT).unwrap();
@@ -361,7 +362,7 @@ fn one_vm_boots_the_operators_user_data_and_comes_back_after_a_power_cycle() {
     );
 
     // Teardown: no qemu, TAP or namespace left.
-    vm.power_off(Duration::from_secs(120)).unwrap();
+    vm.power_off(Duration::from_secs(10)).unwrap();
     drop(vm);
     drop(ns);
     let namespaces = Command::new("ip").args(["netns", "list"]).output().unwrap();

@@ -89,6 +89,15 @@ impl Accel {
     }
 }
 
+/// How [`Vm::power_off`] stopped the VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerOff {
+    /// The guest shut down on the ACPI power button.
+    Clean,
+    /// The guest did not react in time; qemu quit (an unclean stop).
+    PlugPulled,
+}
+
 /// What a VM is.
 #[derive(Clone, Debug)]
 pub struct VmSpec {
@@ -327,33 +336,38 @@ impl Vm {
         }
     }
 
-    /// Powers the VM off cleanly (ACPI power button through qemu's monitor) and waits for qemu
-    /// to exit; kills it after `limit`.
-    pub fn power_off(&mut self, limit: Duration) -> Result<(), VmError> {
+    /// Powers the VM off: the ACPI power button through qemu's monitor, and when the guest has
+    /// not stopped within `grace`, the plug pulled (the monitor's `quit`: disks keep what the
+    /// guest wrote, as after a host crash). Says which happened.
+    pub fn power_off(&mut self, grace: Duration) -> Result<PowerOff, VmError> {
         let Some(mut child) = self.qemu.take() else {
-            return Ok(());
+            return Ok(PowerOff::Clean);
         };
-        let sent = UnixStream::connect(self.monitor_path())
-            .and_then(|mut s| s.write_all(b"system_powerdown\n"));
-        let deadline = Instant::now() + limit;
+        let monitor = |command: &[u8]| {
+            UnixStream::connect(self.monitor_path()).and_then(|mut s| s.write_all(command))
+        };
+        let sent = monitor(b"system_powerdown\n");
+        let mut how = PowerOff::Clean;
+        let deadline = Instant::now() + grace;
+        let hard_deadline = deadline + Duration::from_secs(30);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
-                break;
+                return Ok(how);
             }
-            if sent.is_err() || Instant::now() > deadline {
+            if (sent.is_err() || Instant::now() > deadline) && how == PowerOff::Clean {
+                how = PowerOff::PlugPulled;
+                let _ = monitor(b"quit\n");
+            }
+            if Instant::now() > hard_deadline {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(VmError::Timeout(format!(
-                    "{}: did not power off within {} s (monitor: {:?}); killed",
-                    self.spec.name,
-                    limit.as_secs(),
-                    sent.err()
+                    "{}: qemu did not exit after the power button and `quit`; killed",
+                    self.spec.name
                 )));
             }
             thread::sleep(Duration::from_millis(500));
         }
-        // A powered-off qemu exits; a reboot would keep it running.
-        Ok(())
     }
 
     fn monitor_path(&self) -> PathBuf {
