@@ -337,16 +337,21 @@ impl Vm {
     }
 
     /// Powers the VM off: the ACPI power button through qemu's monitor, and when the guest has
-    /// not stopped within `grace`, the plug pulled (the monitor's `quit`: disks keep what the
-    /// guest wrote, as after a host crash). Says which happened.
+    /// not stopped within `grace`, the plug pulled (SIGTERM to qemu, which flushes its images:
+    /// disks keep what the guest wrote, as after a host crash). Says which happened.
     pub fn power_off(&mut self, grace: Duration) -> Result<PowerOff, VmError> {
         let Some(mut child) = self.qemu.take() else {
             return Ok(PowerOff::Clean);
         };
-        let monitor = |command: &[u8]| {
-            UnixStream::connect(self.monitor_path()).and_then(|mut s| s.write_all(command))
-        };
-        let sent = monitor(b"system_powerdown\n");
+        // The monitor runs a command it has read before the client goes: wait for its answer.
+        let sent = UnixStream::connect(self.monitor_path()).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"system_powerdown\n")?;
+            let mut answer = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut answer);
+            let _ = std::io::Read::read(&mut s, &mut answer);
+            Ok(())
+        });
         let mut how = PowerOff::Clean;
         let deadline = Instant::now() + grace;
         let hard_deadline = deadline + Duration::from_secs(30);
@@ -356,7 +361,10 @@ impl Vm {
             }
             if (sent.is_err() || Instant::now() > deadline) && how == PowerOff::Clean {
                 how = PowerOff::PlugPulled;
-                let _ = monitor(b"quit\n");
+                // SIGTERM: qemu stops the guest and flushes its disk images before exiting.
+                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                }
             }
             if Instant::now() > hard_deadline {
                 let _ = child.kill();
