@@ -6,7 +6,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 export PATH := $(TOOLS_DIR)/bin:$(PATH)
 BIN := $(CARGO_TARGET_DIR)/debug/gluster-operator
 
-.PHONY: all setup build image demo devenv test test-fast conformance e2e-external lint fmt crds chart-crd crds-check bench bench-real-cloud fuzz
+.PHONY: all setup build image demo devenv test test-fast conformance e2e-external vm-e2e lint fmt crds chart-crd crds-check bench bench-real-cloud fuzz
 
 all: build
 
@@ -53,6 +53,13 @@ conformance: setup
 e2e-external:
 	@test -n "$$KUBECONFIG" -a -n "$$OS_CLOUD" || { echo "set KUBECONFIG and OS_CLOUD (and OS_CLIENT_CONFIG_FILE)"; exit 2; }
 	E2E_EXTERNAL=1 cargo test -p e2e --test reconcile_cloud --test reconcile_gluster -- --nocapture --test-threads 2
+
+## vm-e2e: the operator's user-data booted by cloud-init in real VMs (qemu; KVM when a guest
+## runs under it, else TCG): the Debian 12 base image and the local package mirror are built by
+## hack/vm-image/build.sh into $(VM_CACHE), once per recipe (README, "What each node runs")
+VM_CACHE ?= /var/cache/gluster-operator/vm
+vm-e2e: setup
+	VM_CACHE=$(VM_CACHE) cargo test -p e2e --features vm --test vm_boot -- --nocapture
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:

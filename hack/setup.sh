@@ -16,6 +16,7 @@ APT_PACKAGES=(
   lua5.4                        # runs the chart's Argo CD health check (argocd/health.lua)
   prometheus                    # promtool check/test rules; a real Prometheus scraping the operator
   skopeo umoci file             # make image: the OCI archive inspected, unpacked, its binary checked static
+  qemu-system-x86 qemu-utils debootstrap genisoimage dpkg-dev curl  # make vm-e2e: VMs, image, seed, mirror
 )
 
 missing=()

@@ -10,3 +10,4 @@ pub mod devenv;
 pub mod nodes;
 pub mod openstack;
 pub mod recorder;
+pub mod vm;
