@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use gluster_operator::api::GlusterCluster;
 use gluster_operator::plan::manifest::{Document, parse_documents};
 use gluster_operator::plan::{CloudFacts, CurrentState, plan_change, plan_cluster, report};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
 use render::EventLine;
@@ -159,7 +160,18 @@ async fn run(cli: Cli) -> Result<String, PluginError> {
                 .collect();
             Ok(render::status_report(&cluster, &lines))
         }
-        Command::Mount { name } => Ok(render::mount_report(&get(name).await?)?),
+        Command::Mount { name } => {
+            let cluster = get(name.clone()).await?;
+            // Whether the cluster has a client certificate (TLS); a refusal to read Secrets
+            // leaves it unknown, and the report says so.
+            let secrets: Api<Secret> = Api::namespaced(client, &ns);
+            let tls = secrets
+                .get_metadata_opt(&format!("{name}-client-tls"))
+                .await
+                .ok()
+                .map(|s| s.is_some());
+            Ok(render::mount_report(&cluster, tls)?)
+        }
         Command::Heal { name } => Ok(render::heal_report(&get(name).await?)?),
         Command::Scale { name, zone, nodes } => {
             let cluster = get(name.clone()).await?;

@@ -232,8 +232,10 @@ pub fn status_report(c: &GlusterCluster, events: &[EventLine]) -> String {
 }
 
 /// `kubectl gluster mount NAME`: the mount command a client runs (the volfile server, the
-/// backup volfile servers as a mount option) and the fstab line.
-pub fn mount_report(c: &GlusterCluster) -> Result<String, RenderError> {
+/// backup volfile servers as a mount option) and the fstab line; with TLS (`tls`: whether the
+/// client Secret `<name>-client-tls` exists, `None` when it could not be read) first the
+/// commands that put the client certificate where gluster's client reads it.
+pub fn mount_report(c: &GlusterCluster, tls: Option<bool>) -> Result<String, RenderError> {
     let name = name_of(c);
     let s = c.status.as_ref();
     let spec = s
@@ -251,6 +253,38 @@ pub fn mount_report(c: &GlusterCluster) -> Result<String, RenderError> {
     }
     let target = format!("/mnt/{name}");
     let mut out = String::from("# On a client with glusterfs-client (FUSE):\n");
+    let secret = format!("{name}-client-tls");
+    let ns = c.metadata.namespace.as_deref().unwrap_or("default");
+    match tls {
+        Some(true) => {
+            let _ = writeln!(
+                out,
+                "# TLS is on: the client certificate is in Secret {ns}/{secret}; gluster's \
+                 client reads it at fixed paths (Debian/Ubuntu: /usr/lib/ssl/)."
+            );
+            for file in ["glusterfs.pem", "glusterfs.key", "glusterfs.ca"] {
+                let key = file.replace('.', "\\.");
+                let _ = writeln!(
+                    out,
+                    "kubectl -n {ns} get secret {secret} -o jsonpath='{{.data.{key}}}' | base64 -d > /usr/lib/ssl/{file}"
+                );
+            }
+            let _ = writeln!(out, "chmod 600 /usr/lib/ssl/glusterfs.key");
+            let _ = writeln!(
+                out,
+                "mkdir -p /var/lib/glusterd && touch /var/lib/glusterd/secure-access"
+            );
+        }
+        Some(false) => {}
+        None => {
+            let _ = writeln!(
+                out,
+                "# Secret {ns}/{secret} could not be read: if it exists, TLS is on and the \
+                 client needs its glusterfs.pem, glusterfs.key and glusterfs.ca in /usr/lib/ssl/ \
+                 and /var/lib/glusterd/secure-access."
+            );
+        }
+    }
     let _ = writeln!(out, "mkdir -p {target}");
     if options.is_empty() {
         let _ = writeln!(out, "mount -t glusterfs {spec} {target}");
@@ -508,7 +542,8 @@ mod tests {
 
     #[test]
     fn mount_gives_the_command_with_backup_servers_and_the_fstab_line() {
-        let text = mount_report(&degraded()).expect("mount");
+        let text = mount_report(&degraded(), Some(false)).expect("mount");
+        assert!(!text.contains("glusterfs.pem"), "no TLS: {text}");
         assert!(
             text.contains(
                 "mount -t glusterfs -o backup-volfile-servers=10.0.0.1 10.0.0.0:/shared /mnt/twozones\n"
@@ -523,12 +558,39 @@ mod tests {
         );
         assert!(text.contains("127.0.0.0/8"), "{text}");
         assert_eq!(
-            mount_report(&cluster()),
+            mount_report(&cluster(), Some(false)),
             Err(RenderError::NotYet {
                 cluster: "twozones".into(),
                 what: "mount (status.mount)"
             })
         );
+    }
+
+    #[test]
+    fn mount_with_tls_puts_the_client_certificate_in_place_first() {
+        let text = mount_report(&degraded(), Some(true)).expect("mount");
+        let ns = degraded()
+            .metadata
+            .namespace
+            .unwrap_or_else(|| "default".into());
+        let pem = format!(
+            "kubectl -n {ns} get secret twozones-client-tls -o jsonpath='{{.data.glusterfs\\.pem}}' | base64 -d > /usr/lib/ssl/glusterfs.pem"
+        );
+        let (certificate, mount) = (
+            text.find(&pem).expect(&text),
+            text.find("mount -t glusterfs").expect(&text),
+        );
+        assert!(certificate < mount, "{text}");
+        for line in [
+            "chmod 600 /usr/lib/ssl/glusterfs.key",
+            "touch /var/lib/glusterd/secure-access",
+            "/usr/lib/ssl/glusterfs.ca",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
+        // Unknown (the Secret could not be read): said so, nothing guessed.
+        let text = mount_report(&degraded(), None).expect("mount");
+        assert!(text.contains("could not be read"), "{text}");
     }
 
     #[test]
