@@ -77,11 +77,36 @@ mount_source=$("$kubectl" get glustercluster "$name" -o jsonpath='{.status.mount
 backups=$("$kubectl" get glustercluster "$name" -o jsonpath='{.status.backupVolfileServers}')
 echo "status.mount: $mount_source    backup volfile servers: $backups"
 
-say "mount -t glusterfs $mount_source $dir/mnt, write and read a file"
-mount -t glusterfs "$mount_source" "$dir/mnt"
-echo "written by make demo at $(date -u +%FT%TZ)" >"$dir/mnt/hello.txt"
-cat "$dir/mnt/hello.txt"
-df -h "$dir/mnt" | sed -n '1,2p'
+if "$kubectl" get secret "$name-client-tls" >/dev/null 2>&1; then
+  # TLS (the default): gluster's client reads its certificate at fixed paths (/usr/lib/ssl) and
+  # needs /var/lib/glusterd/secure-access. They are put there in a mount namespace of the mount's
+  # own, so this machine's /usr/lib/ssl and /var/lib/glusterd are never touched.
+  say "mount -t glusterfs $mount_source with the client certificate of Secret $name-client-tls, write and read a file"
+  tls=$dir/client-tls
+  mkdir -p "$tls/ssl" "$tls/work" "$tls/glusterd"
+  for f in glusterfs.pem glusterfs.key glusterfs.ca; do
+    "$kubectl" get secret "$name-client-tls" -o jsonpath="{.data.${f//./\\.}}" | base64 -d >"$tls/ssl/$f"
+  done
+  chmod 600 "$tls/ssl/glusterfs.key"
+  touch "$tls/glusterd/secure-access"
+  # shellcheck disable=SC2016 # the script's own arguments, expanded inside it
+  unshare -m --propagation private sh -euc '
+    mount -t overlay overlay -o "lowerdir=/usr/lib/ssl,upperdir=$1/ssl,workdir=$1/work" /usr/lib/ssl
+    mount --bind "$1/glusterd" /var/lib/glusterd
+    mount -t glusterfs "$2" "$3"
+    echo "written by make demo at $(date -u +%FT%TZ)" >"$3/hello.txt"
+    cat "$3/hello.txt"
+    df -h "$3" | sed -n "1,2p"
+    umount "$3"
+  ' demo "$tls" "$mount_source" "$dir/mnt"
+  echo "(the mount lived in its own mount namespace; README, \"Mounting a TLS volume\", shows a client's way)"
+else
+  say "mount -t glusterfs $mount_source $dir/mnt, write and read a file"
+  mount -t glusterfs "$mount_source" "$dir/mnt"
+  echo "written by make demo at $(date -u +%FT%TZ)" >"$dir/mnt/hello.txt"
+  cat "$dir/mnt/hello.txt"
+  df -h "$dir/mnt" | sed -n '1,2p'
+fi
 
 say "look around (in another shell)"
 cat <<EOF
@@ -90,7 +115,7 @@ cat <<EOF
   $kubectl describe glustercluster $name  # conditions and events
   $kubectl get glustercluster $name -o yaml
   OS_CLIENT_CONFIG_FILE=$dir/clouds.yaml .tools/venv-osc/bin/openstack --os-cloud sim server list
-  ls $dir/mnt                              # the mounted gluster volume
+  $kubectl get secret $name-client-tls     # a client's certificate (README: "Mounting a TLS volume")
   curl -s http://$http/metrics | grep gluster_operator
 EOF
 if [ -t 0 ]; then

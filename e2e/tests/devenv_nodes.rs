@@ -68,7 +68,10 @@ async fn servers_booted_through_the_simulator_become_a_mounted_gluster_volume() 
 
     let manifest = std::fs::read_to_string(repo().join("examples/2-nodes-replica-2.yaml"))
         .expect("example readable");
-    let cluster: GlusterCluster = serde_yaml::from_str(&manifest).expect("example parses");
+    let mut cluster: GlusterCluster = serde_yaml::from_str(&manifest).expect("example parses");
+    // The nodes here boot without the operator's certificates and the client below mounts
+    // without one: the plan without gluster TLS (reconcile_tls covers it).
+    cluster.spec.volume.tls = Some(false);
     let name = cluster.metadata.name.clone().expect("example has a name");
     let facts = CloudFacts {
         block_storage_zones: Some(BTreeSet::from(["zone-a".into(), "zone-b".into()])),

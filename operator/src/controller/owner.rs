@@ -12,6 +12,10 @@ pub const META_CLUSTER: &str = "gluster-operator:cluster";
 pub const META_NODE_INDEX: &str = "gluster-operator:node-index";
 /// Metadata key: the node's name.
 pub const META_NODE: &str = "gluster-operator:node";
+/// Server metadata key: `"true"` on a replacement server whose brick is its own (blank)
+/// ephemeral disk, so that its brick is never started as is, even after an operator restart
+/// (see `controller/decide/lost_bricks.rs`).
+pub const META_BLANK_BRICK: &str = "gluster-operator:blank-brick";
 
 /// The cluster's identity as the cloud sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::plan::PlannedNode;
 use crate::controller::decide::{Action, Done, NewBrick};
 use crate::controller::error::ReconcileError;
 use crate::controller::keys::ClusterKeys;
-use crate::controller::owner::{Owner, brick_volume_name, port_name};
+use crate::controller::owner::{META_BLANK_BRICK, Owner, brick_volume_name, port_name};
 
 /// A new node as act receives it.
 struct NewNode<'a> {
@@ -331,6 +331,18 @@ impl Shared {
 
 /// One node: its brick volume (where it uses one), then its server booting with user-data
 /// that names that volume and carries the node's pinned host key.
+/// The server's metadata: the node's, and for a replacement whose brick is its own ephemeral
+/// disk the blank-brick mark (its brick must be replaced, never started as is).
+fn server_metadata(
+    mut metadata: BTreeMap<String, String>,
+    new: &NewNode<'_>,
+) -> BTreeMap<String, String> {
+    if *new.brick == NewBrick::Ephemeral && !new.returns_to.is_empty() {
+        metadata.insert(META_BLANK_BRICK.to_string(), "true".to_string());
+    }
+    metadata
+}
+
 async fn create_node(
     cloud: &Cloud,
     owner: &Owner,
@@ -450,7 +462,7 @@ async fn create_node(
         security_groups: vec![shared.security_group.clone()],
         key_name: spec.key_name.clone(),
         user_data: Some(user_data.into_string().into_bytes()),
-        metadata,
+        metadata: server_metadata(metadata, new),
         tags: vec![owner.tag()],
     };
     let server = cloud.compute().create_server_or_adopt(&create).await?;

@@ -225,31 +225,55 @@ fn last_copy(
     None
 }
 
-/// The replaced nodes (`healing`) whose brick is their new server's blank ephemeral disk.
-pub fn blank(plan: &ClusterPlan, healing: &BTreeSet<String>) -> BTreeSet<String> {
+/// The nodes whose brick in the volume is their server's blank ephemeral disk: ephemeral nodes
+/// whose server is a replacement (marked so at its creation, see
+/// [`META_BLANK_BRICK`](crate::controller::owner::META_BLANK_BRICK), or `healing` in memory)
+/// and whose brick is not yet the one [`replacements`] puts on the new disk. Their brick must
+/// never be started as is (`volume start … force` would give the empty directory the volume's
+/// ID and start it with nothing marked for heal). Found again from the cloud and gluster after
+/// an operator restart.
+pub fn blank(
+    plan: &ClusterPlan,
+    cloud: &Observed,
+    healing: &BTreeSet<String>,
+    seen: Option<&SeenVolume>,
+    nodes: &GlusterNodes,
+) -> BTreeSet<String> {
     plan.nodes
         .iter()
         .filter(|n| n.storage.storage() == Some(BrickStorage::Ephemeral))
-        .filter(|n| healing.contains(&n.name))
-        .map(|n| n.name.clone())
+        .filter_map(|n| {
+            let server = cloud.server(&n.name)?;
+            let marked = server
+                .metadata
+                .get(crate::controller::owner::META_BLANK_BRICK)
+                .is_some_and(|v| v == "true");
+            let replaced = seen.is_some_and(|v| {
+                v.info.bricks.iter().any(|b| {
+                    nodes.node_at(&b.host) == Some(n.name.as_str())
+                        && b.path == fresh_path(&b.path, &server.id)
+                })
+            });
+            ((marked || healing.contains(&n.name)) && !replaced).then(|| n.name.clone())
+        })
         .collect()
 }
 
-/// The replacement of the bricks of replaced nodes (`healing`) whose brick is the new
+/// The replacement of the bricks of `blank` nodes (see [`blank`]), whose brick is the new
 /// server's blank ephemeral disk: their glusterd knows the volume (not strangers) but the
 /// brick, lacking the volume's ID, does not start, and gluster refuses to reset a blank brick
 /// onto the same path ("When destination brick is new, please use gluster volume
 /// replace-brick"). Each is replaced by a new directory on the same filesystem, named after
 /// the new server (so a pass after a crash finds it done), through a node that is not being
-/// healed, while its set keeps a healthy copy (as gluster shows the volume this pass).
+/// healed (`healing`), while its set keeps a healthy copy (as gluster shows the volume this pass).
 /// `None` when there is none.
 pub fn replacements(
-    plan: &ClusterPlan,
     volume: &str,
     seen: Option<&SeenVolume>,
     cloud: &Observed,
     nodes: &GlusterNodes,
     healing: &BTreeSet<String>,
+    blank: &BTreeSet<String>,
 ) -> Option<Action> {
     let seen = seen?;
     if !seen.strangers.is_empty() {
@@ -257,7 +281,6 @@ pub fn replacements(
     }
     let status = seen.status.as_deref()?;
     let current = &volume_status(&seen.info, Some(status), nodes);
-    let blank = blank(plan, healing);
     let offline = offline_hosts(&seen.info, status);
     let none: BTreeSet<String> = BTreeSet::new();
     let bricks: Vec<(String, String)> = seen

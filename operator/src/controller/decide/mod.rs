@@ -403,21 +403,17 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
             (_, Some((gnodes, seen_volume))) if failure.is_none() => {
                 // A node back on its port with its UUID but an empty pool is brought back
                 // first; the planner's steps run once gluster shows every node again.
+                let blank = lost_bricks::blank(&plan, cloud, &healing, seen_volume, &gnodes);
                 let reset = lost_bricks::replacements(
-                    &plan,
                     &spec.volume.name,
                     seen_volume,
                     cloud,
                     &gnodes,
                     &healing,
+                    &blank,
                 );
-                let rejoin = actions::rejoins(
-                    &spec.volume.name,
-                    seen_volume,
-                    &gnodes,
-                    &healing,
-                    &lost_bricks::blank(&plan, &healing),
-                );
+                let rejoin =
+                    actions::rejoins(&spec.volume.name, seen_volume, &gnodes, &healing, &blank);
                 match reset.or(rejoin) {
                     Some(rejoin) => actions.push(rejoin),
                     None => {
@@ -441,7 +437,7 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                                 observe::offline_hosts(&v.info, status)
                                     .iter()
                                     .filter_map(|a| gnodes.node_at(a))
-                                    .any(|n| lost_bricks::blank(&plan, &healing).contains(n))
+                                    .any(|n| blank.contains(n))
                             })
                         });
                         if settled && !blank_offline {

@@ -513,8 +513,60 @@ fn a_replaced_nodes_blank_ephemeral_brick_is_replaced_through_another_node_a_vol
         "{:?}",
         d.actions
     );
-    // Its node not replaced (healing empty): an offline ephemeral brick is never replaced.
+    // Its node not replaced (healing empty): an offline ephemeral brick is never replaced, and
+    // it may be restarted.
     let (spec, snap) = replaced_blank(true);
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(
+        !kinds(&d.actions).contains(&"ReplaceBricks"),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_replacement_marked_blank_is_replaced_after_an_operator_restart() {
+    // The operator restarted between the replacement's boot and its replace-brick: nothing
+    // in memory, but the server carries the blank-brick mark act gave it.
+    let (spec, mut snap) = replaced_blank(true);
+    for s in snap.cloud.servers.iter_mut().filter(|s| s.name == "c-a-1") {
+        s.metadata.insert(
+            crate::controller::owner::META_BLANK_BRICK.to_string(),
+            "true".to_string(),
+        );
+    }
+    let d = run(&spec, None, &snap, &Memory::default(), |_| {
+        Outcome::default()
+    })
+    .decision
+    .expect("decision");
+    assert!(
+        kinds(&d.actions).contains(&"ReplaceBricks"),
+        "{:?}",
+        d.actions
+    );
+    // Once its brick is the new directory on the new disk, it is an ordinary brick again.
+    let id = snap.cloud.server("c-a-1").expect("server").id.clone();
+    if let GlusterSeen::Volume {
+        volume: Some(v), ..
+    } = &mut snap.gluster
+    {
+        for b in v.info.bricks.iter_mut().filter(|b| b.host == "10.0.0.1") {
+            b.path = lost_bricks::fresh_path(&b.path, &id);
+        }
+        for b in v
+            .status
+            .iter_mut()
+            .flat_map(|s| s.bricks.iter_mut())
+            .filter(|b| b.host == "10.0.0.1")
+        {
+            b.path = lost_bricks::fresh_path(&b.path, &id);
+        }
+    }
     let d = run(&spec, None, &snap, &Memory::default(), |_| {
         Outcome::default()
     })
