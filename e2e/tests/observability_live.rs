@@ -232,8 +232,15 @@ async fn a_brick_offline_fires_its_alerts_in_prometheus_and_every_status_keeps_t
     ) {
         return;
     }
+    // The operator restarts a killed brick in the pass that sees it offline, and the next pass
+    // (after the backoff's first delay, 250 ms by default) reports it online again: the gauges
+    // show the outage only between those passes, which a 1 s scrape can miss. A first delay of
+    // 3 s keeps it in view for at least three scrapes and rule evaluations.
     let (world, LoopbackGluster { nodes, scratch }) =
-        start_gluster_world("observability-", 60, World::start).await;
+        start_gluster_world("observability-", 60, |sim| {
+            World::start_configured(sim, |c| c.requeue_min = Duration::from_secs(3))
+        })
+        .await;
 
     // Every object the API server shows, as a GitOps tool's watch sees it.
     let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
