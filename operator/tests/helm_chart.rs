@@ -302,6 +302,8 @@ fn default_values_render_the_operator_and_its_rbac() {
             "--resync-seconds=600",
             "--health-interval-seconds=30",
             "--capacity-low-percent=90",
+            "--server-error-grace-seconds=300",
+            "--cloud-settle-timeout-seconds=900",
             "--leader-election-lease=gops-gluster-operator",
         ]
     );
@@ -494,6 +496,8 @@ fn custom_values_reach_the_deployment() {
             "--resync-seconds=120",
             "--health-interval-seconds=15",
             "--capacity-low-percent=85",
+            "--server-error-grace-seconds=300",
+            "--cloud-settle-timeout-seconds=900",
             "--leader-election-lease=gluster-operator-leader",
         ]
     );
