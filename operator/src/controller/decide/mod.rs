@@ -430,20 +430,14 @@ pub fn decide(input: &Input) -> Result<Decision, ReconcileError> {
                             nodes: gnodes.clone(),
                             then,
                         });
-                        // `volume start force` starts every offline brick: never while one is
-                        // a blank disk (it would start empty, nothing marked for heal).
-                        let blank_offline = seen_volume.is_some_and(|v| {
-                            v.status.as_ref().is_some_and(|status| {
-                                observe::offline_hosts(&v.info, status)
-                                    .iter()
-                                    .filter_map(|a| gnodes.node_at(a))
-                                    .any(|n| blank.contains(n))
-                            })
-                        });
-                        if settled && !blank_offline {
+                        if settled {
                             actions.extend(restart_bricks(
                                 &spec.volume.name,
                                 seen_volume,
+                                Blank {
+                                    nodes: &blank,
+                                    gluster: &gnodes,
+                                },
                                 memory,
                                 input.now,
                                 &tuning,
@@ -533,15 +527,26 @@ fn replacing(actions: &[Action], rebuilds: &lost_bricks::Rebuilds) -> Vec<String
 }
 
 /// Restart the offline bricks of a started volume whose glusterd is up (`volume start
-/// force`), at most once per error delay.
+/// force`), at most once per error delay, and never while a `blank` node's brick is offline.
 fn restart_bricks(
     volume: &str,
     seen: Option<&observe::SeenVolume>,
+    blank: Blank<'_>,
     memory: &Memory,
     now: Instant,
     tuning: &Tuning,
 ) -> Option<Action> {
     let seen = seen?;
+    // `volume start force` starts every offline brick: never while one is a blank disk (it
+    // would start empty, nothing marked for heal; see `lost_bricks`).
+    let status = seen.status.as_deref()?;
+    let blank_offline = observe::offline_hosts(&seen.info, status)
+        .iter()
+        .filter_map(|a| blank.gluster.node_at(a))
+        .any(|n| blank.nodes.contains(n));
+    if blank_offline {
+        return None;
+    }
     let bricks = health::restartable(seen);
     let on = seen.health.as_ref()?.read_from.clone();
     let due = memory
@@ -552,6 +557,14 @@ fn restart_bricks(
         on,
         bricks,
     })
+}
+
+/// The nodes whose brick is a blank disk (see [`lost_bricks::blank`]), with the gluster nodes
+/// that map brick addresses to them.
+#[derive(Clone, Copy)]
+struct Blank<'a> {
+    nodes: &'a std::collections::BTreeSet<String>,
+    gluster: &'a GlusterNodes,
 }
 
 /// The gluster nodes (in index order) of the nodes observe saw up.
